@@ -1,0 +1,14 @@
+"""segshift: mean-shift image segmentation (Comaniciu & Meer, IEEE TPAMI 2002).
+
+>>> import segshift
+>>> seg = segshift.segment("images/chelsea.jpg")  # doctest: +SKIP
+>>> seg.labels.shape, seg.n_regions  # doctest: +SKIP
+"""
+
+from .loader import load_image
+from .meanshift import mean_shift
+from .segment import Segmentation, segment
+
+__version__ = "0.1.0"
+
+__all__ = ["segment", "Segmentation", "mean_shift", "load_image", "__version__"]

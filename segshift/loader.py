@@ -1,0 +1,291 @@
+"""Images in, joint spatial-range features out.
+
+:func:`load_image` reads a file or takes an array and returns RGB as float32
+in [0, 1]; :func:`rgb_to_luv` converts it to CIE L*u*v* (D65 white, L in
+[0, 100]) through scikit-image; :func:`image_features` lays out the joint
+feature vectors (x, y, L, u, v) that mean shift works on.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import ImageError, ImageReadError, ImageTooLargeError, ParameterError
+
+#: Default limit on the number of pixels of an image (width x height). An image
+#: above it is refused before it is decoded: segmentation needs about 60 bytes
+#: a pixel, so 100 megapixels already asks for about 6 GB of memory.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+ImageSource = Union[str, "os.PathLike[str]", ArrayLike]
+
+
+def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> NDArray[np.float32]:
+    """Read an image file or take an array, and return it as RGB.
+
+    Parameters
+    ----------
+    source : path or array_like
+        A file path (any format Pillow reads: PNG, JPEG, TIFF, WebP, GIF,
+        BMP, ...) or an array of shape ``(H, W)`` (gray), ``(H, W, 1)``,
+        ``(H, W, 2)`` (gray + alpha), ``(H, W, 3)`` (RGB) or ``(H, W, 4)``
+        (RGBA). Arrays may be ``uint8`` (0..255), ``uint16`` (0..65535),
+        ``bool``, other integers whose values fit 0..255 (read as 8-bit) or
+        0..65535 (read as 16-bit), or floats in [0, 1].
+    max_pixels : int or None, optional
+        Refuse images with more pixels than this (checked from the file
+        header, before decoding). ``None`` removes the limit.
+
+    Returns
+    -------
+    rgb : (H, W, 3) ndarray of float32
+        RGB values in [0, 1]. A new array: the caller's array is never
+        modified.
+
+    Raises
+    ------
+    ImageReadError
+        The file does not exist, is not readable or is not an image.
+    ImageTooLargeError
+        The image has more than ``max_pixels`` pixels.
+    ImageError
+        The array has a shape, dtype or values that are not an image.
+
+    Notes
+    -----
+    - EXIF orientation is applied, so the result is upright as a viewer
+      shows it.
+    - Alpha is composited over a white background: fully transparent pixels
+      become white, as most viewers show them on a white page.
+    - Palette images are expanded to RGB (with their transparency, if any).
+    - 16-bit PNG and TIFF files keep their 16-bit precision.
+    - Of an animated GIF or a multi-page TIFF only the first frame is read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> load_image(np.zeros((2, 3), dtype=np.uint8)).shape
+    (2, 3, 3)
+    """
+    if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1):
+        raise ParameterError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    if isinstance(source, (str, os.PathLike)):
+        array = _read_file(Path(source), max_pixels)
+        name = str(source)
+    else:
+        array = source
+        name = "image"
+    return _to_rgb(array, name, max_pixels)
+
+
+def _read_file(path: Path, max_pixels: int | None) -> np.ndarray:
+    """Decode ``path`` into an array (uint8/uint16/bool), checking size first."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a directory, not an image file")
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: empty file")
+
+    # Pillow has its own decompression-bomb guard; segshift's max_pixels takes
+    # its place, checked below from the header before anything is decoded.
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height = im.size
+                if max_pixels is not None and width * height > max_pixels:
+                    raise ImageTooLargeError(
+                        f"{path}: image is {width}x{height} = {width * height:,} pixels, "
+                        f"above the limit of {max_pixels:,} (raise max_pixels / --max-pixels to allow it)"
+                    )
+                im.seek(0)
+                fmt = im.format
+                im = ImageOps.exif_transpose(im)
+                array = _pil_to_array(im)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not a recognised image file") from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # Pillow reports truncated or corrupt data as OSError/ValueError/SyntaxError.
+        reason = str(exc).strip() or type(exc).__name__
+        raise ImageReadError(f"{path}: cannot decode image ({reason})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+    if fmt in ("PNG", "TIFF") and array.dtype == np.uint8 and array.ndim == 3:
+        # Pillow reduces 16-bit colour PNG/TIFF to 8 bits; OpenCV keeps 16.
+        deep = _read_16bit_colour(path, array.shape[:2])
+        if deep is not None:
+            array = deep
+    return array
+
+
+def _pil_to_array(im) -> np.ndarray:
+    """Convert a Pillow image of any mode to a uint8/uint16 array."""
+    mode = im.mode
+    if mode == "P" or mode == "PA":
+        im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA") else "RGB")
+    elif mode in ("1",):
+        im = im.convert("L")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+    elif mode == "LA" or mode == "La":
+        im = im.convert("LA")
+    elif mode == "RGBa":
+        im = im.convert("RGBA")
+    elif mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)
+    elif mode == "I":
+        data = np.asarray(im)
+        if data.size and (data.min() < 0 or data.max() > 65535):
+            raise ImageError(f"32-bit integer image with values outside 0..65535 ({data.min()}..{data.max()})")
+        return data.astype(np.uint16)
+    elif mode == "F":
+        data = np.asarray(im, dtype=np.float32)
+        return data
+    im.load()
+    return np.array(im)
+
+
+def _read_16bit_colour(path: Path, shape: tuple) -> np.ndarray | None:
+    """Return the 16-bit RGB(A) data of a PNG/TIFF, or None if it is 8-bit."""
+    import cv2
+
+    try:
+        buffer = np.fromfile(path, dtype=np.uint8)
+        data = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except (cv2.error, OSError, ValueError):
+        return None
+    if data is None or data.dtype != np.uint16 or data.ndim != 3 or data.shape[:2] != tuple(shape):
+        return None
+    if data.shape[2] == 3:
+        return np.ascontiguousarray(data[..., ::-1])
+    if data.shape[2] == 4:
+        return np.ascontiguousarray(data[..., [2, 1, 0, 3]])
+    return None
+
+
+def _to_rgb(array: ArrayLike, name: str, max_pixels: int | None) -> NDArray[np.float32]:
+    """Validate an image array and return float32 RGB in [0, 1]."""
+    try:
+        data = np.asarray(array)
+    except Exception as exc:  # ragged lists and the like
+        raise ImageError(f"{name}: cannot be read as an array ({exc})") from None
+    if data.dtype == object or data.dtype.kind not in "biuf":
+        raise ImageError(f"{name}: unsupported dtype {data.dtype}; use uint8, uint16, bool or float in [0, 1]")
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[..., 0]
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (2, 3, 4)):
+        raise ImageError(
+            f"{name}: image must have shape (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4), got {data.shape}"
+        )
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise ImageError(f"{name}: image is empty (shape {data.shape})")
+    if max_pixels is not None and data.shape[0] * data.shape[1] > max_pixels:
+        raise ImageTooLargeError(
+            f"{name}: image has {data.shape[0] * data.shape[1]:,} pixels, above the limit of {max_pixels:,}"
+        )
+
+    values = _normalise(data, name)
+    if values.ndim == 2:
+        values = values[..., None]
+    channels = values.shape[2]
+    if channels in (2, 4):
+        colour, alpha = values[..., :-1], values[..., -1:]
+        values = colour * alpha + (1.0 - alpha)  # composite over white
+        channels -= 1
+    if channels == 1:
+        values = np.repeat(values, 3, axis=2)
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _normalise(data: np.ndarray, name: str) -> np.ndarray:
+    """Scale integer/bool/float data to float32 in [0, 1]."""
+    kind = data.dtype.kind
+    if kind == "b":
+        return data.astype(np.float32)
+    if kind == "f":
+        values = data.astype(np.float32)  # always a copy
+        if not np.isfinite(values).all():
+            raise ImageError(f"{name}: image contains NaN or infinite values")
+        lo, hi = float(values.min()), float(values.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ImageError(f"{name}: float image values must lie in [0, 1], got {lo:g}..{hi:g}")
+        return values
+    if data.dtype == np.uint8:
+        return data.astype(np.float32) / np.float32(255)
+    if data.dtype == np.uint16:
+        return data.astype(np.float32) / np.float32(65535)
+    lo, hi = int(data.min()), int(data.max())
+    if lo < 0:
+        raise ImageError(f"{name}: integer image has negative values (min {lo})")
+    if hi <= 255:
+        return data.astype(np.float32) / np.float32(255)
+    if hi <= 65535:
+        return data.astype(np.float32) / np.float32(65535)
+    raise ImageError(f"{name}: integer image values must fit 0..65535, got max {hi}")
+
+
+def rgb_to_luv(rgb: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Convert RGB in [0, 1] to CIE L*u*v* (D65 white point, L in [0, 100]).
+
+    The sRGB values are linearised and converted through scikit-image's
+    :func:`skimage.color.rgb2luv`, in bands of rows so that large photos do not
+    need float64 copies of the whole image.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) ndarray
+        RGB values in [0, 1].
+
+    Returns
+    -------
+    luv : (H, W, 3) ndarray of float32
+    """
+    from skimage.color import rgb2luv
+
+    rgb = np.asarray(rgb)
+    out = np.empty(rgb.shape, dtype=np.float32)
+    rows = max(1, 1_000_000 // max(1, rgb.shape[1]))
+    for start in range(0, rgb.shape[0], rows):
+        band = rgb[start : start + rows].astype(np.float64)
+        out[start : start + rows] = rgb2luv(band)
+    return out
+
+
+def image_features(luv: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Joint spatial-range feature vectors of an L*u*v* image.
+
+    Parameters
+    ----------
+    luv : (H, W, 3) ndarray
+
+    Returns
+    -------
+    features : (H * W, 5) ndarray of float32
+        Row ``i = y * W + x`` holds ``(x, y, L, u, v)`` of pixel ``(y, x)``.
+    """
+    luv = np.asarray(luv, dtype=np.float32)
+    height, width = luv.shape[:2]
+    features = np.empty((height * width, 5), dtype=np.float32)
+    ys, xs = np.divmod(np.arange(height * width), width)
+    features[:, 0] = xs
+    features[:, 1] = ys
+    features[:, 2:] = luv.reshape(-1, 3)
+    return features

@@ -1,0 +1,51 @@
+"""Pictures of a segmentation: mode colours, boundaries, random label colours.
+
+All functions return new uint8 RGB arrays of shape (H, W, 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def luv_to_rgb8(luv: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """Convert L*u*v* colours (..., 3) to 8-bit sRGB, clipped to the gamut."""
+    from skimage.color import luv2rgb
+
+    luv = np.asarray(luv, dtype=np.float64)
+    rgb = luv2rgb(luv.reshape(-1, 1, 3)).reshape(luv.shape)
+    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def to_rgb8(rgb: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """Float RGB in [0, 1] to uint8."""
+    return np.clip(np.round(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)
+
+
+def paint_modes(labels: NDArray[np.integer], colours: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Paint every pixel with its region's colour: ``colours[labels]``."""
+    return colours[labels]
+
+
+def draw_boundaries(
+    rgb: NDArray[np.floating], labels: NDArray[np.integer], colour: tuple[int, int, int] = (255, 0, 0)
+) -> NDArray[np.uint8]:
+    """Draw the one-pixel-wide region boundaries over an image.
+
+    A pixel is a boundary pixel when a 4-neighbour belongs to another region
+    (:func:`skimage.segmentation.find_boundaries`, mode ``"inner"``), so every
+    region keeps a closed outline of its own.
+    """
+    from skimage.segmentation import find_boundaries
+
+    out = to_rgb8(rgb) if np.asarray(rgb).dtype != np.uint8 else np.array(rgb)
+    edge = find_boundaries(labels, connectivity=1, mode="inner", background=-1)
+    out[edge] = colour
+    return out
+
+
+def random_colours(n: int, seed: int = 0) -> NDArray[np.uint8]:
+    """``n`` distinct-looking random colours, the same for the same ``n`` and seed."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(40, 256, size=(n, 3), dtype=np.uint8)

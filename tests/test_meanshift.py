@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+import naive
+from segshift import mean_shift
+from segshift.loader import rgb_to_luv
+from segshift.meanshift import filter_image
+
+
+def small_luv(seed: int, shape=(13, 17)) -> np.ndarray:
+    """Two noisy colour halves, one of them bright (L > 80) to reach EDISON's L rule."""
+    rng = np.random.default_rng(seed)
+    luv = np.zeros(shape + (3,))
+    luv[:, : shape[1] // 2] = (40, 10, -5)
+    luv[:, shape[1] // 2 :] = (84, -20, 30)
+    luv += rng.normal(0, 3, luv.shape)
+    return luv.astype(np.float32)
+
+
+@pytest.mark.parametrize("kernel", ["uniform", "gaussian", "epanechnikov"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_filter_matches_naive_reference(kernel, seed):
+    luv = small_luv(seed)
+    fast = filter_image(luv, 4, 6.5, kernel=kernel)
+    slow = naive.filter_image(luv, 4, 6.5, kernel)
+    np.testing.assert_allclose(fast, slow, atol=1e-3)
+
+
+def test_filter_matches_naive_on_real_pixels():
+    from PIL import Image
+    from conftest import IMAGES
+
+    rgb = np.asarray(Image.open(IMAGES / "coffee.jpg"))[100:118, 200:222] / 255.0
+    luv = rgb_to_luv(rgb)
+    np.testing.assert_allclose(filter_image(luv, 5, 8), naive.filter_image(luv, 5, 8), atol=1e-3)
+
+
+def test_filter_flat_image_is_fixed_point():
+    luv = np.full((9, 9, 3), (50.0, 3.0, -4.0), dtype=np.float32)
+    np.testing.assert_allclose(filter_image(luv, 3, 4), luv, atol=1e-5)
+
+
+def test_filter_does_not_modify_input():
+    luv = small_luv(3)
+    before = luv.copy()
+    filter_image(luv, 4, 6.5)
+    np.testing.assert_array_equal(luv, before)
+
+
+def test_textbook_point_set():
+    labels, centers = mean_shift([[1, 1], [2, 2], [3, 3], [10, 10]], bandwidth=3, kernel="flat")
+    assert labels.tolist() == [0, 0, 0, 1]
+    np.testing.assert_allclose(centers, [[2, 2], [10, 10]])
+
+
+@pytest.mark.parametrize("kernel", ["flat", "gaussian", "epanechnikov"])
+def test_point_set_two_blobs(kernel):
+    rng = np.random.default_rng(3)
+    points = np.concatenate([rng.normal(0, 0.5, (200, 3)), rng.normal(6, 0.5, (100, 3))])
+    labels, centers = mean_shift(points, bandwidth=2, kernel=kernel)
+    assert np.bincount(labels).tolist() == [200, 100]
+    np.testing.assert_allclose(centers, [[0, 0, 0], [6, 6, 6]], atol=0.3)
+
+
+def test_point_set_one_dimensional_and_single_point():
+    labels, centers = mean_shift([0.0, 0.5, 1.0, 20.0], bandwidth=2)
+    assert labels.tolist() == [0, 0, 0, 1]
+    labels, centers = mean_shift([[4.0, 5.0]], bandwidth=1)
+    assert labels.tolist() == [0] and centers.tolist() == [[4.0, 5.0]]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(bandwidth=0), "bandwidth must be > 0"),
+        (dict(bandwidth=-1), "bandwidth must be > 0"),
+        (dict(bandwidth=float("nan")), "bandwidth must be finite"),
+        (dict(bandwidth=1, kernel="box"), "kernel must be one of"),
+        (dict(bandwidth=1, tol=0), "tol must be > 0"),
+        (dict(bandwidth=1, max_iter=2.5), "max_iter must be an integer"),
+    ],
+)
+def test_point_set_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mean_shift([[0.0, 1.0], [2.0, 3.0]], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "points, message",
+    [
+        (np.zeros((0, 2)), "points is empty"),
+        ([[0.0, np.nan]], "points contains NaN"),
+        (np.zeros((2, 2, 2)), r"points must have shape \(n, d\)"),
+    ],
+)
+def test_point_set_bad_points(points, message):
+    with pytest.raises(ValueError, match=message):
+        mean_shift(points, bandwidth=1)
+
+
+def test_filter_same_with_one_and_two_threads():
+    import numba
+
+    luv = small_luv(5, (40, 50))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = filter_image(luv, 5, 6.5)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = filter_image(luv, 5, 6.5)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)

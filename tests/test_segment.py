@@ -1,0 +1,128 @@
+import numba
+import numpy as np
+import pytest
+from skimage.measure import label
+
+from conftest import block_image
+from segshift import Segmentation, segment
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two label maps split the pixels the same way (names aside)."""
+    pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
+    return pairs.shape[1] == len(np.unique(a)) == len(np.unique(b))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kernel", ["uniform", "gaussian", "epanechnikov"])
+def test_recovers_noisy_blocks_exactly(seed, kernel):
+    image, truth = block_image(np.random.default_rng(seed))
+    seg = segment(image, kernel=kernel)
+    assert seg.n_regions == 4
+    assert same_partition(seg.labels, truth)
+    assert sorted(seg.areas.tolist()) == sorted(np.bincount(truth.ravel()).tolist())
+
+
+def test_block_mode_colours_are_the_block_colours(blocks):
+    image, truth = blocks
+    seg = segment(image)
+    for region in range(seg.n_regions):
+        mask = seg.labels == region
+        expected = image[mask].mean(axis=0)
+        assert np.abs(seg.modes_rgb[region].astype(float) - expected).max() <= 3
+
+
+def test_result_contract(photo_path):
+    seg = segment(photo_path)
+    assert isinstance(seg, Segmentation)
+    assert seg.labels.dtype == np.int32 and seg.labels.shape == (300, 451)
+    assert np.array_equal(np.unique(seg.labels), np.arange(seg.n_regions))
+    assert seg.modes_luv.shape == (seg.n_regions, 3) and seg.modes_rgb.dtype == np.uint8
+    assert seg.areas.sum() == seg.labels.size
+    assert np.array_equal(np.bincount(seg.labels.ravel()), seg.areas)
+    assert seg.areas.min() >= 20
+    # every region is one 8-connected set of pixels
+    components = label(seg.labels + 1, background=0, connectivity=2)
+    assert components.max() == seg.n_regions
+    # labels are numbered in raster order of each region's first pixel
+    _, first = np.unique(seg.labels.ravel(), return_index=True)
+    assert np.all(np.diff(first) > 0)
+
+
+@pytest.mark.parametrize("min_size", [1, 50, 400])
+def test_no_region_below_min_size(min_size):
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    seg = segment(image, 3, 8, min_size)
+    assert seg.areas.min() >= min_size
+    components = label(seg.labels + 1, background=0, connectivity=2)
+    assert components.max() == seg.n_regions
+
+
+def test_whole_image_smaller_than_min_size_is_one_region():
+    seg = segment(np.full((4, 4, 3), 90, dtype=np.uint8), min_size=100)
+    assert seg.n_regions == 1 and seg.areas.tolist() == [16]
+
+
+def test_deterministic_and_thread_independent(photo_path):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = segment(photo_path)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = segment(photo_path)
+        again = segment(photo_path)
+    finally:
+        numba.set_num_threads(before)
+    for other in (two, again):
+        np.testing.assert_array_equal(one.labels, other.labels)
+        np.testing.assert_array_equal(one.modes_luv, other.modes_luv)
+
+
+def test_larger_range_radius_gives_fewer_regions(photo_path):
+    assert segment(photo_path, 7, 12, 20).n_regions < segment(photo_path, 7, 6.5, 20).n_regions
+
+
+def test_renders(blocks):
+    image, _ = blocks
+    seg = segment(image)
+    modes = seg.mode_image()
+    assert modes.shape == image.shape and modes.dtype == np.uint8
+    assert len(np.unique(modes.reshape(-1, 3), axis=0)) == 4
+    bounds = seg.boundary_image()
+    red = np.all(bounds == (255, 0, 0), axis=2)
+    # boundaries lie exactly where a 4-neighbour differs
+    assert red[:, 31].all() and red[:, 32].all() and not red[5:20, 5:25].any()
+    coloured = seg.label_image()
+    assert len(np.unique(coloured.reshape(-1, 3), axis=0)) == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(spatial_radius=0), "spatial_radius must be > 0, got 0"),
+        (dict(spatial_radius=-3), "spatial_radius must be > 0, got -3"),
+        (dict(range_radius=0.0), "range_radius must be > 0"),
+        (dict(range_radius=float("nan")), "range_radius must be finite"),
+        (dict(min_size=-1), "min_size must be >= 0"),
+        (dict(min_size=2.5), "min_size must be an integer"),
+        (dict(kernel="box"), "kernel must be one of"),
+        (dict(max_iter=0), "max_iter must be > 0"),
+    ],
+)
+def test_bad_parameters(kwargs, message, blocks):
+    with pytest.raises(ValueError, match=message):
+        segment(blocks[0], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((0, 0, 3), dtype=np.uint8), "image is empty"),
+        (np.zeros((5, 5, 7), dtype=np.uint8), "image must have shape"),
+        (np.full((5, 5, 3), np.nan), "NaN"),
+    ],
+)
+def test_bad_images(image, message):
+    with pytest.raises(ValueError, match=message):
+        segment(image)
