@@ -2,7 +2,8 @@
 
 Usage: python scripts/edison_agreement.py BSDS500_DIR EDISON_DIR [--limit N]
 
-Segments every BSDS500 val photo with EDISON's defaults (7, 6.5, 20, exact)
+Segments every BSDS500 val photo with EDISON's defaults (7, 6.5, 20, exact,
+``compat="edison"``)
 and prints the adjusted Rand index against EDISON's label map, per photo and
 the mean.
 """
@@ -25,15 +26,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bsds", type=Path, help="BSDS500 folder (with images/val)")
     parser.add_argument("edison", type=Path, help="folder of EDISON label maps <id>.png")
+    parser.add_argument("--compat", default="edison", choices=["edison", "none"],
+                        help="segshift's numerical conventions (default: EDISON's)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     args = parser.parse_args(argv)
+    args.compat = None if args.compat == "none" else args.compat
 
     refs = sorted(args.edison.glob("*.png"))[: args.limit]
     scores = []
     start = time.perf_counter()
     for ref in refs:
         photo = args.bsds / "images" / "val" / f"{ref.stem}.jpg"
-        seg = segshift.segment(photo, 7, 6.5, 20)
+        seg = segshift.segment(photo, 7, 6.5, 20, compat=args.compat)
         edison = np.asarray(Image.open(ref))
         ari = adjusted_rand_score(edison.ravel(), seg.labels.ravel())
         scores.append(ari)

@@ -34,11 +34,13 @@ def _weight(kernel, t):
 
 
 @numba.njit(**JIT)
-def _climb(luv, y0, x0, hs, hr, kernel, eps, max_iter, out):
+def _climb(luv, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, out):
     """Move the window started at pixel (y0, x0) to its mode.
 
     luv: (H, W, 3) float32. out: (5,) float64 receives (x, y, L, u, v) of the
-    mode. Returns the number of iterations.
+    mode. raw_units: after the first shift, test convergence in pixels and
+    L*u*v* units instead of bandwidth units (EDISON's rule). Returns the
+    number of shifts made.
     """
     height, width = luv.shape[0], luv.shape[1]
     hs2 = hs * hs
@@ -103,7 +105,10 @@ def _climb(luv, y0, x0, hs, hr, kernel, eps, max_iter, out):
         cl += ml
         cu += mu
         cv += mv
-        shift = (mx * mx + my * my) * inv_hs2 + (ml * ml + mu * mu + mv * mv) * inv_hr2
+        if raw_units and it > 1:
+            shift = mx * mx + my * my + ml * ml + mu * mu + mv * mv
+        else:
+            shift = (mx * mx + my * my) * inv_hs2 + (ml * ml + mu * mu + mv * mv) * inv_hr2
         if shift < eps or it >= max_iter:
             break
     out[0] = cx
@@ -115,7 +120,7 @@ def _climb(luv, y0, x0, hs, hr, kernel, eps, max_iter, out):
 
 
 @numba.njit(**JIT_PARALLEL)
-def filter_exact(luv, hs, hr, kernel, eps, max_iter):
+def filter_exact(luv, hs, hr, kernel, eps, max_iter, raw_units):
     """Exact mean-shift filtering: every pixel climbs to its own mode.
 
     luv: (H, W, 3) float32 -> modes (H, W, 3) float32 (range part of each
@@ -126,8 +131,68 @@ def filter_exact(luv, hs, hr, kernel, eps, max_iter):
     for y in numba.prange(height):
         out = np.empty(5, dtype=np.float64)
         for x in range(width):
-            _climb(luv, y, x, hs, hr, kernel, eps, max_iter, out)
+            _climb(luv, y, x, hs, hr, kernel, eps, max_iter, raw_units, out)
             modes[y, x, 0] = out[2]
             modes[y, x, 1] = out[3]
             modes[y, x, 2] = out[4]
     return modes
+
+
+@numba.njit(**JIT)
+def _find(parent, i):
+    """Root of i, halving the path on the way."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@numba.njit(**JIT)
+def connect_close(modes, threshold):
+    """Label 8-connected pixels whose modes differ by < threshold in every channel.
+
+    modes: (H, W, 3) float32 -> (labels (H, W) int32 numbered from 0 in raster
+    order of each region's first pixel, number of regions). One raster scan of
+    union-find over the four earlier neighbours, then one relabelling scan.
+    """
+    height, width = modes.shape[0], modes.shape[1]
+    n = height * width
+    parent = np.arange(n)
+    for y in range(height):
+        for x in range(width):
+            i = y * width + x
+            for k in range(4):
+                if k == 0:
+                    ny, nx = y, x - 1
+                elif k == 1:
+                    ny, nx = y - 1, x - 1
+                elif k == 2:
+                    ny, nx = y - 1, x
+                else:
+                    ny, nx = y - 1, x + 1
+                if ny < 0 or nx < 0 or nx >= width:
+                    continue
+                if (
+                    abs(modes[y, x, 0] - modes[ny, nx, 0]) < threshold
+                    and abs(modes[y, x, 1] - modes[ny, nx, 1]) < threshold
+                    and abs(modes[y, x, 2] - modes[ny, nx, 2]) < threshold
+                ):
+                    a = _find(parent, i)
+                    b = _find(parent, ny * width + nx)
+                    if a < b:
+                        parent[b] = a
+                    elif b < a:
+                        parent[a] = b
+    # Roots are the smallest index of their set, i.e. the region's first pixel,
+    # so numbering roots as they appear gives raster order.
+    labels = np.empty((height, width), dtype=np.int32)
+    flat = labels.reshape(n)
+    count = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if r == i:
+            flat[i] = count
+            count += 1
+        else:
+            flat[i] = flat[r]
+    return labels, count

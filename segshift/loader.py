@@ -242,30 +242,45 @@ def _normalise(data: np.ndarray, name: str) -> np.ndarray:
     raise ImageError(f"{name}: integer image values must fit 0..65535, got max {hi}")
 
 
-def rgb_to_luv(rgb: NDArray[np.floating]) -> NDArray[np.float32]:
+#: EDISON's RGB -> XYZ matrix (D65), applied to RGB values taken as linear.
+EDISON_RGB_TO_XYZ = np.array(
+    [[0.4125, 0.3576, 0.1804], [0.2125, 0.7154, 0.0721], [0.0193, 0.1192, 0.9502]]
+)
+
+
+def rgb_to_luv(rgb: NDArray[np.floating], *, compat: str | None = None) -> NDArray[np.float32]:
     """Convert RGB in [0, 1] to CIE L*u*v* (D65 white point, L in [0, 100]).
 
-    The sRGB values are linearised and converted through scikit-image's
-    :func:`skimage.color.rgb2luv`, in bands of rows so that large photos do not
-    need float64 copies of the whole image.
+    The sRGB values are decoded (linearised) and converted through
+    scikit-image's :func:`skimage.color.rgb2luv`, in bands of rows so that
+    large photos never need float64 copies of the whole image.
 
     Parameters
     ----------
     rgb : (H, W, 3) ndarray
         RGB values in [0, 1].
+    compat : {None, "edison"}
+        ``"edison"`` converts as EDISON does: the 8-bit RGB values are taken
+        as linear (no sRGB decoding), multiplied by EDISON's RGB -> XYZ matrix
+        and converted with :func:`skimage.color.xyz2luv`. Dark colours get
+        higher L* than in true CIE L*u*v*.
 
     Returns
     -------
     luv : (H, W, 3) ndarray of float32
     """
-    from skimage.color import rgb2luv
+    from skimage.color import rgb2luv, xyz2luv
 
     rgb = np.asarray(rgb)
     out = np.empty(rgb.shape, dtype=np.float32)
     rows = max(1, 1_000_000 // max(1, rgb.shape[1]))
     for start in range(0, rgb.shape[0], rows):
         band = rgb[start : start + rows].astype(np.float64)
-        out[start : start + rows] = rgb2luv(band)
+        if compat == "edison":
+            band = np.round(band * 255.0) / 255.0  # EDISON reads bytes
+            out[start : start + rows] = xyz2luv(band @ EDISON_RGB_TO_XYZ.T)
+        else:
+            out[start : start + rows] = rgb2luv(band)
     return out
 
 

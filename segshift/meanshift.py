@@ -57,6 +57,18 @@ def check_kernel(kernel: str) -> int:
     return KERNELS[kernel.lower()]
 
 
+#: Numerical conventions: ``None`` is segshift's own; ``"edison"`` reproduces
+#: the numerics of EDISON, the authors' C++ system (see :func:`segshift.segment`).
+COMPAT = (None, "edison")
+
+
+def check_compat(compat) -> str | None:
+    """Validate the ``compat`` option."""
+    if compat not in COMPAT:
+        raise ParameterError(f"compat must be None or 'edison', got {compat!r}")
+    return compat
+
+
 def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool = False) -> float:
     """Validate a finite positive number and return it (as float or int)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -85,6 +97,7 @@ def filter_image(
     kernel: str = "uniform",
     tol: float = 0.01,
     max_iter: int = 100,
+    compat: str | None = None,
 ) -> NDArray[np.float32]:
     """Move every pixel of an L*u*v* image to its mode (exact mean shift).
 
@@ -106,6 +119,10 @@ def filter_image(
         Convergence tolerance on the squared shift in bandwidth units.
     max_iter : int
         Most shifts per pixel.
+    compat : {None, "edison"}
+        With ``"edison"``, convergence is tested as EDISON does: the first
+        shift in bandwidth units, every later one in raw units (pixels and
+        L*u*v* units), a much tighter test for the default bandwidths.
 
     Returns
     -------
@@ -119,8 +136,9 @@ def filter_image(
     range_radius = check_positive("range_radius", range_radius)
     kernel_id = check_kernel(kernel)
     tol, max_iter = _check_convergence(tol, max_iter)
+    raw_units = check_compat(compat) == "edison"
     luv = np.ascontiguousarray(luv, dtype=np.float32)
-    return _kernels.filter_exact(luv, spatial_radius, range_radius, kernel_id, tol, max_iter)
+    return _kernels.filter_exact(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units)
 
 
 class MeanShiftResult(NamedTuple):

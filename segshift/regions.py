@@ -1,8 +1,7 @@
 """From per-pixel modes to regions: connect, fuse, prune.
 
-1. :func:`connect_modes`: 8-neighbouring pixels whose modes agree (equal
-   after rounding each L*u*v* component to an integer, as EDISON does) form
-   one region.
+1. :func:`connect_modes`: 8-neighbouring pixels whose modes agree (every
+   L*u*v* component within 1 unit, as EDISON tests) form one region.
 2. :func:`fuse_regions`: adjacent regions whose modes lie within half the
    range radius of each other are joined, transitively (union-find over the
    region adjacency graph), and the joined mode is the area-weighted mean.
@@ -24,7 +23,11 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from . import _kernels
 from ._kernels import BRIGHT_L
+
+#: Neighbouring modes agree when every L*u*v* component differs by less than this.
+AGREE = 1.0
 
 
 class Regions(NamedTuple):
@@ -43,37 +46,39 @@ class Regions(NamedTuple):
     edges: NDArray[np.int64]  # (e, 2) adjacent current labels, a < b, unique
 
 
-def connect_modes(modes: NDArray[np.floating]) -> Regions:
-    """Label 8-connected pixels whose rounded modes are equal.
+def connect_modes(modes: NDArray[np.floating], *, seed_modes: bool = False) -> Regions:
+    """Join 8-neighbouring pixels whose modes agree into regions.
+
+    Two neighbouring modes agree when each L*u*v* component differs by less
+    than 1 (EDISON's test); regions are the connected sets of that relation.
 
     Parameters
     ----------
     modes : (H, W, 3) ndarray
         L*u*v* mode of each pixel.
+    seed_modes : bool
+        Give each region the mode of its first pixel (EDISON's choice)
+        instead of the mean mode of its pixels.
 
     Returns
     -------
     Regions
     """
-    from skimage.measure import label
-
-    height, width = modes.shape[:2]
-    # EDISON rounds half away from zero; the key packs the three integers.
-    q = np.trunc(modes + np.copysign(np.float32(0.5), modes)).astype(np.int64)
-    q -= q.reshape(-1, 3).min(axis=0)
-    span = q.reshape(-1, 3).max(axis=0) + 1
-    key = (q[..., 0] * span[1] + q[..., 1]) * span[2] + q[..., 2]
-    # skimage numbers regions in raster order of their first pixel, from 1.
-    pixel_region = label(key, background=-1, connectivity=2).astype(np.int32)
-    pixel_region -= 1
-    n = int(pixel_region.max()) + 1
+    modes = np.ascontiguousarray(modes, dtype=np.float32)
+    pixel_region, n = _kernels.connect_close(modes, AGREE)
     flat = pixel_region.ravel()
     areas = np.bincount(flat, minlength=n)
-    sums = np.stack([np.bincount(flat, weights=modes[..., k].ravel(), minlength=n) for k in range(3)], axis=1)
+    if seed_modes:
+        first = np.full(n, flat.size, dtype=np.int64)
+        np.minimum.at(first, flat, np.arange(flat.size))
+        region_modes = modes.reshape(-1, 3)[first].astype(np.float64)
+    else:
+        sums = np.stack([np.bincount(flat, weights=modes[..., k].ravel(), minlength=n) for k in range(3)], axis=1)
+        region_modes = sums / areas[:, None]
     return Regions(
         pixel_region=pixel_region,
         region_label=np.arange(n, dtype=np.int64),
-        modes=sums / areas[:, None],
+        modes=region_modes,
         areas=areas.astype(np.int64),
         edges=_pixel_edges(pixel_region),
     )

@@ -13,14 +13,15 @@ def _weights(kernel: str, t: np.ndarray) -> np.ndarray:
     return np.ones_like(t)
 
 
-def filter_image(luv, spatial_radius, range_radius, kernel="uniform", tol=0.01, max_iter=100):
+def filter_image(luv, spatial_radius, range_radius, kernel="uniform", tol=0.01, max_iter=100, raw_units=False):
     """Mean-shift filtering by brute force over all pixels, one pixel at a time.
 
     Follows the method as written: a pixel counts when it lies strictly inside
     the spatial disk AND the range ball around the current centre (the L
     difference weighed four times when the centre's L exceeds 80); the centre
     moves to the weighted mean until the squared shift in bandwidth units is
-    below ``tol`` or ``max_iter`` shifts were made.
+    below ``tol`` or ``max_iter`` shifts were made. With ``raw_units`` every
+    shift after the first is measured in pixels and L*u*v* units (EDISON).
     """
     luv = np.asarray(luv, dtype=np.float64)
     height, width = luv.shape[:2]
@@ -29,7 +30,7 @@ def filter_image(luv, spatial_radius, range_radius, kernel="uniform", tol=0.01, 
     out = np.empty((height, width, 3))
     for i, start in enumerate(feats):
         centre = start.copy()
-        for _ in range(max_iter):
+        for step in range(max_iter):
             d = feats - centre
             ds = (d[:, 0] ** 2 + d[:, 1] ** 2) / spatial_radius**2
             lw = 4.0 if centre[2] > 80 else 1.0
@@ -41,7 +42,11 @@ def filter_image(luv, spatial_radius, range_radius, kernel="uniform", tol=0.01, 
             new = (w[:, None] * feats[inside]).sum(axis=0) / w.sum()
             shift = new - centre
             centre = new
-            if (shift[:2] ** 2).sum() / spatial_radius**2 + (shift[2:] ** 2).sum() / range_radius**2 < tol:
+            if raw_units and step > 0:
+                size = (shift**2).sum()
+            else:
+                size = (shift[:2] ** 2).sum() / spatial_radius**2 + (shift[2:] ** 2).sum() / range_radius**2
+            if size < tol:
                 break
         out[i // width, i % width] = centre[2:]
     return out

@@ -160,3 +160,18 @@ def test_max_pixels(tmp_path):
         load_image(tmp_path / "big.png", max_pixels=1000)
     assert load_image(tmp_path / "big.png", max_pixels=1200).shape == (30, 40, 3)
     assert load_image(tmp_path / "big.png", max_pixels=None).shape == (30, 40, 3)
+
+
+@pytest.mark.parametrize(
+    "rgb8, luv",
+    [
+        # EDISON takes RGB as linear: mid grey 128 has Y = 128/255, L* = 116 Y^(1/3) - 16
+        ((128, 128, 128), (116 * (128 / 255) ** (1 / 3) - 16, 0.0, 0.0)),
+        # red: x, y, z = 0.4125, 0.2125, 0.0193; u' = 4x / (x + 15y + 3z) = 0.45108
+        ((255, 0, 0), (53.22, 175.19, 37.70)),
+        ((0, 0, 0), (0.0, 0.0, 0.0)),
+    ],
+)
+def test_edison_luv_conversion(rgb8, luv):
+    out = rgb_to_luv(np.array(rgb8, dtype=np.float32).reshape(1, 1, 3) / 255, compat="edison")[0, 0]
+    np.testing.assert_allclose(out, luv, atol=0.05)

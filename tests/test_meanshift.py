@@ -26,6 +26,12 @@ def test_filter_matches_naive_reference(kernel, seed):
     np.testing.assert_allclose(fast, slow, atol=1e-3)
 
 
+def test_edison_convergence_matches_naive_reference():
+    luv = small_luv(4)
+    fast = filter_image(luv, 4, 6.5, compat="edison")
+    np.testing.assert_allclose(fast, naive.filter_image(luv, 4, 6.5, raw_units=True), atol=1e-3)
+
+
 def test_filter_matches_naive_on_real_pixels():
     from PIL import Image
     from conftest import IMAGES

@@ -1,0 +1,71 @@
+import numpy as np
+
+from segshift import regions
+
+
+def modes_from_blocks(*blocks, shape=(6, 8)) -> np.ndarray:
+    """An (H, W, 3) mode image; each block is (rows, columns, L), painted in order."""
+    modes = np.zeros(shape + (3,), dtype=np.float32)
+    for ys, xs, value in blocks:
+        modes[ys, xs, 0] = value
+    return modes
+
+
+def test_connect_chains_modes_within_one_unit_and_uses_8_connectivity():
+    modes = np.zeros((4, 4, 3), dtype=np.float32)
+    modes[0, :, 0] = [0.0, 0.9, 1.8, 2.7]  # a chain of steps < 1: one region
+    modes[1:, :, 0] = 50.0
+    modes[3, 3, 0] = 10.0  # touches nothing similar
+    modes[2, 0, 0] = 20.0
+    modes[3, 1, 0] = 20.3  # diagonal neighbour of (2, 0): same region
+    r = regions.connect_modes(modes)
+    labels = regions.final_labels(r)
+    assert len(set(labels[0])) == 1
+    assert labels[2, 0] == labels[3, 1]
+    assert len(r.areas) == 4  # row 0, the 50s, the two 20s, the single 10
+    # numbered in raster order of the first pixel
+    _, first = np.unique(labels.ravel(), return_index=True)
+    assert np.all(np.diff(first) > 0)
+
+
+def test_fuse_joins_within_half_range_radius_transitively():
+    # L steps of 3 between adjacent stripes: each step < 0.5 * 6.5 = 3.25
+    modes = modes_from_blocks((slice(None), slice(0, 2), 10), (slice(None), slice(2, 4), 13),
+                               (slice(None), slice(4, 6), 16), (slice(None), slice(6, 8), 40))
+    r = regions.fuse_regions(regions.connect_modes(modes), 6.5)
+    labels = regions.final_labels(r)
+    assert len(r.areas) == 2
+    assert (labels[:, :6] == 0).all() and (labels[:, 6:] == 1).all()
+    np.testing.assert_allclose(r.modes[0, 0], 13.0)  # area-weighted mean
+    assert r.areas.tolist() == [36, 12]
+
+
+def test_fuse_weighs_l_four_times_between_bright_modes():
+    bright = modes_from_blocks((slice(None), slice(0, 4), 85), (slice(None), slice(4, 8), 87))
+    dark = modes_from_blocks((slice(None), slice(0, 4), 45), (slice(None), slice(4, 8), 47))
+    # distance 2 < 3.25, but 4 * 2^2 = 16 > 3.25^2 for two bright modes
+    assert len(regions.fuse_regions(regions.connect_modes(bright), 6.5).areas) == 2
+    assert len(regions.fuse_regions(regions.connect_modes(dark), 6.5).areas) == 1
+
+
+def test_prune_merges_into_closest_neighbour():
+    modes = modes_from_blocks((slice(None), slice(0, 4), 10), (slice(None), slice(4, 8), 60),
+                               (slice(2, 4), slice(3, 5), 50))
+    r = regions.connect_modes(modes)
+    assert len(r.areas) == 3
+    pruned = regions.prune_regions(r, 5)
+    labels = regions.final_labels(pruned)
+    assert len(pruned.areas) == 2
+    assert labels[2, 3] == labels[0, 7]  # the small square joined the L=60 side
+    assert pruned.areas.min() >= 5
+
+
+def test_prune_is_linear_in_the_graph_not_quadratic():
+    # a checkerboard of 1-pixel regions, all below min_size: must end in few regions
+    modes = np.zeros((60, 60, 3), dtype=np.float32)
+    modes[..., 0] = (np.indices((60, 60)).sum(axis=0) % 2) * 50
+    r = regions.connect_modes(modes)
+    assert len(r.areas) == 2  # the two colours connect diagonally (8-connectivity)
+    modes[..., 0] += np.arange(3600).reshape(60, 60) * 3.0  # now every pixel differs
+    r = regions.prune_regions(regions.connect_modes(modes), 30)
+    assert r.areas.min() >= 30
