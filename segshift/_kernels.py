@@ -11,7 +11,7 @@ import math
 import numba
 import numpy as np
 
-from ._config import JIT, JIT_PARALLEL
+from ._config import JIT, JIT_PARALLEL, JIT_SIMD
 
 UNIFORM = 0
 GAUSSIAN = 1
@@ -22,84 +22,138 @@ EPANECHNIKOV = 2
 BRIGHT_L = 80.0
 
 
+# The window loop runs over whole blocks of LANES columns so that LLVM turns it
+# into SIMD code; columns outside the spatial disk are masked, and the image is
+# padded so that no block reads past its edge.
+LANES = 8
+# Padding value: far outside every range ball, yet finite (0 * PAD == 0).
+PAD_VALUE = np.float32(1e30)
+
+
 @numba.njit(**JIT)
 def _weight(kernel, t):
     """Profile weight g(t) at squared normalised distance t < 1."""
-    if kernel == UNIFORM:
-        return 1.0
     if kernel == GAUSSIAN:
         # sigma = radius / 2, truncated at the radius: exp(-t / (2 sigma^2))
         return math.exp(-2.0 * t)
-    return 1.0 - t  # Epanechnikov
+    if kernel == EPANECHNIKOV:
+        return 1.0 - t
+    return 1.0
 
 
 @numba.njit(**JIT)
-def _climb(luv, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, out):
+def pad_planes(luv, pad):
+    """Split (H, W, 3) L*u*v* into three padded, flattened float32 planes."""
+    height, width = luv.shape[0], luv.shape[1]
+    stride = width + 2 * pad
+    planes = np.full((3, height + 2 * pad, stride), PAD_VALUE, dtype=np.float32)
+    for y in range(height):
+        for x in range(width):
+            for k in range(3):
+                planes[k, y + pad, x + pad] = luv[y, x, k]
+    return planes.reshape(3, -1), stride
+
+
+@numba.njit(**JIT_SIMD)
+def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, out):
     """Move the window started at pixel (y0, x0) to its mode.
 
-    luv: (H, W, 3) float32. out: (5,) float64 receives (x, y, L, u, v) of the
-    mode. raw_units: after the first shift, test convergence in pixels and
-    L*u*v* units instead of bandwidth units (EDISON's rule). Returns the
-    number of shifts made.
+    planes: (3, (H + 2 pad) * stride) float32 from pad_planes. out: (3,)
+    float64 receives the L*u*v* part of the mode. raw_units: after the first
+    shift, test convergence in pixels and L*u*v* units instead of bandwidth
+    units (EDISON's rule). Returns the number of shifts made.
     """
-    height, width = luv.shape[0], luv.shape[1]
+    L = planes[0]
+    U = planes[1]
+    V = planes[2]
     hs2 = hs * hs
     inv_hs2 = 1.0 / hs2
     inv_hr2 = 1.0 / (hr * hr)
+    reach = int(math.ceil(hs))
+    span = ((2 * reach + 2 + LANES - 1) // LANES) * LANES
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    finv_hs2 = np.float32(inv_hs2)
+    p0 = (y0 + pad) * stride + x0 + pad
     cx = float(x0)
     cy = float(y0)
-    cl = float(luv[y0, x0, 0])
-    cu = float(luv[y0, x0, 1])
-    cv = float(luv[y0, x0, 2])
+    cl = float(L[p0])
+    cu = float(U[p0])
+    cv = float(V[p0])
     it = 0
     while True:
-        lw = 4.0 if cl > BRIGHT_L else 1.0
-        sw = 0.0
-        sx = 0.0
-        sy = 0.0
-        sl = 0.0
-        su = 0.0
-        sv = 0.0
+        # Sums are of offsets from the centre: small numbers, exact enough in float32.
+        lw = np.float32((4.0 if cl > BRIGHT_L else 1.0) * inv_hr2)
+        uw = np.float32(inv_hr2)
+        fl = np.float32(cl)
+        fu = np.float32(cu)
+        fv = np.float32(cv)
+        ix = int(math.floor(cx))
+        fx = np.float32(cx - ix + reach)
+        sw = zero
+        sx = zero
+        sy = zero
+        sl = zero
+        su = zero
+        sv = zero
         r0 = max(0, int(math.ceil(cy - hs)))
         r1 = min(height - 1, int(math.floor(cy + hs)))
         for r in range(r0, r1 + 1):
-            dy = r - cy
-            rem = hs2 - dy * dy
+            # The row's columns inside the disk, found in float64 so that the
+            # disk test is exact; the SIMD loop only compares lane numbers.
+            dy64 = r - cy
+            rem = hs2 - dy64 * dy64
             if rem <= 0.0:
                 continue
             half = math.sqrt(rem)
-            c0 = max(0, int(math.ceil(cx - half)))
-            c1 = min(width - 1, int(math.floor(cx + half)))
-            row = luv[r]
-            for c in range(c0, c1 + 1):
-                dx = c - cx
-                ds = dx * dx + dy * dy
-                if ds >= hs2:
-                    continue
-                dl = row[c, 0] - cl
-                du = row[c, 1] - cu
-                dv = row[c, 2] - cv
-                dr = (lw * dl * dl + du * du + dv * dv) * inv_hr2
-                if dr >= 1.0:
-                    continue
+            c0 = int(math.ceil(cx - half))
+            if (c0 - cx) ** 2 + dy64 * dy64 >= hs2:
+                c0 += 1
+            c1 = int(math.floor(cx + half))
+            if (c1 - cx) ** 2 + dy64 * dy64 >= hs2:
+                c1 -= 1
+            c0 = max(c0, 0)
+            c1 = min(c1, width - 1)
+            if c1 < c0:
+                continue
+            first = ix - reach
+            lo = np.float32(c0 - first)
+            hi = np.float32(c1 - first)
+            dy = np.float32(dy64)
+            dy2 = dy * dy
+            rowf = np.float32(r - r0)
+            base = np.uint64((r + pad) * stride + first + pad)
+            for k in range(span):
+                c = base + np.uint64(k)
+                lane = np.float32(k)
+                dx = lane - fx
+                dl = L[c] - fl
+                du = U[c] - fu
+                dv = V[c] - fv
+                dr = lw * dl * dl + uw * (du * du + dv * dv)
+                inside = (dr < one) & (lane >= lo) & (lane <= hi)
                 if kernel == UNIFORM:
-                    w = 1.0
+                    w = one
                 else:
-                    w = _weight(kernel, ds * inv_hs2) * _weight(kernel, dr)
+                    w = np.float32(_weight(kernel, (dx * dx + dy2) * finv_hs2) * _weight(kernel, dr))
+                w = w if inside else zero
                 sw += w
-                sx += w * c
-                sy += w * r
-                sl += w * row[c, 0]
-                su += w * row[c, 1]
-                sv += w * row[c, 2]
+                sx += w * lane if inside else zero
+                sy += w * rowf if inside else zero
+                sl += w * dl if inside else zero
+                su += w * du if inside else zero
+                sv += w * dv if inside else zero
         it += 1
-        if sw <= 0.0:
+        if sw <= zero:
             break
-        mx = sx / sw - cx
-        my = sy / sw - cy
-        ml = sl / sw - cl
-        mu = su / sw - cu
-        mv = sv / sw - cv
+        # Positions are summed as lane and row numbers, which for the uniform
+        # kernel are exact integers, so the new centre is the exact mean.
+        n = float(sw)
+        mx = (ix - reach) + float(sx) / n - cx
+        my = r0 + float(sy) / n - cy
+        ml = sl / n
+        mu = su / n
+        mv = sv / n
         cx += mx
         cy += my
         cl += ml
@@ -111,11 +165,9 @@ def _climb(luv, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, out):
             shift = (mx * mx + my * my) * inv_hs2 + (ml * ml + mu * mu + mv * mv) * inv_hr2
         if shift < eps or it >= max_iter:
             break
-    out[0] = cx
-    out[1] = cy
-    out[2] = cl
-    out[3] = cu
-    out[4] = cv
+    out[0] = cl
+    out[1] = cu
+    out[2] = cv
     return it
 
 
@@ -127,14 +179,16 @@ def filter_exact(luv, hs, hr, kernel, eps, max_iter, raw_units):
     pixel's mode).
     """
     height, width = luv.shape[0], luv.shape[1]
+    pad = int(math.ceil(hs)) + LANES + 1
+    planes, stride = pad_planes(luv, pad)
     modes = np.empty((height, width, 3), dtype=np.float32)
     for y in numba.prange(height):
-        out = np.empty(5, dtype=np.float64)
+        out = np.empty(3, dtype=np.float64)
         for x in range(width):
-            _climb(luv, y, x, hs, hr, kernel, eps, max_iter, raw_units, out)
-            modes[y, x, 0] = out[2]
-            modes[y, x, 1] = out[3]
-            modes[y, x, 2] = out[4]
+            _climb(planes, stride, pad, height, width, y, x, hs, hr, kernel, eps, max_iter, raw_units, out)
+            modes[y, x, 0] = out[0]
+            modes[y, x, 1] = out[1]
+            modes[y, x, 2] = out[2]
     return modes
 
 

@@ -1,0 +1,78 @@
+"""Seconds `segment` takes on each bundled photo, and the kernels' compile time.
+
+Usage: python scripts/bench_pipeline.py [--repeat N] [segment options as key=value ...]
+
+Compile time is measured in a fresh interpreter with the on-disk kernel cache
+turned off (SEGSHIFT_NUMBA_CACHE=0): the first call's time minus the second's.
+Then each bundled photo is segmented N times after a warm-up call and the
+median is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = sorted((ROOT / "images").glob("*.jpg"))
+
+PROBE = """
+import json, sys, time
+import segshift
+path = sys.argv[1]
+t0 = time.perf_counter(); segshift.segment(path); first = time.perf_counter() - t0
+t0 = time.perf_counter(); segshift.segment(path); second = time.perf_counter() - t0
+print(json.dumps({"first": first, "second": second}))
+"""
+
+
+def compile_seconds() -> dict:
+    env = dict(os.environ, SEGSHIFT_NUMBA_CACHE="0", PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(IMAGES[0])], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("params", nargs="*", help="segment() keyword arguments, e.g. speedup=fast")
+    args = parser.parse_args(argv)
+    kwargs = {}
+    for item in args.params:
+        key, value = item.split("=", 1)
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+
+    import numba
+
+    import segshift
+
+    probe = compile_seconds()
+    print(f"machine: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}")
+    print(f"first call (compiling, cache off): {probe['first']:.2f} s, second call {probe['second']:.2f} s "
+          f"-> compilation about {probe['first'] - probe['second']:.1f} s")
+    print(f"{'photo':<16}{'size':>10}{'regions':>9}{'seconds':>9}   (median of {args.repeat}, after a warm-up)")
+    for path in IMAGES:
+        seg = segshift.segment(path, **kwargs)
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            seg = segshift.segment(path, **kwargs)
+            times.append(time.perf_counter() - t0)
+        h, w = seg.shape
+        print(f"{path.name:<16}{f'{w}x{h}':>10}{seg.n_regions:>9}{statistics.median(times):>9.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
