@@ -7,7 +7,7 @@ regions (connect, fuse, prune) -> :class:`Segmentation` (renders itself).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -169,17 +169,45 @@ def segment(
         luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat
     )
     del luv
+    seg = regions_from_modes(rgb, modes, range_radius, min_size, compat=compat)
+    return replace(seg, params=params, seconds=time.perf_counter() - start)
+
+
+def regions_from_modes(
+    rgb: NDArray[np.float32],
+    modes: NDArray[np.float32],
+    range_radius: float,
+    min_size: int,
+    *,
+    compat: str | None = None,
+) -> Segmentation:
+    """The region stage of :func:`segment`: connect, fuse, prune, and package.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) ndarray of float32
+        The image (as :func:`segshift.load_image` returns it).
+    modes : (H, W, 3) ndarray
+        The L*u*v* mode of every pixel (:func:`segshift.meanshift.filter_image`).
+    range_radius : float
+        Range bandwidth; regions whose modes are within half of it are fused.
+    min_size : int
+        Regions smaller than this many pixels are merged into a neighbour.
+    compat : {None, "edison"}
+        ``"edison"`` seeds each region with its first pixel's mode.
+
+    Returns
+    -------
+    Segmentation
+        With empty ``params`` and zero ``seconds``.
+    """
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
-    del modes
     regions = _regions.fuse_regions(regions, range_radius)
     regions = _regions.prune_regions(regions, min_size)
-    labels = _regions.final_labels(regions)
     return Segmentation(
-        labels=labels,
+        labels=_regions.final_labels(regions),
         modes_luv=regions.modes.astype(np.float32),
         modes_rgb=render.luv_to_rgb8(regions.modes),
         areas=regions.areas,
         image=rgb,
-        params=params,
-        seconds=time.perf_counter() - start,
     )

@@ -1,0 +1,167 @@
+"""Sweep segmentation parameters on BSDS500 and score them with the BSDS benchmarks.
+
+Usage:
+  python scripts/tune_bsds.py BSDS500_DIR --split train [--limit N] [--jobs J] --out sweep-train.json
+  python scripts/tune_bsds.py BSDS500_DIR --split val --out sweep-val.json
+  python scripts/tune_bsds.py BSDS500_DIR --split val --scale 2 --only 'SETTING' ...
+
+For every photo the expensive mean-shift filter runs once per (compat, kernel,
+spatial radius, range radius); every minimum region size then reuses its
+modes. ``min_size`` is swept as a fraction of the image's area. The script
+prints the data-set scores of every setting (covering, PRI, VI, boundary F,
+as BSDS computes them: covering and the boundary counts pooled over images,
+PRI and VI averaged), the ODS and OIS summaries, and writes everything as
+JSON. ``--scale`` resizes the photos (and the ground truth, with nearest
+neighbour) to check that scores hold at other resolutions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+GRID = {
+    "compat": [None, "edison"],
+    "kernel": ["uniform"],
+    "spatial_radius": [7.0, 13.0],
+    "range_radius": [6.5, 10.0, 14.0],
+    "min_fraction": [0.00013, 0.002, 0.0065, 0.013],
+}
+
+
+def setting_key(compat, kernel, hs, hr, frac) -> str:
+    return f"compat={compat or 'none'} kernel={kernel} hs={hs:g} hr={hr:g} min={frac:g}"
+
+
+def parse_key(key: str) -> dict:
+    out = dict(item.split("=") for item in key.split())
+    return dict(
+        compat=None if out["compat"] == "none" else out["compat"],
+        kernel=out["kernel"],
+        spatial_radius=float(out["hs"]),
+        range_radius=float(out["hr"]),
+        min_fraction=float(out["min"]),
+    )
+
+
+def _resize(array: np.ndarray, scale: float, nearest: bool) -> np.ndarray:
+    import cv2
+
+    h, w = array.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(array, size, interpolation=interp)
+
+
+def score_photo(task) -> dict:
+    """All settings of the grid for one photo: {setting key: Scores as dict}."""
+    photo, gt_path, grid, scale = task
+    import numba
+
+    numba.set_num_threads(1)
+    from segshift import load_image
+    from segshift.evaluate import evaluate_segmentation, load_ground_truth
+    from segshift.loader import rgb_to_luv
+    from segshift.meanshift import filter_image
+    from segshift.segment import regions_from_modes
+
+    rgb = load_image(photo)
+    gts = load_ground_truth(gt_path)
+    if scale != 1:
+        rgb = np.clip(_resize(rgb, scale, nearest=False), 0, 1).astype(np.float32)
+        gts = [_resize(g.astype(np.uint16), scale, nearest=True) for g in gts]
+    area = rgb.shape[0] * rgb.shape[1]
+    results = {}
+    for compat, kernel, hs, hr in itertools.product(
+        grid["compat"], grid["kernel"], grid["spatial_radius"], grid["range_radius"]
+    ):
+        luv = rgb_to_luv(rgb, compat=compat)
+        modes = filter_image(luv, hs, hr, kernel=kernel, compat=compat)
+        for frac in grid["min_fraction"]:
+            seg = regions_from_modes(rgb, modes, hr, max(1, round(frac * area)), compat=compat)
+            scores = evaluate_segmentation(seg.labels, gts)
+            row = scores.as_dict()
+            row["n_regions"] = seg.n_regions
+            results[setting_key(compat, kernel, hs, hr, frac)] = row
+    return {"photo": Path(photo).stem, "scores": results}
+
+
+def summarise(per_photo: list[dict]) -> dict:
+    from segshift.evaluate import Scores, aggregate
+
+    fields = set(Scores.__dataclass_fields__)
+    by_setting: dict[str, list] = {}
+    for entry in per_photo:
+        for key, row in entry["scores"].items():
+            by_setting.setdefault(key, []).append(Scores(**{k: v for k, v in row.items() if k in fields}))
+    table = {}
+    for key, rows in by_setting.items():
+        single = aggregate({key: rows})
+        table[key] = dict(
+            covering=single.covering_ods, pri=single.pri_ods, vi=single.vi_ods, boundary_f=single.boundary_ods.f,
+            regions=float(np.mean([e["scores"][key]["n_regions"] for e in per_photo])),
+        )
+    best = aggregate(by_setting)
+    summary = best.as_dict()
+    for which in ("ods", "ois"):
+        counts = getattr(best, f"boundary_{which}")
+        summary[f"boundary_{which}"] = dict(precision=counts.precision, recall=counts.recall, f=counts.f)
+    return {"settings": table, "ods_ois": summary}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bsds", type=Path)
+    parser.add_argument("--split", default="train", choices=["train", "val"])
+    parser.add_argument("--limit", type=int, default=None, help="first N photos only")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--only", action="append", default=None,
+                        help="score only this setting (as printed, repeatable)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    photos = sorted((args.bsds / "images" / args.split).glob("*.jpg"))[: args.limit]
+    grids = [GRID]
+    if args.only:
+        grids = []
+        for key in args.only:
+            s = parse_key(key)
+            grids.append({"compat": [s["compat"]], "kernel": [s["kernel"]], "spatial_radius": [s["spatial_radius"]],
+                          "range_radius": [s["range_radius"]], "min_fraction": [s["min_fraction"]]})
+    tasks = [
+        (str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), grid, args.scale)
+        for p in photos for grid in grids
+    ]
+    start = time.perf_counter()
+    merged: dict[str, dict] = {}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for i, result in enumerate(pool.map(score_photo, tasks), 1):
+            merged.setdefault(result["photo"], {}).update(result["scores"])
+            print(f"\r{i}/{len(tasks)} tasks, {time.perf_counter() - start:.0f} s", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    per_photo = [{"photo": k, "scores": v} for k, v in merged.items()]
+    summary = summarise(per_photo)
+    args.out.write_text(json.dumps({"split": args.split, "scale": args.scale, "photos": len(per_photo),
+                                    "summary": summary, "per_photo": per_photo}, default=str))
+    print(f"BSDS500 {args.split}, {len(per_photo)} photos, scale {args.scale:g}")
+    print(f"{'setting':<58}{'Cover':>7}{'PRI':>7}{'VI':>7}{'BF':>7}{'regions':>9}")
+    for key, s in sorted(summary["settings"].items(), key=lambda kv: -kv[1]["covering"]):
+        print(f"{key:<58}{s['covering']:>7.3f}{s['pri']:>7.3f}{s['vi']:>7.2f}{s['boundary_f']:>7.3f}{s['regions']:>9.0f}")
+    o = summary["ods_ois"]
+    for metric in ("covering", "pri", "vi"):
+        print(f"{metric:>9} ODS {o[metric + '_ods']:.3f} ({o[metric + '_ods_setting']})  OIS {o[metric + '_ois']:.3f}")
+    print(f"boundary F ODS {o['boundary_ods']['f']:.3f} ({o['boundary_ods_setting']})  OIS {o['boundary_ois']['f']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
