@@ -250,3 +250,65 @@ def connect_close(modes, threshold):
         else:
             flat[i] = flat[r]
     return labels, count
+
+
+@numba.njit(**JIT_PARALLEL)
+def assign_from_seeds(luv, seed_luv, seed_modes, step, hr):
+    """Give every pixel the mode of the nearby seed whose colour is closest.
+
+    luv: (H, W, 3) float32 image; seed_luv, seed_modes: (h, w, 3) float32,
+    the colours and modes of the pixels at (step * i, step * j). A pixel
+    looks at the seeds of the grid cells around it (a 3 x 3 block of seeds)
+    and takes the mode of the one whose colour is nearest its own colour:
+    a pixel that starts close to a seed, in space and colour, lies in the
+    same basin of attraction. Returns modes (H, W, 3) float32.
+    """
+    height, width = luv.shape[0], luv.shape[1]
+    sh, sw = seed_luv.shape[0], seed_luv.shape[1]
+    out = np.empty((height, width, 3), dtype=np.float32)
+    for y in numba.prange(height):
+        gy = (y + step // 2) // step
+        for x in range(width):
+            gx = (x + step // 2) // step
+            best = np.inf
+            by = 0
+            bx = 0
+            for i in range(max(0, gy - 1), min(sh, gy + 2)):
+                for j in range(max(0, gx - 1), min(sw, gx + 2)):
+                    dy = (i * step - y) / step
+                    dx = (j * step - x) / step
+                    dl = seed_luv[i, j, 0] - luv[y, x, 0]
+                    du = seed_luv[i, j, 1] - luv[y, x, 1]
+                    dv = seed_luv[i, j, 2] - luv[y, x, 2]
+                    # colour first; distance in space only breaks near-ties
+                    d = (dl * dl + du * du + dv * dv) / (hr * hr) + 1e-3 * (dx * dx + dy * dy)
+                    if d < best:
+                        best = d
+                        by = i
+                        bx = j
+            out[y, x, 0] = seed_modes[by, bx, 0]
+            out[y, x, 1] = seed_modes[by, bx, 1]
+            out[y, x, 2] = seed_modes[by, bx, 2]
+    return out
+
+
+@numba.njit(**JIT_PARALLEL)
+def filter_seeds(luv, hs, hr, kernel, eps, max_iter, raw_units, step):
+    """Exact climbs from the pixels at (step * i, step * j) only, over all pixels.
+
+    luv: (H, W, 3) float32 -> seed modes (ceil(H / step), ceil(W / step), 3).
+    """
+    height, width = luv.shape[0], luv.shape[1]
+    pad = int(math.ceil(hs)) + LANES + 1
+    planes, stride = pad_planes(luv, pad)
+    sh = (height + step - 1) // step
+    sw = (width + step - 1) // step
+    modes = np.empty((sh, sw, 3), dtype=np.float32)
+    for i in numba.prange(sh):
+        out = np.empty(3, dtype=np.float64)
+        for j in range(sw):
+            _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, out)
+            modes[i, j, 0] = out[0]
+            modes[i, j, 1] = out[1]
+            modes[i, j, 2] = out[2]
+    return modes

@@ -5,7 +5,6 @@ from __future__ import annotations
 import doctest
 import itertools
 import math
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -618,15 +617,11 @@ def test_real_bsds_val_file():
         assert 0.7 < s.pri < 1.0
         assert 0.1 < s.vi < 3.0
         assert 0.5 < s.boundary_f < 1.0
-    # A 300-region over-segmentation (Voronoi cells) scores low covering,
-    # high boundary recall, and stays fast.
+    # A 300-region over-segmentation (Voronoi cells) scores low covering and
+    # high boundary recall (its speed is measured by scripts, not asserted here).
     rng = np.random.default_rng(7)
     h, w = gts[0].shape
     seeds = rng.uniform((0, 0), (h, w), size=(300, 2))
     seg = cKDTree(seeds).query(np.argwhere(np.ones((h, w), dtype=bool)))[1].reshape(h, w)
-    evaluate_segmentation(seg[:8, :8], [gts[0][:8, :8]])  # compile the kernels first
-    start = time.perf_counter()
     s = evaluate_segmentation(seg, gts)
-    elapsed = time.perf_counter() - start
     assert s.covering < 0.5 and s.boundary_recall > s.boundary_precision
-    assert elapsed < 5.0  # about 0.2 s; a generous bound against quadratic regressions
