@@ -43,22 +43,31 @@ def _weight(kernel, t):
 
 @numba.njit(**JIT)
 def pad_planes(luv, pad):
-    """Split (H, W, 3) L*u*v* into three padded, flattened float32 planes."""
+    """Split (H, W, 3) L*u*v* into three flattened float32 planes whose rows
+    carry ``pad`` columns of PAD_VALUE on each side (rows need none: the
+    window's rows are clipped to the image)."""
     height, width = luv.shape[0], luv.shape[1]
     stride = width + 2 * pad
-    planes = np.full((3, height + 2 * pad, stride), PAD_VALUE, dtype=np.float32)
+    planes = np.full((3, height, stride), PAD_VALUE, dtype=np.float32)
     for y in range(height):
         for x in range(width):
             for k in range(3):
-                planes[k, y + pad, x + pad] = luv[y, x, k]
+                planes[k, y, x + pad] = luv[y, x, k]
     return planes.reshape(3, -1), stride
+
+
+@numba.njit(**JIT)
+def window_reach(hs, width):
+    """Columns a window reaches on each side: ceil(hs), but never more than
+    the image is wide (a wider disk holds no more pixels)."""
+    return min(int(math.ceil(hs)), width + 1)
 
 
 @numba.njit(**JIT_SIMD)
 def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, out):
     """Move the window started at pixel (y0, x0) to its mode.
 
-    planes: (3, (H + 2 pad) * stride) float32 from pad_planes. out: (3,)
+    planes: (3, H * stride) float32 from pad_planes. out: (3,)
     float64 receives the L*u*v* part of the mode. raw_units: after the first
     shift, test convergence in pixels and L*u*v* units instead of bandwidth
     units (EDISON's rule). Returns the number of shifts made.
@@ -69,12 +78,12 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     hs2 = hs * hs
     inv_hs2 = 1.0 / hs2
     inv_hr2 = 1.0 / (hr * hr)
-    reach = int(math.ceil(hs))
+    reach = window_reach(hs, width)
     span = ((2 * reach + 2 + LANES - 1) // LANES) * LANES
     zero = np.float32(0.0)
     one = np.float32(1.0)
     finv_hs2 = np.float32(inv_hs2)
-    p0 = (y0 + pad) * stride + x0 + pad
+    p0 = y0 * stride + x0 + pad
     cx = float(x0)
     cy = float(y0)
     cl = float(L[p0])
@@ -122,7 +131,7 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
             dy = np.float32(dy64)
             dy2 = dy * dy
             rowf = np.float32(r - r0)
-            base = np.uint64((r + pad) * stride + first + pad)
+            base = np.uint64(r * stride + first + pad)
             for k in range(span):
                 c = base + np.uint64(k)
                 lane = np.float32(k)
@@ -179,7 +188,7 @@ def filter_exact(luv, hs, hr, kernel, eps, max_iter, raw_units):
     pixel's mode).
     """
     height, width = luv.shape[0], luv.shape[1]
-    pad = int(math.ceil(hs)) + LANES + 1
+    pad = window_reach(hs, width) + LANES + 1
     planes, stride = pad_planes(luv, pad)
     modes = np.empty((height, width, 3), dtype=np.float32)
     for y in numba.prange(height):
@@ -299,7 +308,7 @@ def filter_seeds(luv, hs, hr, kernel, eps, max_iter, raw_units, step):
     luv: (H, W, 3) float32 -> seed modes (ceil(H / step), ceil(W / step), 3).
     """
     height, width = luv.shape[0], luv.shape[1]
-    pad = int(math.ceil(hs)) + LANES + 1
+    pad = window_reach(hs, width) + LANES + 1
     planes, stride = pad_planes(luv, pad)
     sh = (height + step - 1) // step
     sw = (width + step - 1) // step

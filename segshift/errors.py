@@ -26,3 +26,7 @@ class ImageReadError(SegshiftError, OSError):
 
 class ImageTooLargeError(ImageReadError):
     """An image has more pixels than the ``max_pixels`` limit allows."""
+
+
+class OutputError(SegshiftError, OSError):
+    """An output file cannot be written (exists, folder missing, not writable, ...)."""

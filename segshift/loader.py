@@ -9,6 +9,8 @@ feature vectors (x, y, L, u, v) that mean shift works on.
 from __future__ import annotations
 
 import os
+import stat
+import threading
 import warnings
 from pathlib import Path
 from typing import Union
@@ -25,6 +27,21 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 ImageSource = Union[str, "os.PathLike[str]", ArrayLike]
 
+# Pillow's decompression-bomb guard is one global (PIL.Image.MAX_IMAGE_PIXELS);
+# segshift sets it for the length of one decode, so decodes take turns.
+_PILLOW_GUARD = threading.Lock()
+
+# EXIF orientation -> how to turn the stored array upright (as a viewer does).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+
 
 def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> NDArray[np.float32]:
     """Read an image file or take an array, and return it as RGB.
@@ -33,11 +50,12 @@ def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     ----------
     source : path or array_like
         A file path (any format Pillow reads: PNG, JPEG, TIFF, WebP, GIF,
-        BMP, ...) or an array of shape ``(H, W)`` (gray), ``(H, W, 1)``,
-        ``(H, W, 2)`` (gray + alpha), ``(H, W, 3)`` (RGB) or ``(H, W, 4)``
-        (RGBA). Arrays may be ``uint8`` (0..255), ``uint16`` (0..65535),
-        ``bool``, other integers whose values fit 0..255 (read as 8-bit) or
-        0..65535 (read as 16-bit), or floats in [0, 1].
+        BMP, ...; the content decides, not the extension) or an array of
+        shape ``(H, W)`` (gray), ``(H, W, 1)``, ``(H, W, 2)`` (gray + alpha),
+        ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA). Arrays may be ``uint8``
+        (0..255), ``uint16`` (0..65535), ``bool``, other integers whose values
+        fit 0..255 (read as 8-bit) or 0..65535 (read as 16-bit), or floats in
+        [0, 1]; any memory layout (strided, Fortran-order, read-only).
     max_pixels : int or None, optional
         Refuse images with more pixels than this (checked from the file
         header, before decoding). ``None`` removes the limit.
@@ -51,11 +69,15 @@ def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     Raises
     ------
     ImageReadError
-        The file does not exist, is not readable or is not an image.
+        The file does not exist, is not a readable regular file, or is not
+        an image (unknown format, truncated or corrupt data).
     ImageTooLargeError
         The image has more than ``max_pixels`` pixels.
     ImageError
-        The array has a shape, dtype or values that are not an image.
+        The array (or decoded file) has a shape, dtype or values that are
+        not an image.
+    ParameterError
+        ``max_pixels`` is not a positive integer or None.
 
     Notes
     -----
@@ -63,9 +85,11 @@ def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
       shows it.
     - Alpha is composited over a white background: fully transparent pixels
       become white, as most viewers show them on a white page.
-    - Palette images are expanded to RGB (with their transparency, if any).
+    - Palette images are expanded to RGB (with their transparency, if any);
+      CMYK, YCbCr, LAB and HSV images are converted to RGB.
     - 16-bit PNG and TIFF files keep their 16-bit precision.
-    - Of an animated GIF or a multi-page TIFF only the first frame is read.
+    - Of an animated GIF or PNG, or a multi-page TIFF, only the first frame
+      is read (and segmented).
 
     Examples
     --------
@@ -73,79 +97,140 @@ def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     >>> load_image(np.zeros((2, 3), dtype=np.uint8)).shape
     (2, 3, 3)
     """
-    if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1):
+    if max_pixels is not None and (
+        isinstance(max_pixels, (bool, np.bool_))
+        or not isinstance(max_pixels, (int, np.integer))
+        or max_pixels < 1
+    ):
         raise ParameterError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
     if isinstance(source, (str, os.PathLike)):
-        array = _read_file(Path(source), max_pixels)
-        name = str(source)
+        array = _read_file(source, max_pixels)
+        name = os.fspath(source)
     else:
         array = source
         name = "image"
     return _to_rgb(array, name, max_pixels)
 
 
-def _read_file(path: Path, max_pixels: int | None) -> np.ndarray:
-    """Decode ``path`` into an array (uint8/uint16/bool), checking size first."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a directory, not an image file")
-    if not os.access(path, os.R_OK):
-        raise ImageReadError(f"{path}: permission denied")
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"{path}: empty file")
-
-    # Pillow has its own decompression-bomb guard; segshift's max_pixels takes
-    # its place, checked below from the header before anything is decoded.
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
+def _check_file(path: Path) -> None:
+    """Refuse paths that are not readable regular files, with a one-line reason."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as im:
-                width, height = im.size
-                if max_pixels is not None and width * height > max_pixels:
-                    raise ImageTooLargeError(
-                        f"{path}: image is {width}x{height} = {width * height:,} pixels, "
-                        f"above the limit of {max_pixels:,} (raise max_pixels / --max-pixels to allow it)"
-                    )
-                im.seek(0)
-                fmt = im.format
-                im = ImageOps.exif_transpose(im)
-                array = _pil_to_array(im)
-    except ImageReadError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not a recognised image file") from None
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
     except PermissionError:
         raise ImageReadError(f"{path}: permission denied") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        # Pillow reports truncated or corrupt data as OSError/ValueError/SyntaxError.
-        reason = str(exc).strip() or type(exc).__name__
-        raise ImageReadError(f"{path}: cannot decode image ({reason})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+    except (OSError, ValueError) as exc:  # name too long, embedded NUL, symlink loop, ...
+        raise ImageReadError(f"{path}: cannot access file ({_reason(exc)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(f"{path}: is a directory, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        # FIFOs and devices could block or never end.
+        raise ImageReadError(f"{path}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(f"{path}: permission denied")
+    if info.st_size == 0:
+        raise ImageReadError(f"{path}: empty file")
 
-    if fmt in ("PNG", "TIFF") and array.dtype == np.uint8 and array.ndim == 3:
+
+def _reason(exc: BaseException) -> str:
+    """A one-line description of an exception."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc)
+    text = " ".join(text.split())
+    return f"{type(exc).__name__}: {text}" if text and not isinstance(exc, OSError) else text or type(exc).__name__
+
+
+def _read_file(source, max_pixels: int | None) -> np.ndarray:
+    """Decode ``source`` into an upright array (uint8/uint16/bool/float32), checking size first."""
+    from PIL import Image, UnidentifiedImageError
+
+    if os.fspath(source) in ("", b""):
+        raise ImageReadError("empty path: no such file")
+    path = Path(source)
+    _check_file(path)
+
+    with _PILLOW_GUARD:
+        previous = Image.MAX_IMAGE_PIXELS
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # Pillow's own guard is off while the header is read, so that
+                # max_pixels decides with segshift's message; it is back on
+                # (at the larger of its value and max_pixels) while decoding,
+                # for the frames and tiles a header can also declare.
+                Image.MAX_IMAGE_PIXELS = None
+                with Image.open(path) as im:
+                    width, height = im.size
+                    if max_pixels is not None and width * height > max_pixels:
+                        raise ImageTooLargeError(
+                            f"{path}: image is {width}x{height} = {width * height:,} pixels, "
+                            f"above the limit of {max_pixels:,} (raise max_pixels / --max-pixels to allow it)"
+                        )
+                    Image.MAX_IMAGE_PIXELS = None if max_pixels is None else max(max_pixels, previous or 0)
+                    im.seek(0)
+                    fmt = im.format
+                    deep = fmt in ("PNG", "TIFF") and _maybe_16bit(im)
+                    orientation = _orientation(im)
+                    array = _pil_to_array(im, path)
+        except (ImageReadError, ImageError):
+            raise
+        except UnidentifiedImageError:
+            raise ImageReadError(f"{path}: not a recognised image file") from None
+        except PermissionError:
+            raise ImageReadError(f"{path}: permission denied") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(f"{path}: a frame or tile is too large ({_reason(exc)})") from None
+        except MemoryError:
+            raise ImageReadError(f"{path}: not enough memory to decode the image") from None
+        except Exception as exc:  # noqa: BLE001
+            # Hostile or corrupt files make Pillow's decoders raise almost
+            # anything (OSError, SyntaxError, struct.error, IndexError, ...);
+            # the caller gets one kind of error naming the file.
+            raise ImageReadError(f"{path}: cannot decode image ({_reason(exc)})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+    if deep and array.dtype == np.uint8 and array.ndim == 3:
         # Pillow reduces 16-bit colour PNG/TIFF to 8 bits; OpenCV keeps 16.
-        deep = _read_16bit_colour(path, array.shape[:2])
-        if deep is not None:
-            array = deep
+        wide = _read_16bit_colour(path, array.shape[:2])
+        if wide is not None:
+            array = wide
+    if orientation in _ORIENT:
+        array = np.ascontiguousarray(_ORIENT[orientation](array))
     return array
 
 
-def _pil_to_array(im) -> np.ndarray:
-    """Convert a Pillow image of any mode to a uint8/uint16 array."""
+def _maybe_16bit(im) -> bool:
+    """Whether the (not yet decoded) frame may hold 16-bit samples."""
+    try:
+        rawmodes = [t.args if isinstance(t.args, str) else t.args[0] for t in im.tile]
+    except Exception:  # noqa: BLE001 - unknown tile layout: look with OpenCV
+        return True
+    return not rawmodes or any(not isinstance(r, str) or "16" in r for r in rawmodes)
+
+
+def _orientation(im) -> int:
+    """The EXIF orientation (1..8) of an image; 1 when absent or unreadable."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is ignored, as viewers do
+        return 1
+    return value if isinstance(value, int) and value in _ORIENT else 1
+
+
+def _pil_to_array(im, path) -> np.ndarray:
+    """Convert a Pillow image of any mode to a uint8/uint16/float32 array."""
     mode = im.mode
     if mode == "P" or mode == "PA":
         im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA") else "RGB")
     elif mode in ("1",):
         im = im.convert("L")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
         im = im.convert("RGB")
-    elif mode == "LA" or mode == "La":
+    elif mode == "La":
         im = im.convert("LA")
     elif mode == "RGBa":
         im = im.convert("RGBA")
@@ -154,23 +239,25 @@ def _pil_to_array(im) -> np.ndarray:
     elif mode == "I":
         data = np.asarray(im)
         if data.size and (data.min() < 0 or data.max() > 65535):
-            raise ImageError(f"32-bit integer image with values outside 0..65535 ({data.min()}..{data.max()})")
+            raise ImageError(
+                f"{path}: 32-bit integer image with values outside 0..65535 ({data.min()}..{data.max()})"
+            )
         return data.astype(np.uint16)
     elif mode == "F":
-        data = np.asarray(im, dtype=np.float32)
-        return data
+        return np.asarray(im, dtype=np.float32)
     im.load()
     return np.array(im)
 
 
 def _read_16bit_colour(path: Path, shape: tuple) -> np.ndarray | None:
-    """Return the 16-bit RGB(A) data of a PNG/TIFF, or None if it is 8-bit."""
+    """Return the 16-bit RGB(A) data of a PNG/TIFF as stored (not yet
+    turned by its EXIF orientation), or None if it is 8-bit."""
     import cv2
 
     try:
         buffer = np.fromfile(path, dtype=np.uint8)
         data = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-    except (cv2.error, OSError, ValueError):
+    except (cv2.error, OSError, ValueError, MemoryError):
         return None
     if data is None or data.dtype != np.uint16 or data.ndim != 3 or data.shape[:2] != tuple(shape):
         return None

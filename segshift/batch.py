@@ -1,0 +1,839 @@
+"""Segment every image in a folder: parallel, resumable, atomic, per-file errors.
+
+:func:`run_batch` is the library behind ``segshift batch``. It
+
+1. finds the images of a folder (:func:`find_images`: sorted, optionally
+   recursive through symbolic links without looping, never inside the output
+   folder, hidden files skipped);
+2. names the outputs by mirroring the folder structure (:func:`plan_outputs`):
+   ``IN/sub/a.jpg`` -> ``OUT/sub/a.png``, ``OUT/sub/a.labels.png``,
+   ``OUT/sub/a.boundaries.png``, ``OUT/sub/a.stats.json``. When two inputs
+   would get the same name (``a.jpg`` and ``a.png``) those two, and only
+   those, keep their extension: ``a.jpg.png`` and ``a.png.png``;
+3. skips inputs whose outputs all exist, unless ``overwrite`` (so an
+   interrupted run resumes where it stopped);
+4. segments the others, in parallel worker processes or in this process
+   for ``jobs=1``, writing every file atomically (:mod:`segshift.writers`),
+   so that no half-written file is ever left behind;
+5. records every input (``ok``, ``skipped``, ``failed`` with a one-line
+   error, or ``interrupted``) and writes a manifest, also after Ctrl-C.
+
+A failing file (corrupt, unreadable, too large) never stops the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, Union
+
+from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
+from .loader import DEFAULT_MAX_PIXELS
+from .meanshift import check_kernel, check_positive
+from .writers import (
+    IMAGE_FORMATS,
+    LABEL_FORMATS,
+    OUTPUT_KINDS,
+    check_output,
+    output_format,
+    read_manifest,
+    remove_temp_files,
+    write_manifest,
+    write_output,
+)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Extensions picked up when no glob pattern is given (case-insensitive).
+DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm",
+)  # fmt: skip
+
+#: What goes between an output's base name and its extension, per kind.
+OUTPUT_SUFFIXES: dict[str, str] = {"modes": "", "boundaries": ".boundaries", "labels": ".labels", "stats": ".stats"}
+
+#: Name of the manifest inside the output folder, unless told otherwise.
+DEFAULT_MANIFEST = "manifest.json"
+
+Status = Literal["ok", "skipped", "failed", "interrupted"]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What happened to one input.
+
+    Attributes
+    ----------
+    input : str
+        The input, relative to the input folder (``/``-separated).
+    outputs : tuple of str
+        Output files relative to the output folder: all requested ones for
+        ``ok`` and ``skipped``, those that exist for ``failed``/``interrupted``.
+    status : {"ok", "skipped", "failed", "interrupted"}
+    regions : int or None
+        Number of regions (for ``skipped``: from the previous manifest, if any).
+    seconds : float or None
+        Wall time for this file: reading, segmenting and writing.
+    error : str or None
+        One line naming the file and the problem.
+    detail : str or None
+        The traceback of an unexpected error (not written to the manifest).
+    """
+
+    input: str
+    outputs: tuple[str, ...] = ()
+    status: Status = "ok"
+    regions: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+    detail: str | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The manifest record: input, outputs, regions, seconds, status, error."""
+        return {
+            "input": self.input,
+            "outputs": list(self.outputs),
+            "regions": self.regions,
+            "seconds": None if self.seconds is None else round(self.seconds, 4),
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """Progress of a batch, passed to the ``progress`` callback of :func:`run_batch`.
+
+    Attributes
+    ----------
+    kind : {"start", "file", "stopping"}
+        ``"start"`` once before the first file (``total`` is known),
+        ``"file"`` after each processed file (``record`` is set),
+        ``"stopping"`` when an interrupt arrives (``running`` files are
+        being finished).
+    done, total : int
+        Files processed so far, and files to process (skipped ones excluded).
+    record : FileRecord or None
+    running : int
+        Files being processed when ``kind == "stopping"``.
+    """
+
+    kind: Literal["start", "file", "stopping"]
+    done: int
+    total: int
+    record: FileRecord | None = None
+    running: int = 0
+
+
+@dataclass
+class BatchReport:
+    """The outcome of :func:`run_batch`.
+
+    Attributes
+    ----------
+    records : list of FileRecord
+        One per input found, in sorted input order.
+    in_dir, out_dir : pathlib.Path
+    manifest : pathlib.Path or None
+        Where the manifest was written.
+    seconds : float
+        Wall time of the whole run.
+    interrupted : bool
+        True when a KeyboardInterrupt stopped the run early.
+    ignored : list of str
+        Files of the input folder that matched no pattern (not images).
+    jobs : int
+        Worker processes used (1: this process).
+    """
+
+    records: list[FileRecord]
+    in_dir: Path
+    out_dir: Path
+    manifest: Path | None = None
+    seconds: float = 0.0
+    interrupted: bool = False
+    ignored: list[str] = field(default_factory=list)
+    jobs: int = 1
+
+    def with_status(self, status: Status) -> list[FileRecord]:
+        """The records with this status."""
+        return [r for r in self.records if r.status == status]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of records per status (every status present, possibly 0)."""
+        out = {s: 0 for s in ("ok", "skipped", "failed", "interrupted")}
+        for record in self.records:
+            out[record.status] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and the run was not interrupted."""
+        return not self.interrupted and not self.with_status("failed")
+
+    @property
+    def images_per_second(self) -> float:
+        """Processed files (ok or failed) per second of wall time."""
+        c = self.counts
+        return (c["ok"] + c["failed"]) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One input to segment (picklable, sent to a worker)."""
+
+    index: int
+    source: str
+    outputs: tuple[tuple[str, str], ...]
+    params: dict[str, Any]
+    max_pixels: int | None
+
+
+# --------------------------------------------------------------------------- #
+# Finding inputs and naming outputs
+# --------------------------------------------------------------------------- #
+
+
+def find_images(
+    in_dir: PathLike,
+    *,
+    recursive: bool = False,
+    patterns: Sequence[str] | None = None,
+    exclude: Iterable[PathLike] = (),
+) -> tuple[list[str], list[str], list[str]]:
+    """List the images of a folder, sorted.
+
+    Parameters
+    ----------
+    in_dir : str or path-like
+        The folder.
+    recursive : bool
+        Descend into sub-folders, following symbolic links; a folder reached
+        twice (a link loop, or two links to one place) is read once.
+    patterns : sequence of str, optional
+        Glob patterns matched case-insensitively against the path relative to
+        ``in_dir`` from the right (``"*.jpg"``, ``"raw/*.png"``). Default:
+        files with an extension of :data:`DEFAULT_EXTENSIONS`.
+    exclude : iterable of path-like
+        Folders never entered (the output folder).
+
+    Returns
+    -------
+    images : list of str
+        Matching files, relative to ``in_dir`` with ``/`` separators.
+    ignored : list of str
+        Other (non-hidden) files.
+    unreadable : list of str
+        Sub-folders that could not be listed, relative, ending in ``/``.
+
+    Notes
+    -----
+    Hidden files and folders (name starting with ``.``) are skipped; so are
+    the temporary files of interrupted writes.
+    """
+    root = Path(in_dir)
+    lowered = [p.lower() for p in patterns] if patterns else None
+    excluded = {os.path.normcase(os.path.realpath(e)) for e in exclude}
+    seen: set[tuple[int, int]] = set()
+    images: list[PurePosixPath] = []
+    ignored: list[PurePosixPath] = []
+    unreadable: list[str] = []
+    stack: list[tuple[Path, PurePosixPath]] = [(root, PurePosixPath())]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            info = folder.stat()
+            key = (info.st_dev, info.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            if rel == PurePosixPath():
+                raise ImageReadError(f"{root}: cannot list folder ({exc.strerror or exc})") from None
+            unreadable.append(f"{rel}/")
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = rel / entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if recursive and os.path.normcase(os.path.realpath(entry.path)) not in excluded:
+                    stack.append((Path(entry.path), path))
+                continue
+            if _matches(path, lowered):
+                images.append(path)
+            else:
+                ignored.append(path)
+    key_of = lambda p: p.parts  # noqa: E731 - sort folder by folder
+    return (
+        [str(p) for p in sorted(images, key=key_of)],
+        [str(p) for p in sorted(ignored, key=key_of)],
+        sorted(unreadable),
+    )
+
+
+def _matches(path: PurePosixPath, patterns: list[str] | None) -> bool:
+    if patterns is None:
+        return path.suffix.lower() in DEFAULT_EXTENSIONS
+    lower = PurePosixPath(str(path).lower())
+    return any(lower.match(p) for p in patterns)
+
+
+def _names(base: str, kinds: Sequence[str], exts: dict[str, str]) -> dict[str, str]:
+    return {kind: base + OUTPUT_SUFFIXES[kind] + exts[kind] for kind in kinds}
+
+
+def plan_outputs(
+    inputs: Sequence[str],
+    kinds: Sequence[str] = ("modes",),
+    *,
+    image_format: str = ".png",
+    labels_format: str = ".png",
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Name the outputs of each input, mirroring the folder structure.
+
+    Parameters
+    ----------
+    inputs : sequence of str
+        Input paths relative to the input folder (``/``-separated), as
+        :func:`find_images` returns them.
+    kinds : sequence of {"modes", "boundaries", "labels", "stats"}
+    image_format, labels_format : str
+        Extensions of pictures and label maps.
+
+    Returns
+    -------
+    names : dict
+        ``names[input][kind]``: output path relative to the output folder.
+        ``sub/a.jpg`` gives ``sub/a.png``, ``sub/a.boundaries.png``,
+        ``sub/a.labels.png``/``.npy`` and ``sub/a.stats.json``. Inputs whose
+        names would collide (compared case-insensitively, so that the
+        result is the same on every file system) keep their extension:
+        ``a.jpg`` -> ``a.jpg.png``, ``a.png`` -> ``a.png.png``.
+    errors : dict
+        ``errors[input]``: why an input has no names (a collision that even
+        the full names do not resolve; rare, e.g. ``a.jpg`` next to
+        ``a.jpg.png``).
+
+    Examples
+    --------
+    >>> names, errors = plan_outputs(["a.jpg", "a.png", "b.jpg"])
+    >>> [names[i]["modes"] for i in ("a.jpg", "a.png", "b.jpg")]
+    ['a.jpg.png', 'a.png.png', 'b.png']
+    """
+    exts = {"modes": image_format, "boundaries": image_format, "labels": labels_format, "stats": ".json"}
+    bases = {rel: str(PurePosixPath(rel).with_suffix("")) for rel in inputs}
+    clashes: dict[str, set[str]] = {}
+    for attempt in range(2):
+        owners: dict[str, set[str]] = defaultdict(set)
+        for rel in inputs:
+            for name in _names(bases[rel], kinds, exts).values():
+                owners[name.casefold()].add(rel)
+        clashes = {}
+        for owner_set in owners.values():
+            if len(owner_set) > 1:
+                for rel in owner_set:
+                    clashes.setdefault(rel, set()).update(owner_set - {rel})
+        if not clashes:
+            break
+        if attempt == 0:
+            for rel in clashes:
+                bases[rel] = rel
+    names = {rel: _names(bases[rel], kinds, exts) for rel in inputs if rel not in clashes}
+    errors = {
+        rel: f"{rel}: output names collide with those of {', '.join(sorted(others))}; rename one of them"
+        for rel, others in clashes.items()
+    }
+    return names, errors
+
+
+# --------------------------------------------------------------------------- #
+# Running
+# --------------------------------------------------------------------------- #
+
+
+def default_jobs() -> int:
+    """The number of CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def run_batch(
+    in_dir: PathLike,
+    out_dir: PathLike,
+    spatial_radius: float = 7,
+    range_radius: float = 6.5,
+    min_size: int = 20,
+    *,
+    kernel: str = "uniform",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    outputs: Sequence[str] = ("modes",),
+    image_format: str = ".png",
+    labels_format: str = ".png",
+    recursive: bool = False,
+    patterns: Sequence[str] | None = None,
+    jobs: int | None = None,
+    numba_threads: int | None = None,
+    overwrite: bool = False,
+    manifest: PathLike | None | Literal[False] = None,
+    progress: Callable[[BatchEvent], None] | None = None,
+) -> BatchReport:
+    """Segment every image of a folder into an output folder.
+
+    Parameters
+    ----------
+    in_dir : str or path-like
+        Folder of images (see :func:`find_images`).
+    out_dir : str or path-like
+        Folder for the outputs, created if needed; the folder structure of
+        ``in_dir`` is mirrored there (see :func:`plan_outputs`). It may lie
+        inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
+    spatial_radius, range_radius, min_size, kernel, max_pixels
+        As for :func:`segshift.segment`; checked before anything is done.
+    outputs : sequence of {"modes", "boundaries", "labels", "stats"}
+        What to write for each image: the mode-colour picture, the input with
+        region boundaries, the label map, the JSON statistics.
+    image_format : str
+        Extension of pictures: ``.png``, ``.jpg``, ``.tif``, ``.webp``, ``.bmp``.
+    labels_format : {".png", ".npy"}
+        Extension of label maps (16-bit PNG, or int32 NumPy).
+    recursive : bool
+        Include sub-folders.
+    patterns : sequence of str, optional
+        Glob patterns selecting inputs (default: image extensions).
+    jobs : int, optional
+        Worker processes (default: the CPU cores available). With 1, files
+        are segmented in this process.
+    numba_threads : int, optional
+        Numba threads per worker process when ``jobs > 1``. Default: the
+        numba thread count divided by ``jobs`` (at least 1), so that the
+        workers together use each core once.
+    overwrite : bool
+        Redo inputs whose outputs exist. Without it, only missing outputs are
+        written, and an input whose outputs all exist is skipped.
+    manifest : path-like, None or False
+        Where to write the manifest (``.json`` or ``.csv``); ``None``:
+        ``OUT_DIR/manifest.json``; ``False``: none. It is rewritten each run
+        (with the previous run's region counts kept for skipped inputs) and
+        written also after an interruption.
+    progress : callable, optional
+        Called with a :class:`BatchEvent` at the start, after each file, and
+        when an interrupt arrives. An exception from it stops the run as an
+        interrupt does if it is a KeyboardInterrupt, else propagates.
+
+    Returns
+    -------
+    BatchReport
+
+    Raises
+    ------
+    ParameterError
+        A parameter is out of range, an extension is not supported, or
+        ``out_dir`` is ``in_dir``.
+    ImageReadError
+        ``in_dir`` does not exist or cannot be listed.
+    OutputError
+        ``out_dir`` cannot be created or written, or the manifest cannot be
+        written.
+
+    Notes
+    -----
+    Ctrl-C (KeyboardInterrupt) stops the run cleanly: no new file is
+    started, the files being segmented are finished (a second Ctrl-C
+    terminates the workers and removes their temporary files), every
+    finished output stays, and the manifest marks the rest
+    ``"interrupted"``. Worker processes ignore SIGINT, so that only this
+    process decides. The report's ``interrupted`` is then True; nothing is
+    raised.
+
+    Examples
+    --------
+    >>> report = run_batch("photos", "segments", outputs=("modes", "stats"))  # doctest: +SKIP
+    >>> report.counts  # doctest: +SKIP
+    {'ok': 18, 'skipped': 0, 'failed': 2, 'interrupted': 0}
+    """
+    start = time.perf_counter()
+    params = dict(
+        spatial_radius=check_positive("spatial_radius", spatial_radius),
+        range_radius=check_positive("range_radius", range_radius),
+        min_size=check_positive("min_size", min_size, integer=True, allow_zero=True),
+        kernel=kernel,
+    )
+    check_kernel(kernel)
+    if max_pixels is not None:
+        check_positive("max_pixels", max_pixels, integer=True)
+    kinds = _check_kinds(outputs)
+    image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
+    labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
+    jobs = default_jobs() if jobs is None else int(check_positive("jobs", jobs, integer=True))
+    if numba_threads is not None:
+        check_positive("numba_threads", numba_threads, integer=True)
+
+    source_root = Path(in_dir)
+    target_root = Path(out_dir)
+    if not source_root.is_dir():
+        what = "no such folder" if not source_root.exists() else "not a folder"
+        raise ImageReadError(f"{source_root}: {what}")
+    if target_root.exists() and os.path.samefile(source_root, target_root):
+        raise ParameterError(f"{target_root}: the output folder must differ from the input folder")
+    manifest_path: Path | None
+    if manifest is False:
+        manifest_path = None
+    else:
+        manifest_path = target_root / DEFAULT_MANIFEST if manifest is None else Path(manifest)
+        output_format(manifest_path, "manifest")
+    _prepare_out_dir(target_root)
+    if manifest_path is not None:  # fail now rather than after all the work
+        check_output(manifest_path, "manifest", overwrite=True, inputs=[])
+
+    images, ignored, unreadable = find_images(
+        source_root, recursive=recursive, patterns=patterns, exclude=[target_root]
+    )
+    names, clashes = plan_outputs(images, kinds, image_format=image_ext, labels_format=labels_ext)
+    previous = {r.get("input"): r for r in read_manifest(manifest_path)} if manifest_path else {}
+
+    records: dict[int, FileRecord] = {}
+    tasks: list[_Task] = []
+    for index, rel in enumerate(images):
+        if rel in clashes:
+            records[index] = FileRecord(rel, status="failed", error=clashes[rel])
+            continue
+        rel_outputs = names[rel]
+        todo = [
+            (kind, str(target_root / name))
+            for kind, name in rel_outputs.items()
+            if overwrite or not (target_root / name).exists()
+        ]
+        if not todo:
+            old = previous.get(rel) or {}
+            regions = old.get("regions") if old.get("status") in ("ok", "skipped") else None
+            seconds = old.get("seconds") if old.get("status") in ("ok", "skipped") else None
+            records[index] = FileRecord(
+                rel, tuple(rel_outputs.values()), "skipped", regions=regions, seconds=seconds
+            )
+            continue
+        tasks.append(_Task(index, str(source_root / rel), tuple(todo), params, max_pixels))
+    for offset, folder in enumerate(unreadable):
+        records[len(images) + offset] = FileRecord(
+            folder, status="failed", error=f"{source_root / folder}: cannot list folder"
+        )
+
+    jobs = max(1, min(jobs, len(tasks)))
+    runner = _Runner(tasks, names, images, target_root, progress)
+    try:
+        if jobs == 1:
+            runner.run_serial()
+        else:
+            runner.run_pool(jobs, numba_threads)
+    finally:
+        records.update(runner.records())
+        report = BatchReport(
+            records=[records[i] for i in sorted(records)],
+            in_dir=source_root,
+            out_dir=target_root,
+            manifest=manifest_path,
+            interrupted=runner.interrupted,
+            ignored=ignored,
+            jobs=jobs,
+        )
+        if manifest_path is not None:
+            write_manifest(manifest_path, [r.as_dict() for r in report.records])
+        report.seconds = time.perf_counter() - start
+    return report
+
+
+def _check_kinds(outputs: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(outputs, str):
+        outputs = (outputs,)
+    kinds = tuple(dict.fromkeys(outputs))
+    unknown = [k for k in kinds if k not in OUTPUT_KINDS]
+    if unknown or not kinds:
+        raise ParameterError(
+            f"outputs must be a non-empty selection of {', '.join(OUTPUT_KINDS)}; got {list(outputs)!r}"
+        )
+    return kinds
+
+
+def _check_ext(value: str, allowed: Iterable[str], name: str) -> str:
+    ext = value.lower() if value.startswith(".") else "." + value.lower()
+    allowed = tuple(allowed)
+    if ext not in allowed:
+        raise ParameterError(f"{name} must be one of {', '.join(a.lstrip('.') for a in allowed)}; got {value!r}")
+    return ext
+
+
+def _prepare_out_dir(target_root: Path) -> None:
+    if target_root.exists() and not target_root.is_dir():
+        raise OutputError(f"{target_root}: exists and is not a folder")
+    try:
+        target_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{target_root}: cannot create folder ({exc.strerror or exc})") from None
+    if not os.access(target_root, os.W_OK | os.X_OK):
+        raise OutputError(f"{target_root}: folder is not writable")
+
+
+class _Runner:
+    """Runs tasks serially or in a process pool and keeps their results.
+
+    Results are stored as soon as they are known, before anything else is
+    done with them, so that an interrupt at any point loses nothing.
+    """
+
+    def __init__(
+        self,
+        tasks: list[_Task],
+        names: dict[str, dict[str, str]],
+        images: list[str],
+        out_dir: Path,
+        progress: Callable[[BatchEvent], None] | None,
+    ) -> None:
+        self.tasks = tasks
+        self.names = names
+        self.images = images
+        self.out_dir = out_dir
+        self.progress = progress
+        self.results: dict[int, dict[str, Any]] = {}
+        self.interrupted = False
+
+    # -- bookkeeping ------------------------------------------------------ #
+
+    def _record(self, task: _Task, result: dict[str, Any]) -> FileRecord:
+        rel = self.images[task.index]
+        status = result["status"]
+        if status == "ok":
+            outputs = tuple(self.names[rel].values())
+        else:
+            outputs = tuple(n for n in self.names[rel].values() if (self.out_dir / n).exists())
+        return FileRecord(
+            rel,
+            outputs,
+            status,
+            regions=result.get("regions"),
+            seconds=result.get("seconds"),
+            error=result.get("error"),
+            detail=result.get("detail"),
+        )
+
+    def records(self) -> dict[int, FileRecord]:
+        """Records of all tasks; those without a result are ``interrupted``."""
+        out = {}
+        for task in self.tasks:
+            result = self.results.get(task.index) or {"status": "interrupted"}
+            out[task.index] = self._record(task, result)
+        return out
+
+    def _notify(self, kind: str, task: _Task | None = None, running: int = 0) -> None:
+        if self.progress is None:
+            return
+        record = self._record(task, self.results[task.index]) if task is not None else None
+        self.progress(BatchEvent(kind, len(self.results), len(self.tasks), record, running))  # type: ignore[arg-type]
+
+    # -- serial ----------------------------------------------------------- #
+
+    def run_serial(self) -> None:
+        """Segment in this process; Ctrl-C stops at once (writes are atomic)."""
+        try:
+            self._notify("start")
+            for task in self.tasks:
+                self.results[task.index] = _segment_one(task)
+                self._notify("file", task)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self._notify_quietly("stopping", 0)
+
+    def _notify_quietly(self, kind: str, running: int) -> None:
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            self._notify(kind, running=running)
+
+    # -- parallel --------------------------------------------------------- #
+
+    def run_pool(self, jobs: int, numba_threads: int | None) -> None:
+        """Segment in ``jobs`` worker processes, at most ``jobs`` files at a time.
+
+        The first KeyboardInterrupt stops submitting and lets the running
+        files finish; a second one terminates the workers and removes the
+        temporary files they may have left.
+        """
+        pending = iter(self.tasks)
+        inflight: dict[Future, _Task] = {}
+        pool = _Pool(jobs, numba_threads)
+        started = terminated = False
+        try:
+            while True:
+                try:
+                    if not started:
+                        started = True
+                        self._notify("start")
+                    while not self.interrupted and len(inflight) < jobs:
+                        task = next(pending, None)
+                        if task is None:
+                            break
+                        pool.submit(task, inflight)
+                    if not inflight:
+                        break
+                    self._collect(inflight)
+                except KeyboardInterrupt:
+                    if not self.interrupted:
+                        self.interrupted = True
+                        self._notify_quietly("stopping", len(inflight))
+                        continue
+                    pool.terminate()
+                    terminated = True
+                    for task in inflight.values():
+                        for _, path in task.outputs:
+                            remove_temp_files(path)
+                    inflight.clear()
+                    break
+        finally:
+            pool.shutdown(wait=not terminated)
+            for future, task in inflight.items():  # finished while we were leaving
+                if future.done() and not future.cancelled() and task.index not in self.results:
+                    self.results[task.index] = _future_result(future, task)
+
+    def _collect(self, inflight: dict[Future, _Task]) -> None:
+        """Wait for at least one running file and store its result."""
+        done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+        for future in done:
+            task = inflight[future]
+            self.results[task.index] = _future_result(future, task)
+            del inflight[future]
+            self._notify("file", task)
+
+
+class _Pool:
+    """A process pool whose workers ignore SIGINT; restarted if a worker dies."""
+
+    def __init__(self, jobs: int, numba_threads: int | None) -> None:
+        self.jobs = jobs
+        self.numba_threads = numba_threads
+        self.executor: ProcessPoolExecutor | None = None
+        self._start()
+
+    def _start(self) -> None:
+        # Workers start with SIGINT ignored (an ignored signal stays ignored
+        # across exec, and Python then installs no handler of its own), so a
+        # Ctrl-C in the terminal reaches the workers harmlessly and only this
+        # process decides what to do. "spawn": no fork of a threaded process.
+        with _sigint_ignored():
+            self.executor = ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.numba_threads, self.jobs),
+            )
+
+    def submit(self, task: _Task, inflight: dict[Future, _Task]) -> None:
+        """Submit ``task`` and record its future in ``inflight``."""
+        assert self.executor is not None
+        with _sigint_ignored():  # a worker may be spawned here
+            try:
+                future = self.executor.submit(_segment_one, task)
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory); its files are failed
+                # by _future_result. Start a fresh pool for the rest.
+                self.executor.shutdown(wait=False, cancel_futures=True)
+                self._start()
+                future = self.executor.submit(_segment_one, task)
+            inflight[future] = task
+
+    def terminate(self) -> None:
+        """Stop the workers now (after a second Ctrl-C)."""
+        processes = list(getattr(self.executor, "_processes", {}).values())
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.join(5)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Release the pool (pending work, if any, is cancelled)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=wait, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Any:
+    """Ignore SIGINT inside the block (main thread only; elsewhere a no-op)."""
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None:  # not the main thread, or a handler installed outside Python
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _init_worker(numba_threads: int | None, jobs: int) -> None:
+    """Worker start-up: ignore SIGINT; share the cores among the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import numba
+
+    available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    threads = numba_threads if numba_threads is not None else max(1, available // jobs)
+    numba.set_num_threads(max(1, min(threads, available)))
+
+
+def _future_result(future: Future, task: _Task) -> dict[str, Any]:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return {
+            "status": "failed",
+            "error": f"{task.source}: the worker process died while segmenting it (killed, or out of memory?)",
+        }
+    except Exception as exc:  # the worker catches its own; this is a pickling or pool problem
+        return {"status": "failed", "error": f"{task.source}: {type(exc).__name__}: {exc}"}
+
+
+def _segment_one(task: _Task) -> dict[str, Any]:
+    """Segment one input and write its outputs; never raises except KeyboardInterrupt."""
+    from .segment import segment
+
+    start = time.perf_counter()
+    try:
+        seg = segment(task.source, **task.params, max_pixels=task.max_pixels)
+        for kind, path in task.outputs:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            write_output(kind, path, seg, source=task.source)
+        return {"status": "ok", "regions": int(seg.n_regions), "seconds": time.perf_counter() - start}
+    except (SegshiftError, OSError) as exc:
+        message = str(exc).strip() or type(exc).__name__
+        detail = None
+    except MemoryError:
+        message = "out of memory (lower --max-pixels, or use fewer --jobs)"
+        detail = None
+    except Exception as exc:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        detail = traceback.format_exc()
+    if task.source not in message and not any(path in message for _, path in task.outputs):
+        message = f"{task.source}: {message}"
+    return {
+        "status": "failed",
+        "seconds": time.perf_counter() - start,
+        "error": " ".join(message.split()),
+        "detail": detail,
+    }
