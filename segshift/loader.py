@@ -134,13 +134,13 @@ def _check_file(path: Path) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    """A one-line description of an exception."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    else:
-        text = str(exc)
-    text = " ".join(text.split())
-    return f"{type(exc).__name__}: {text}" if text and not isinstance(exc, OSError) else text or type(exc).__name__
+    """A short one-line description of an exception (for messages)."""
+    text = " ".join(str((exc.strerror if isinstance(exc, OSError) else None) or exc).split())
+    if not isinstance(exc, (OSError, ValueError, SyntaxError, EOFError)):
+        # KeyError('x') reads as "'x'": say what kind of failure it was.
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    text = text or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _read_file(source, max_pixels: int | None) -> np.ndarray:
@@ -272,8 +272,8 @@ def _to_rgb(array: ArrayLike, name: str, max_pixels: int | None) -> NDArray[np.f
     """Validate an image array and return float32 RGB in [0, 1]."""
     try:
         data = np.asarray(array)
-    except Exception as exc:  # ragged lists and the like
-        raise ImageError(f"{name}: cannot be read as an array ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - ragged lists and the like
+        raise ImageError(f"{name}: cannot be read as an array ({_reason(exc)})") from None
     if data.dtype == object or data.dtype.kind not in "biuf":
         raise ImageError(f"{name}: unsupported dtype {data.dtype}; use uint8, uint16, bool or float in [0, 1]")
     if data.ndim == 3 and data.shape[2] == 1:
@@ -308,16 +308,18 @@ def _normalise(data: np.ndarray, name: str) -> np.ndarray:
     if kind == "b":
         return data.astype(np.float32)
     if kind == "f":
-        values = data.astype(np.float32)  # always a copy
-        if not np.isfinite(values).all():
+        # Finite in its own dtype first: 1e300 (float64) is a bad value, not an infinity.
+        if not np.isfinite(data).all():
             raise ImageError(f"{name}: image contains NaN or infinite values")
+        values = data.astype(np.float32)  # always a copy
         lo, hi = float(values.min()), float(values.max())
         if lo < 0.0 or hi > 1.0:
             raise ImageError(f"{name}: float image values must lie in [0, 1], got {lo:g}..{hi:g}")
         return values
-    if data.dtype == np.uint8:
+    # Any byte order: a big-endian uint16 array is 16-bit like a native one.
+    if kind == "u" and data.dtype.itemsize == 1:
         return data.astype(np.float32) / np.float32(255)
-    if data.dtype == np.uint16:
+    if kind == "u" and data.dtype.itemsize == 2:
         return data.astype(np.float32) / np.float32(65535)
     lo, hi = int(data.min()), int(data.max())
     if lo < 0:

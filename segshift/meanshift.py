@@ -62,6 +62,19 @@ def check_kernel(kernel: str) -> int:
 COMPAT = (None, "edison")
 
 
+#: Speed-ups: "none" is exact mean shift; "fast" climbs from every FAST_STEP-th
+#: pixel of every FAST_STEP-th row only (see :func:`filter_image`).
+SPEEDUPS = ("none", "fast")
+FAST_STEP = 2
+
+
+def check_speedup(speedup) -> str:
+    """Validate the ``speedup`` option."""
+    if speedup not in SPEEDUPS:
+        raise ParameterError(f"speedup must be 'none' or 'fast', got {speedup!r}")
+    return speedup
+
+
 def check_compat(compat) -> str | None:
     """Validate the ``compat`` option."""
     if compat not in COMPAT:
@@ -98,6 +111,7 @@ def filter_image(
     tol: float = 0.01,
     max_iter: int = 100,
     compat: str | None = None,
+    speedup: str = "none",
 ) -> NDArray[np.float32]:
     """Move every pixel of an L*u*v* image to its mode (exact mean shift).
 
@@ -123,6 +137,14 @@ def filter_image(
         With ``"edison"``, convergence is tested as EDISON does: the first
         shift in bandwidth units, every later one in raw units (pixels and
         L*u*v* units), a much tighter test for the default bandwidths.
+    speedup : {"none", "fast"}
+        ``"none"``: exact, every pixel climbs. ``"fast"``: only every second
+        pixel of every second row climbs (still over the density of all
+        pixels), and every other pixel takes the mode of the nearby climber
+        (3 x 3 climbers around it) whose colour is closest to its own, the
+        basin-of-attraction reuse of Comaniciu & Meer's EDISON speed-ups on
+        the spatial discretisation of Carreira-Perpinan (CVPR 2006). About
+        four times less work.
 
     Returns
     -------
@@ -137,7 +159,15 @@ def filter_image(
     kernel_id = check_kernel(kernel)
     tol, max_iter = _check_convergence(tol, max_iter)
     raw_units = check_compat(compat) == "edison"
+    check_speedup(speedup)
     luv = np.ascontiguousarray(luv, dtype=np.float32)
+    if speedup == "fast":
+        step = FAST_STEP
+        seed_modes = _kernels.filter_seeds(
+            luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step
+        )
+        seeds = np.ascontiguousarray(luv[::step, ::step])
+        return _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius)
     return _kernels.filter_exact(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units)
 
 

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from . import regions as _regions
 from . import render
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
-from .meanshift import check_compat, check_kernel, check_positive, filter_image
+from .meanshift import check_compat, check_kernel, check_positive, check_speedup, filter_image
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +87,7 @@ def segment(
     max_iter: int = 100,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     compat: str | None = None,
+    speedup: str = "none",
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
@@ -124,6 +125,10 @@ def segment(
         (7, 6.5, 20) the labels agree with EDISON's at a mean adjusted Rand
         index of about 0.97 on the BSDS500 val photos
         (``scripts/edison_agreement.py``).
+    speedup : {"none", "fast"}
+        ``"none"`` (default): exact mean shift, every pixel climbs to its
+        mode. ``"fast"``: about four times less mean-shift work, with a
+        measured loss of quality; see :func:`segshift.meanshift.filter_image`.
 
     Returns
     -------
@@ -157,16 +162,19 @@ def segment(
     min_size = check_positive("min_size", min_size, integer=True, allow_zero=True)
     check_kernel(kernel)
     check_compat(compat)
+    check_speedup(speedup)
     params = dict(
         spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size, kernel=kernel.lower()
     )
     if compat:
         params["compat"] = compat
+    if speedup != "none":
+        params["speedup"] = speedup
 
     rgb = load_image(image, max_pixels=max_pixels)
     luv = rgb_to_luv(rgb, compat=compat)
     modes = filter_image(
-        luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat
+        luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
     )
     del luv
     seg = regions_from_modes(rgb, modes, range_radius, min_size, compat=compat)

@@ -126,3 +126,32 @@ def test_bad_parameters(kwargs, message, blocks):
 def test_bad_images(image, message):
     with pytest.raises(ValueError, match=message):
         segment(image)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_mode_recovers_noisy_blocks_like_exact(seed):
+    image, truth = block_image(np.random.default_rng(seed))
+    fast = segment(image, speedup="fast")
+    exact = segment(image)
+    assert fast.n_regions == 4 and same_partition(fast.labels, truth)
+    np.testing.assert_array_equal(fast.labels, exact.labels)
+
+
+def test_fast_mode_deterministic_and_thread_independent(photo_path):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = segment(photo_path, speedup="fast")
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = segment(photo_path, speedup="fast")
+        again = segment(photo_path, speedup="fast")
+    finally:
+        numba.set_num_threads(before)
+    for other in (two, again):
+        np.testing.assert_array_equal(one.labels, other.labels)
+        np.testing.assert_array_equal(one.modes_luv, other.modes_luv)
+
+
+def test_fast_mode_validates_its_name(blocks):
+    with pytest.raises(ValueError, match="speedup must be 'none' or 'fast', got 'turbo'"):
+        segment(blocks[0], speedup="turbo")
