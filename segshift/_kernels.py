@@ -83,6 +83,7 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     zero = np.float32(0.0)
     one = np.float32(1.0)
     finv_hs2 = np.float32(inv_hs2)
+    fhs2 = np.float32(hs2)
     p0 = y0 * stride + x0 + pad
     cx = float(x0)
     cy = float(y0)
@@ -107,28 +108,9 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
         sv = zero
         r0 = max(0, int(math.ceil(cy - hs)))
         r1 = min(height - 1, int(math.floor(cy + hs)))
+        first = ix - reach
         for r in range(r0, r1 + 1):
-            # The row's columns inside the disk, found in float64 so that the
-            # disk test is exact; the SIMD loop only compares lane numbers.
-            dy64 = r - cy
-            rem = hs2 - dy64 * dy64
-            if rem <= 0.0:
-                continue
-            half = math.sqrt(rem)
-            c0 = int(math.ceil(cx - half))
-            if (c0 - cx) ** 2 + dy64 * dy64 >= hs2:
-                c0 += 1
-            c1 = int(math.floor(cx + half))
-            if (c1 - cx) ** 2 + dy64 * dy64 >= hs2:
-                c1 -= 1
-            c0 = max(c0, 0)
-            c1 = min(c1, width - 1)
-            if c1 < c0:
-                continue
-            first = ix - reach
-            lo = np.float32(c0 - first)
-            hi = np.float32(c1 - first)
-            dy = np.float32(dy64)
+            dy = np.float32(r - cy)
             dy2 = dy * dy
             rowf = np.float32(r - r0)
             base = np.uint64(r * stride + first + pad)
@@ -136,16 +118,21 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
                 c = base + np.uint64(k)
                 lane = np.float32(k)
                 dx = lane - fx
+                ds = dx * dx + dy2
                 dl = L[c] - fl
                 du = U[c] - fu
                 dv = V[c] - fv
                 dr = lw * dl * dl + uw * (du * du + dv * dv)
-                inside = (dr < one) & (lane >= lo) & (lane <= hi)
+                # Columns outside the image hold PAD_VALUE: dr is huge there.
+                inside = (dr < one) & (ds < fhs2)
                 if kernel == UNIFORM:
                     w = one
                 else:
-                    w = np.float32(_weight(kernel, (dx * dx + dy2) * finv_hs2) * _weight(kernel, dr))
+                    w = np.float32(_weight(kernel, ds * finv_hs2) * _weight(kernel, dr))
                 w = w if inside else zero
+                # Positions are summed as lane and row numbers, exact integers
+                # for the uniform kernel, so the new centre is the exact mean;
+                # colours are summed as offsets from the centre.
                 sw += w
                 sx += w * lane if inside else zero
                 sy += w * rowf if inside else zero
@@ -158,7 +145,7 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
         # Positions are summed as lane and row numbers, which for the uniform
         # kernel are exact integers, so the new centre is the exact mean.
         n = float(sw)
-        mx = (ix - reach) + float(sx) / n - cx
+        mx = first + float(sx) / n - cx
         my = r0 + float(sy) / n - cy
         ml = sl / n
         mu = su / n

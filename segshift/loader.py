@@ -178,6 +178,9 @@ def _read_file(source, max_pixels: int | None) -> np.ndarray:
         except (ImageReadError, ImageError):
             raise
         except UnidentifiedImageError:
+            kind = _sniff(path)
+            if kind:  # the magic number of an image, but Pillow cannot parse the rest
+                raise ImageReadError(f"{path}: cannot decode image (truncated or damaged {kind} data)") from None
             raise ImageReadError(f"{path}: not a recognised image file") from None
         except PermissionError:
             raise ImageReadError(f"{path}: permission denied") from None
@@ -201,6 +204,30 @@ def _read_file(source, max_pixels: int | None) -> np.ndarray:
     if orientation in _ORIENT:
         array = np.ascontiguousarray(_ORIENT[orientation](array))
     return array
+
+
+# Leading bytes of common image formats, to tell a damaged image from a non-image.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _sniff(path: Path) -> str | None:
+    """The format whose magic number the file starts with, if any."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
 
 
 def _maybe_16bit(im) -> bool:
