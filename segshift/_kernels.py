@@ -60,7 +60,7 @@ def pad_planes(luv, pad):
 def window_reach(hs, width):
     """Columns a window reaches on each side: ceil(hs), but never more than
     the image is wide (a wider disk holds no more pixels)."""
-    return min(int(math.ceil(hs)), width + 1)
+    return int(math.ceil(min(hs, width + 1.0)))
 
 
 @numba.njit(**JIT_SIMD)
@@ -106,8 +106,9 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
         sl = zero
         su = zero
         sv = zero
-        r0 = max(0, int(math.ceil(cy - hs)))
-        r1 = min(height - 1, int(math.floor(cy + hs)))
+        # clamp in float first: a huge radius must not overflow int64
+        r0 = int(max(0.0, math.ceil(cy - hs)))
+        r1 = int(min(height - 1.0, math.floor(cy + hs)))
         first = ix - reach
         for r in range(r0, r1 + 1):
             dy = np.float32(r - cy)

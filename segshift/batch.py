@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 import traceback
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -48,6 +48,7 @@ from .writers import (
     check_output,
     output_format,
     read_manifest,
+    remove_stale_temp_files,
     remove_temp_files,
     write_manifest,
     write_output,
@@ -509,6 +510,10 @@ def run_batch(
     images, ignored, unreadable = find_images(
         source_root, recursive=recursive, patterns=patterns, exclude=[target_root]
     )
+    if manifest_path is not None:  # a manifest kept among the inputs is never an input itself
+        own = os.path.normcase(os.path.realpath(manifest_path))
+        if own.startswith(os.path.normcase(os.path.realpath(source_root)) + os.sep):
+            images = [r for r in images if os.path.normcase(os.path.realpath(source_root / r)) != own]
     names, clashes = plan_outputs(images, kinds, image_format=image_ext, labels_format=labels_ext)
     previous = {r.get("input"): r for r in read_manifest(manifest_path)} if manifest_path else {}
 
@@ -538,6 +543,8 @@ def run_batch(
             folder, status="failed", error=f"{source_root / folder}: cannot list folder"
         )
 
+    # A batch that was killed (not interrupted) may have left temporary files.
+    remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
     jobs = max(1, min(jobs, len(tasks)))
     runner = _Runner(tasks, names, images, target_root, progress)
     try:
@@ -674,8 +681,14 @@ class _Runner:
         The first KeyboardInterrupt stops submitting and lets the running
         files finish; a second one terminates the workers and removes the
         temporary files they may have left.
+
+        A worker that dies (killed, out of memory, a crash in a decoder)
+        breaks the pool, and every running file with it. A file that was
+        running alone is the one that killed it and fails; the others are
+        run again one at a time, so that only the guilty file is lost.
         """
-        pending = iter(self.tasks)
+        queue = deque(self.tasks)
+        alone: deque[_Task] = deque()  # suspects of a crash, run one at a time
         inflight: dict[Future, _Task] = {}
         pool = _Pool(jobs, numba_threads)
         started = terminated = False
@@ -685,14 +698,15 @@ class _Runner:
                     if not started:
                         started = True
                         self._notify("start")
-                    while not self.interrupted and len(inflight) < jobs:
-                        task = next(pending, None)
-                        if task is None:
+                    while not self.interrupted and (alone or queue) and len(inflight) < (1 if alone else jobs):
+                        source = alone if alone else queue
+                        task = source.popleft()
+                        if not pool.submit(task, inflight):
+                            source.appendleft(task)  # the pool broke: _collect finds out why
                             break
-                        pool.submit(task, inflight)
                     if not inflight:
                         break
-                    self._collect(inflight)
+                    self._collect(inflight, pool, alone)
                 except KeyboardInterrupt:
                     if not self.interrupted:
                         self.interrupted = True
@@ -709,16 +723,50 @@ class _Runner:
             pool.shutdown(wait=not terminated)
             for future, task in inflight.items():  # finished while we were leaving
                 if future.done() and not future.cancelled() and task.index not in self.results:
-                    self.results[task.index] = _future_result(future, task)
+                    if not _broken(future):
+                        self.results[task.index] = _future_result(future, task)
 
-    def _collect(self, inflight: dict[Future, _Task]) -> None:
-        """Wait for at least one running file and store its result."""
+    def _collect(self, inflight: dict[Future, _Task], pool: _Pool, alone: deque[_Task]) -> None:
+        """Wait for at least one running file and store its result; sort out a broken pool."""
         done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+        suspects = []
         for future in done:
-            task = inflight[future]
+            task = inflight.pop(future)
+            if _broken(future):
+                suspects.append(task)
+                continue
             self.results[task.index] = _future_result(future, task)
-            del inflight[future]
             self._notify("file", task)
+        if not suspects:
+            return
+        # The pool is broken: every file still running is lost with it,
+        # except one that happened to finish first.
+        for future, task in list(inflight.items()):
+            if future.done() and not future.cancelled() and not _broken(future):
+                self.results[task.index] = _future_result(future, task)
+                self._notify("file", task)
+            else:
+                suspects.append(task)
+        inflight.clear()
+        pool.restart()
+        for task in suspects:
+            for _, path in task.outputs:
+                remove_temp_files(path)
+        if len(suspects) == 1:
+            task = suspects[0]
+            self.results[task.index] = {
+                "status": "failed",
+                "error": f"{task.source}: the worker process died while segmenting it (crashed, killed, "
+                "or out of memory?)",
+            }
+            self._notify("file", task)
+        else:
+            alone.extendleft(reversed(suspects))
+
+
+def _broken(future: Future) -> bool:
+    """True when ``future`` failed because its worker process died."""
+    return future.done() and not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
 class _Pool:
@@ -743,19 +791,29 @@ class _Pool:
                 initargs=(self.numba_threads, self.jobs),
             )
 
-    def submit(self, task: _Task, inflight: dict[Future, _Task]) -> None:
-        """Submit ``task`` and record its future in ``inflight``."""
+    def submit(self, task: _Task, inflight: dict[Future, _Task]) -> bool:
+        """Submit ``task`` and record its future in ``inflight``.
+
+        Returns False, submitting nothing, when the pool is broken while
+        files are running (their futures say which broke it).
+        """
         assert self.executor is not None
         with _sigint_ignored():  # a worker may be spawned here
             try:
                 future = self.executor.submit(_segment_one, task)
             except BrokenProcessPool:
-                # A worker died (killed, out of memory); its files are failed
-                # by _future_result. Start a fresh pool for the rest.
-                self.executor.shutdown(wait=False, cancel_futures=True)
-                self._start()
+                if inflight:
+                    return False
+                self.restart()  # a worker died while idle
                 future = self.executor.submit(_segment_one, task)
             inflight[future] = task
+        return True
+
+    def restart(self) -> None:
+        """Replace a broken pool by a fresh one."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self._start()
 
     def terminate(self) -> None:
         """Stop the workers now (after a second Ctrl-C)."""
@@ -809,10 +867,18 @@ def _future_result(future: Future, task: _Task) -> dict[str, Any]:
         return {"status": "failed", "error": f"{task.source}: {type(exc).__name__}: {exc}"}
 
 
+def _test_crash_hook(source: str) -> None:
+    """Test-only: a worker process dies at once on the file named by SEGSHIFT_TEST_CRASH_ON."""
+    name = os.environ.get("SEGSHIFT_TEST_CRASH_ON")
+    if name and Path(source).name == name and multiprocessing.parent_process() is not None:
+        os._exit(70)
+
+
 def _segment_one(task: _Task) -> dict[str, Any]:
     """Segment one input and write its outputs; never raises except KeyboardInterrupt."""
     from .segment import segment
 
+    _test_crash_hook(task.source)
     start = time.perf_counter()
     try:
         seg = segment(task.source, **task.params, max_pixels=task.max_pixels)

@@ -1,13 +1,14 @@
-"""The ``segshift`` command: segment a photo, or every photo of a folder.
+"""The ``segshift`` command: segment a photo, every photo of a folder, or score a data set.
 
 A thin layer over the library: parse the options, resolve paths, call
-:func:`segshift.segment` or :func:`segshift.batch.run_batch`, and turn errors
-into one line on stderr and an exit status:
+:func:`segshift.segment`, :func:`segshift.batch.run_batch` or
+:func:`segshift.evaluate.evaluate_folder`, and turn errors into one line on
+stderr and an exit status:
 
 - 0: success;
 - 1: something failed: an input that cannot be read or decoded, an output
   that exists (without ``--overwrite``) or cannot be written, or, for
-  ``batch``, any file that failed;
+  ``batch`` and ``evaluate``, any file that failed;
 - 2: bad arguments: unknown option, value out of range, unsupported output
   extension, an output that would replace its input;
 - 130: interrupted (Ctrl-C).
@@ -50,16 +51,18 @@ _FLAGS = {
     "jobs": "--jobs",
     "numba_threads": "--threads",
     "image_format": "--format",
+    "limit": "--limit",
 }
 
 _EXIT_HELP = """\
-exit status: 0 success; 1 a file could not be read or written (batch: any file
-failed); 2 bad arguments; 130 interrupted."""
+exit status: 0 success; 1 a file could not be read or written (batch, evaluate:
+any file failed); 2 bad arguments; 130 interrupted."""
 
 _MAIN_EPILOG = f"""\
 examples:
   segshift segment photo.jpg -o segments.png
   segshift batch photos/ segments/ --recursive --stats
+  segshift evaluate BSDS500/images/val BSDS500/groundTruth/val -r 6.5,10 -m 20,300
 
 {_EXIT_HELP}
 Run 'segshift COMMAND --help' for the options of a command."""
@@ -69,6 +72,8 @@ example:
   segshift segment photo.jpg -o modes.png --boundaries edges.jpg --labels labels.png --stats -
 
 Outputs never replace an existing file unless --overwrite is given (exit 1).
+Each file is written whole or not at all; if one cannot be written (disk
+full, ...), the new files written before it are removed again.
 Without -o, the mode image goes to NAME.seg.png in the current folder, unless
 only --labels/--boundaries/--stats are asked for. '-' writes to stdout (PNG for
 pictures and labels, JSON for statistics); only one output may use it.
@@ -87,6 +92,30 @@ so running the command again without --overwrite resumes an interrupted batch. F
 under a temporary name and renamed, so none is ever half-written. Ctrl-C
 finishes the running files and stops (twice: stops at once). The manifest
 lists every input with its outputs, regions, seconds, status and error.
+
+{_EXIT_HELP}"""
+
+
+_EVALUATE_EPILOG = f"""\
+examples:
+  segshift evaluate BSDS500/images/val BSDS500/groundTruth/val
+  segshift evaluate images/ truth/ --sweep-range 6.5,10 --sweep-min-size 20,300 --json scores.json
+
+Each image IMAGE_DIR/STEM.EXT is scored against GT_DIR/STEM.mat (BSDS500
+groundTruth), STEM.npy or a label image STEM.png/.tif (one channel, one
+region per value, 0 = unlabelled); with several, the first of these is used.
+Images without ground truth are skipped with a warning; images that cannot
+be read or scored are reported and left out of the scores (exit 1).
+
+-s, -r and -m take one value or a comma-separated list (so do their
+--sweep-* spellings); every combination is one setting. The table has one
+row per setting: segmentation covering, probabilistic Rand index (PRI),
+variation of information (VI, bits; lower is better), boundary precision,
+recall and F, and the mean number of regions; covering and the boundary
+counts are pooled over the images, PRI and VI averaged (as BSDS500). With
+more than one setting, ODS (the best setting for the whole data set) and
+OIS (each image at its own best setting) follow. --json writes all of it,
+per-image scores included.
 
 {_EXIT_HELP}"""
 
@@ -138,6 +167,52 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "-m", "--min-size", type=int, default=20, metavar="PIXELS", help="smallest region kept; 0 keeps all"
+    )
+    group.add_argument(
+        "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default="uniform", help="mean-shift kernel"
+    )
+    group.add_argument(
+        "--max-pixels",
+        type=_positive_or_none,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help="refuse larger images; 0: no limit",
+    )
+
+
+def _number_list(kind: type) -> Any:
+    """An argparse type: one number or a comma-separated list of them."""
+
+    def parse(text: str) -> list[Any]:
+        values = []
+        for item in text.split(","):
+            item = item.strip()
+            try:
+                value = float(item) if kind is float else int(item)
+            except ValueError:
+                what = "a number" if kind is float else "an integer"
+                raise argparse.ArgumentTypeError(f"{item!r} is not {what}") from None
+            if value not in values:
+                values.append(value)
+        return values
+
+    parse.__name__ = "list of numbers" if kind is float else "list of integers"
+    return parse
+
+
+def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("segmentation parameters (one value or a comma-separated list each)")
+    group.add_argument(
+        "-s", "--spatial-radius", "--sweep-spatial", type=_number_list(float), default="7", metavar="PIXELS[,...]",
+        dest="spatial_radius", help="spatial window radius",
+    )
+    group.add_argument(
+        "-r", "--range-radius", "--sweep-range", type=_number_list(float), default="6.5", metavar="LUV[,...]",
+        dest="range_radius", help="colour window radius in L*u*v*",
+    )
+    group.add_argument(
+        "-m", "--min-size", "--sweep-min-size", type=_number_list(int), default="20", metavar="PIXELS[,...]",
+        dest="min_size", help="smallest region kept; 0 keeps all",
     )
     group.add_argument(
         "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default="uniform", help="mean-shift kernel"
@@ -247,6 +322,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parameters(bat)
     _add_common(bat, top=False)
     bat.set_defaults(func=_cmd_batch)
+
+    ev = commands.add_parser(
+        "evaluate",
+        help="score segmentations of a folder against ground truth",
+        description="Segment every image of IMAGE_DIR, for each setting, and score it against the\n"
+        "human segmentations in GT_DIR (BSDS500 benchmarks); print a table.",
+        epilog=_EVALUATE_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    ev.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of images")
+    ev.add_argument("gt_dir", metavar="GT_DIR", help="folder of ground truth (.mat, .npy or label images)")
+    _add_sweep_parameters(ev)
+    out = ev.add_argument_group("inputs and outputs")
+    out.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images (by name)")
+    out.add_argument(
+        "--json", metavar="PATH", help="write everything, per-image scores too, as JSON; - for stdout "
+        "(the table then goes to stderr)",
+    )
+    out.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    run = ev.add_argument_group("running")
+    run.add_argument(
+        "-j", "--jobs", type=int, default=None, metavar="N",
+        help="worker processes, one image each (default: the CPU cores)",
+    )
+    _add_common(ev, top=False)
+    ev.set_defaults(func=_cmd_evaluate)
     return parser
 
 
@@ -340,15 +441,30 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
     seg = segment(args.input, **_params(args))
     log.debug("%s: %dx%d, %d regions in %.2f s", args.input, *seg.shape[::-1], seg.n_regions, seg.seconds)
+    # Encode everything first, then write: all the outputs or none of them.
+    encoded = []
     for kind, dest in plan:
-        if dest == "-":
-            ext = ".json" if kind == "stats" else ".png"
-            data = writers.encode_output(kind, seg, ext, source=args.input)
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            writers.write_output(kind, dest, seg, source=args.input)
+        ext = (".json" if kind == "stats" else ".png") if dest == "-" else writers.output_format(
+            dest, writers.OUTPUT_KINDS[kind]
+        )
+        encoded.append((dest, writers.encode_output(kind, seg, ext, source=args.input)))
+    created: list[str] = []
+    try:
+        for dest, data in encoded:
+            if dest == "-":
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+                continue
+            existed = os.path.lexists(dest)
+            writers.write_atomic(dest, data)
+            if not existed:
+                created.append(dest)
             log.debug("wrote %s", dest)
+    except BaseException:
+        for dest in created:  # a later write failed (disk full, ...): take back the new files
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+        raise
     return EXIT_OK
 
 
@@ -447,6 +563,117 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         log.warning("interrupted; run the same command again to resume")
         return EXIT_INTERRUPTED
     return EXIT_FAILURE if c["failed"] else EXIT_OK
+
+
+class _EvalProgress:
+    """The evaluate progress callback: a tqdm bar on stderr, and each failed image logged."""
+
+    def __init__(self, enabled: bool, debug: bool) -> None:
+        self.enabled = enabled
+        self.debug = debug
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int, record: Any) -> None:
+        if record is None:
+            if self.enabled and total:
+                from tqdm import tqdm
+
+                self.bar = tqdm(
+                    total=total, unit="img", desc="segshift", file=sys.stderr, dynamic_ncols=True, leave=False
+                )
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+        if record.error is not None:
+            log.error("%s", record.error)
+            if self.debug and record.detail:
+                log.debug("%s", record.detail.rstrip())
+        else:
+            log.debug("%s: %.2f s", record.image, record.seconds)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import itertools
+    import json
+
+    from .evaluate import evaluate_folder
+
+    settings = [
+        dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel)
+        for hs, hr, m in itertools.product(args.spatial_radius, args.range_radius, args.min_size)
+    ]
+    if args.json not in (None, "-"):
+        writers.check_output(args.json, "stats", overwrite=args.overwrite)
+    progress = _EvalProgress(enabled=not args.quiet and _isatty(sys.stderr), debug=args.debug)
+    try:
+        result = evaluate_folder(
+            args.image_dir, args.gt_dir, settings, jobs=args.jobs, limit=args.limit,
+            max_pixels=args.max_pixels, progress=progress,
+        )
+    finally:
+        progress.close()
+
+    if result.missing:
+        shown = ", ".join(result.missing[:5]) + (", ..." if len(result.missing) > 5 else "")
+        log.warning("%d image(s) without ground truth in %s, skipped: %s", len(result.missing), args.gt_dir, shown)
+        log.debug("without ground truth: %s", ", ".join(result.missing))
+    log.info(
+        "%d image(s) scored, %d failed, %d without ground truth, %d setting(s), in %.1f s",
+        len(result.scored), len(result.failed), len(result.missing), len(result.settings), result.seconds,
+    )
+    table = _score_table(result)
+    if args.json is not None:
+        data = (json.dumps({"segshift_version": __version__, **result.as_dict()}, indent=1) + "\n").encode()
+        if args.json == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            writers.write_atomic(args.json, data)
+            log.info("scores: %s", args.json)
+    if table:
+        if args.json == "-":
+            if not args.quiet:
+                sys.stderr.write(table)
+        else:
+            sys.stdout.write(table)
+            sys.stdout.flush()
+    if not result.scored:
+        log.error("no image could be scored")
+    return EXIT_FAILURE if result.failed else EXIT_OK
+
+
+def _score_table(result: Any) -> str:
+    """The evaluate table: one row per setting, then ODS/OIS lines when several settings."""
+    if not result.per_setting:
+        return ""
+    width = max(len("setting"), *(len(n) for n in result.names)) + 2
+    lines = [
+        f"{'setting':<{width}}{'Cover':>7}{'PRI':>7}{'VI':>7}{'BP':>7}{'BR':>7}{'BF':>7}{'regions':>9}"
+    ]
+    for k, (name, d) in enumerate(zip(result.names, result.per_setting)):
+        b = d.boundary_ods
+        lines.append(
+            f"{name:<{width}}{d.covering_ods:>7.3f}{d.pri_ods:>7.3f}{d.vi_ods:>7.3f}"
+            f"{b.precision:>7.3f}{b.recall:>7.3f}{b.f:>7.3f}{result.mean_regions(k):>9.1f}"
+        )
+    if len(result.names) > 1:
+        o = result.summary
+        lines.append("")
+        for label, ods, setting, ois in [
+            ("covering", o.covering_ods, o.covering_ods_setting, o.covering_ois),
+            ("PRI", o.pri_ods, o.pri_ods_setting, o.pri_ois),
+            ("VI", o.vi_ods, o.vi_ods_setting, o.vi_ois),
+            ("boundary F", o.boundary_ods.f, o.boundary_ods_setting, o.boundary_ois.f),
+        ]:
+            lines.append(f"{label:<10} ODS {ods:.3f} ({setting})  OIS {ois:.3f}")
+    n = len(result.scored)
+    lines.append(f"{n} image{'s' if n != 1 else ''}")
+    return "\n".join(lines) + "\n"
 
 
 def _isatty(stream: Any) -> bool:

@@ -338,9 +338,10 @@ def _normalise(data: np.ndarray, name: str) -> np.ndarray:
         # Finite in its own dtype first: 1e300 (float64) is a bad value, not an infinity.
         if not np.isfinite(data).all():
             raise ImageError(f"{name}: image contains NaN or infinite values")
-        values = data.astype(np.float32)  # always a copy
-        lo, hi = float(values.min()), float(values.max())
-        if lo < 0.0 or hi > 1.0:
+        with np.errstate(over="ignore"):  # 1e300 becomes inf, refused below
+            values = data.astype(np.float32)  # always a copy
+        if float(values.min()) < 0.0 or float(values.max()) > 1.0:
+            lo, hi = float(data.min()), float(data.max())
             raise ImageError(f"{name}: float image values must lie in [0, 1], got {lo:g}..{hi:g}")
         return values
     # Any byte order: a big-endian uint16 array is 16-bit like a native one.

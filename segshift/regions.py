@@ -150,8 +150,9 @@ def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2) -> R
         diff = regions.modes[a] - regions.modes[b]
         bright = (regions.modes[a, 0] > BRIGHT_L) & (regions.modes[b, 0] > BRIGHT_L)
         weight = np.where(bright, 4.0, 1.0)
-        dist2 = (weight * diff[:, 0] ** 2 + diff[:, 1] ** 2 + diff[:, 2] ** 2) / range_radius**2
-        close = dist2 < 0.25
+        dist2 = weight * diff[:, 0] ** 2 + diff[:, 1] ** 2 + diff[:, 2] ** 2
+        # (r/2)^2 as a product of floats: saturates to inf or 0 instead of raising
+        close = dist2 < 0.25 * range_radius * range_radius
         if not close.any():
             break
         regions = _join(regions, regions.edges[close])

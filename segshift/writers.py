@@ -312,6 +312,41 @@ def remove_temp_files(path: PathLike) -> int:
     return removed
 
 
+def remove_stale_temp_files(paths: Sequence[PathLike]) -> int:
+    """Remove the temporary files a killed writer left for any of ``paths``.
+
+    Like :func:`remove_temp_files` for many targets at once: each folder is
+    listed once. Meant for the start of a run that will write ``paths``
+    (two runs writing the same files at the same time are not supported).
+
+    Returns
+    -------
+    int
+        How many were removed.
+    """
+    by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        target = Path(path)
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    removed = 0
+    for folder, names in by_folder.items():
+        try:
+            with os.scandir(folder) as listing:
+                stale = [
+                    e.path for e in listing
+                    # ".NAME.XXXXXXXX.tmp" (mkstemp's random part has no dot)
+                    if e.name.startswith(".") and e.name.endswith(".tmp")
+                    and e.name[1:-4].rpartition(".")[0] in names
+                ]
+        except OSError:
+            continue
+        for tmp in stale:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+                removed += 1
+    return removed
+
+
 # --------------------------------------------------------------------------- #
 # Encoders: results -> bytes
 # --------------------------------------------------------------------------- #
@@ -493,7 +528,8 @@ def encode_manifest(records: Sequence[Mapping[str, Any]], ext: str = ".json") ->
             row = dict(row)
             row["outputs"] = ";".join(row.get("outputs") or [])
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
-        return buffer.getvalue().encode("utf-8")
+        # Names that are not UTF-8 (POSIX bytes, held as surrogates) stay the same bytes.
+        return buffer.getvalue().encode("utf-8", "surrogateescape")
     raise ParameterError(f"manifest format {ext!r} is not supported; use one of {', '.join(MANIFEST_FORMATS)}")
 
 
@@ -505,8 +541,8 @@ def read_manifest(path: PathLike) -> list[dict[str, Any]]:
     """
     target = Path(path)
     try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = target.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:
         return []
     try:
         if target.suffix.lower() == ".csv":
