@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 GRID = {
+    "luv": ["cie", "edison"],
     "compat": [None, "edison"],
     "kernel": ["uniform"],
     "spatial_radius": [7.0, 13.0],
@@ -37,13 +38,14 @@ GRID = {
 }
 
 
-def setting_key(compat, kernel, hs, hr, frac) -> str:
-    return f"compat={compat or 'none'} kernel={kernel} hs={hs:g} hr={hr:g} min={frac:g}"
+def setting_key(luv, compat, kernel, hs, hr, frac) -> str:
+    return f"luv={luv} compat={compat or 'none'} kernel={kernel} hs={hs:g} hr={hr:g} min={frac:g}"
 
 
 def parse_key(key: str) -> dict:
     out = dict(item.split("=") for item in key.split())
     return dict(
+        luv=out["luv"],
         compat=None if out["compat"] == "none" else out["compat"],
         kernel=out["kernel"],
         spatial_radius=float(out["hs"]),
@@ -80,17 +82,19 @@ def score_photo(task) -> dict:
         gts = [_resize(g.astype(np.uint16), scale, nearest=True) for g in gts]
     area = rgb.shape[0] * rgb.shape[1]
     results = {}
-    for compat, kernel, hs, hr in itertools.product(
-        grid["compat"], grid["kernel"], grid["spatial_radius"], grid["range_radius"]
+    for luv_mode, compat, kernel, hs, hr in itertools.product(
+        grid["luv"], grid["compat"], grid["kernel"], grid["spatial_radius"], grid["range_radius"]
     ):
-        luv = rgb_to_luv(rgb, compat=compat)
+        if compat == "edison" and luv_mode != "edison":
+            continue  # EDISON's numerics include its colour conversion
+        luv = rgb_to_luv(rgb, compat="edison" if luv_mode == "edison" else None)
         modes = filter_image(luv, hs, hr, kernel=kernel, compat=compat)
         for frac in grid["min_fraction"]:
             seg = regions_from_modes(rgb, modes, hr, max(1, round(frac * area)), compat=compat)
             scores = evaluate_segmentation(seg.labels, gts)
             row = scores.as_dict()
             row["n_regions"] = seg.n_regions
-            results[setting_key(compat, kernel, hs, hr, frac)] = row
+            results[setting_key(luv_mode, compat, kernel, hs, hr, frac)] = row
     return {"photo": Path(photo).stem, "scores": results}
 
 
@@ -126,16 +130,17 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--only", action="append", default=None,
                         help="score only this setting (as printed, repeatable)")
+    parser.add_argument("--grid", default=None, help="JSON object replacing entries of the default grid")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     photos = sorted((args.bsds / "images" / args.split).glob("*.jpg"))[: args.limit]
-    grids = [GRID]
+    grids = [dict(GRID, **json.loads(args.grid))] if args.grid else [GRID]
     if args.only:
         grids = []
         for key in args.only:
             s = parse_key(key)
-            grids.append({"compat": [s["compat"]], "kernel": [s["kernel"]], "spatial_radius": [s["spatial_radius"]],
+            grids.append({"luv": [s["luv"]], "compat": [s["compat"]], "kernel": [s["kernel"]], "spatial_radius": [s["spatial_radius"]],
                           "range_radius": [s["range_radius"]], "min_fraction": [s["min_fraction"]]})
     tasks = [
         (str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), grid, args.scale)
@@ -153,9 +158,9 @@ def main(argv=None) -> int:
     args.out.write_text(json.dumps({"split": args.split, "scale": args.scale, "photos": len(per_photo),
                                     "summary": summary, "per_photo": per_photo}, default=str))
     print(f"BSDS500 {args.split}, {len(per_photo)} photos, scale {args.scale:g}")
-    print(f"{'setting':<58}{'Cover':>7}{'PRI':>7}{'VI':>7}{'BF':>7}{'regions':>9}")
+    print(f"{'setting':<66}{'Cover':>7}{'PRI':>7}{'VI':>7}{'BF':>7}{'regions':>9}")
     for key, s in sorted(summary["settings"].items(), key=lambda kv: -kv[1]["covering"]):
-        print(f"{key:<58}{s['covering']:>7.3f}{s['pri']:>7.3f}{s['vi']:>7.2f}{s['boundary_f']:>7.3f}{s['regions']:>9.0f}")
+        print(f"{key:<66}{s['covering']:>7.3f}{s['pri']:>7.3f}{s['vi']:>7.2f}{s['boundary_f']:>7.3f}{s['regions']:>9.0f}")
     o = summary["ods_ois"]
     for metric in ("covering", "pri", "vi"):
         print(f"{metric:>9} ODS {o[metric + '_ods']:.3f} ({o[metric + '_ods_setting']})  OIS {o[metric + '_ois']:.3f}")

@@ -14,7 +14,9 @@
    interrupted run resumes where it stopped);
 4. segments the others, in parallel worker processes or in this process
    for ``jobs=1``, writing every file atomically (:mod:`segshift.writers`),
-   so that no half-written file is ever left behind;
+   so that no half-written file is ever left behind (and removing the
+   temporary files of a run that was killed); a worker process that dies
+   costs only the file it was segmenting;
 5. records every input (``ok``, ``skipped``, ``failed`` with a one-line
    error, or ``interrupted``) and writes a manifest, also after Ctrl-C.
 
@@ -41,6 +43,7 @@ from typing import Any, Literal, Union
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
 from .meanshift import check_kernel, check_positive
+from .segment import check_min_size
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -222,7 +225,8 @@ def find_images(
         The folder.
     recursive : bool
         Descend into sub-folders, following symbolic links; a folder reached
-        twice (a link loop, or two links to one place) is read once.
+        twice (a link loop, or two links to one place) is read once, under
+        the first of its paths in name order.
     patterns : sequence of str, optional
         Glob patterns matched case-insensitively against the path relative to
         ``in_dir`` from the right (``"*.jpg"``, ``"raw/*.png"``). Default:
@@ -267,6 +271,7 @@ def find_images(
                 raise ImageReadError(f"{root}: cannot list folder ({exc.strerror or exc})") from None
             unreadable.append(f"{rel}/")
             continue
+        folders = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -277,12 +282,14 @@ def find_images(
                 is_dir = False
             if is_dir:
                 if recursive and os.path.normcase(os.path.realpath(entry.path)) not in excluded:
-                    stack.append((Path(entry.path), path))
+                    folders.append((Path(entry.path), path))
                 continue
             if _matches(path, lowered):
                 images.append(path)
             else:
                 ignored.append(path)
+        # Depth first in name order, so that of two ways into one folder the first by name is kept.
+        stack.extend(reversed(folders))
     key_of = lambda p: p.parts  # noqa: E731 - sort folder by folder
     return (
         [str(p) for p in sorted(images, key=key_of)],
@@ -477,7 +484,7 @@ def run_batch(
     params = dict(
         spatial_radius=check_positive("spatial_radius", spatial_radius),
         range_radius=check_positive("range_radius", range_radius),
-        min_size=check_positive("min_size", min_size, integer=True, allow_zero=True),
+        min_size=check_min_size(min_size),
         kernel=kernel,
     )
     check_kernel(kernel)

@@ -88,10 +88,14 @@ Outputs mirror IN_DIR: IN_DIR/sub/a.jpg -> OUT_DIR/sub/a.png (mode colours),
 a.boundaries.png, a.labels.png|.npy, a.stats.json. Two inputs that would share
 a name (a.jpg and a.png) keep their extension: a.jpg.png and a.png.png.
 Inputs whose outputs all exist are skipped (only missing outputs are written),
-so running the command again without --overwrite resumes an interrupted batch. Files are written
-under a temporary name and renamed, so none is ever half-written. Ctrl-C
-finishes the running files and stops (twice: stops at once). The manifest
-lists every input with its outputs, regions, seconds, status and error.
+so running the command again without --overwrite resumes an interrupted
+batch. Files are written under a temporary name and renamed, so none is ever
+half-written (temporary files a killed run left are removed by the next).
+Ctrl-C finishes the running files and stops (twice: stops at once). A file
+that kills its worker process (out of memory, ...) fails alone; the others
+running with it are redone. The manifest lists every input with its outputs,
+regions, seconds, status and error; a manifest kept inside IN_DIR is never
+taken as an input.
 
 {_EXIT_HELP}"""
 
@@ -166,7 +170,12 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
         "-r", "--range-radius", type=float, default=6.5, metavar="LUV", help="colour window radius in L*u*v*"
     )
     group.add_argument(
-        "-m", "--min-size", type=int, default=20, metavar="PIXELS", help="smallest region kept; 0 keeps all"
+        "-m",
+        "--min-size",
+        type=_min_size,
+        default=20,
+        metavar="SIZE",
+        help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
     )
     group.add_argument(
         "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default="uniform", help="mean-shift kernel"
@@ -180,23 +189,33 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _number_list(kind: type) -> Any:
-    """An argparse type: one number or a comma-separated list of them."""
+def _min_size(text: str) -> int | float:
+    """A minimum region size: whole pixels ("20"), or a fraction of the image's area ("0.002")."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+_min_size.__name__ = "size"  # argparse names the type in its error messages
+
+
+def _number_list(kind: Any) -> Any:
+    """An argparse type: one value of ``kind`` or a comma-separated list of them."""
 
     def parse(text: str) -> list[Any]:
         values = []
         for item in text.split(","):
             item = item.strip()
             try:
-                value = float(item) if kind is float else int(item)
+                value = kind(item)
             except ValueError:
-                what = "a number" if kind is float else "an integer"
-                raise argparse.ArgumentTypeError(f"{item!r} is not {what}") from None
+                raise argparse.ArgumentTypeError(f"{item!r} is not a number") from None
             if value not in values:
                 values.append(value)
         return values
 
-    parse.__name__ = "list of numbers" if kind is float else "list of integers"
+    parse.__name__ = "list"
     return parse
 
 
@@ -211,8 +230,8 @@ def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
         dest="range_radius", help="colour window radius in L*u*v*",
     )
     group.add_argument(
-        "-m", "--min-size", "--sweep-min-size", type=_number_list(int), default="20", metavar="PIXELS[,...]",
-        dest="min_size", help="smallest region kept; 0 keeps all",
+        "-m", "--min-size", "--sweep-min-size", type=_number_list(_min_size), default="20", metavar="SIZE[,...]",
+        dest="min_size", help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
     )
     group.add_argument(
         "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default="uniform", help="mean-shift kernel"

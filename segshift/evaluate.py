@@ -1327,8 +1327,8 @@ from dataclasses import field  # noqa: E402
 
 from .errors import ImageError, SegshiftError  # noqa: E402
 from .loader import DEFAULT_MAX_PIXELS, load_image, rgb_to_luv  # noqa: E402
-from .meanshift import check_compat, check_kernel, check_positive, filter_image  # noqa: E402
-from .segment import regions_from_modes, segment  # noqa: E402
+from .meanshift import check_compat, check_kernel, check_positive, check_speedup, filter_image  # noqa: E402
+from .segment import check_min_size, min_size_pixels, regions_from_modes, segment  # noqa: E402
 
 __all__ += [
     "GROUND_TRUTH_EXTENSIONS",
@@ -1528,12 +1528,14 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         full = {**_SEGMENT_DEFAULTS, **setting}
         full["spatial_radius"] = check_positive("spatial_radius", full["spatial_radius"])
         full["range_radius"] = check_positive("range_radius", full["range_radius"])
-        full["min_size"] = check_positive("min_size", full["min_size"], integer=True, allow_zero=True)
+        full["min_size"] = check_min_size(full["min_size"])
         full["tol"] = check_positive("tol", full["tol"])
         full["max_iter"] = check_positive("max_iter", full["max_iter"], integer=True)
         check_kernel(full["kernel"])
         full["kernel"] = full["kernel"].lower()
         check_compat(full["compat"])
+        if "speedup" in full:
+            check_speedup(full["speedup"])
         if full not in out:
             out.append(full)
     return out
@@ -1622,7 +1624,7 @@ class _PhotoTask:
     """One image to score under every setting (picklable, sent to a worker)."""
 
     index: int
-    image: str
+    image: str  # path
     ground_truth: str
     groups: tuple[tuple[dict[str, Any], tuple[int, ...]], ...]
     settings: tuple[dict[str, Any], ...]
@@ -1659,9 +1661,10 @@ def evaluate_folder(
         and :func:`load_ground_truth`).
     settings : sequence of dict
         Keyword arguments of :func:`segshift.segment` (``spatial_radius``,
-        ``range_radius``, ``min_size``, ``kernel``, ``tol``, ``max_iter``,
-        ``compat``), one dict per setting; missing ones take segment()'s
-        defaults. Default: one setting, segment()'s defaults.
+        ``range_radius``, ``min_size`` in pixels or as a fraction of the
+        image's area, ``kernel``, ``tol``, ``max_iter``, ``compat``, ...),
+        one dict per setting; missing ones take segment()'s defaults.
+        Default: one setting, segment()'s defaults.
     jobs : int, optional
         Worker processes, one image each at a time, each with one numba
         thread (default: the CPU cores). With 1, images are done in this
@@ -1731,15 +1734,14 @@ def evaluate_folder(
         pairs = pairs[:limit]
     groups = _groups(full)
     tasks = [
-        _PhotoTask(i, name, str(gt), groups, tuple(full), max_pixels, tolerance)
+        _PhotoTask(i, str(image_root / name), str(gt), groups, tuple(full), max_pixels, tolerance)
         for i, (name, gt) in enumerate(pairs)
     ]
-    sources = {t.index: str(image_root / t.image) for t in tasks}
     results: dict[int, ImageEvaluation] = {}
 
     def done(task: _PhotoTask, result: dict[str, Any]) -> None:
         results[task.index] = ImageEvaluation(
-            task.image,
+            pairs[task.index][0],
             task.ground_truth,
             tuple(result.get("scores", ())),
             tuple(result.get("regions", ())),
@@ -1752,17 +1754,12 @@ def evaluate_folder(
 
     if progress is not None:
         progress(0, len(tasks), None)
-    # Workers get absolute image paths; records keep the names.
-    work = [
-        _PhotoTask(t.index, sources[t.index], t.ground_truth, groups, t.settings, max_pixels, tolerance)
-        for t in tasks
-    ]
-    jobs = max(1, min(jobs, len(work)))
+    jobs = max(1, min(jobs, len(tasks)))
     if jobs == 1:
-        for task in work:
-            done(tasks[task.index], _evaluate_photo(task))
+        for task in tasks:
+            done(task, _evaluate_photo(task))
     else:
-        _run_pool(work, jobs, lambda t, r: done(tasks[t.index], r))
+        _run_pool(tasks, jobs, done)
 
     records = [results[i] for i in sorted(results)]
     names = [setting_name(s) for s in full]
@@ -1799,16 +1796,19 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
         scores: list[Any] = [None] * len(task.settings)
         regions = [0] * len(task.settings)
         for shared, members in task.groups:
-            if set(shared) - {"compat"} <= _FILTER_PARAMS:
-                compat = shared["compat"]
-                luv = rgb_to_luv(rgb, compat=compat)
-                modes = filter_image(luv, **{k: v for k, v in shared.items() if k in _FILTER_PARAMS})
+            # The steps of segment(), with the filter run once for the whole group.
+            modes = None
+            if set(shared) <= _FILTER_PARAMS:
+                luv = rgb_to_luv(rgb, compat=shared["compat"])
+                modes = filter_image(luv, **shared)
                 del luv
-                segs = {i: regions_from_modes(rgb, modes, shared["range_radius"], task.settings[i]["min_size"],
-                                              compat=compat) for i in members}
-            else:  # a parameter the shared path does not know: segment() as a whole
-                segs = {i: segment(rgb, **task.settings[i], max_pixels=None) for i in members}
-            for i, seg in segs.items():
+            for i in members:
+                setting = task.settings[i]
+                if modes is None:  # a parameter filter_image does not take: segment() as a whole
+                    seg = segment(rgb, **setting, max_pixels=None)
+                else:
+                    min_pixels = min_size_pixels(setting["min_size"], height * width)
+                    seg = regions_from_modes(rgb, modes, setting["range_radius"], min_pixels, compat=setting["compat"])
                 scores[i] = evaluate_segmentation(seg.labels, gts, tolerance=task.tolerance)
                 regions[i] = int(seg.n_regions)
         return {"scores": scores, "regions": regions, "seconds": time.perf_counter() - start}
@@ -1828,6 +1828,21 @@ def _test_crash_hook(path: str) -> None:
     name = os.environ.get("SEGSHIFT_TEST_CRASH_ON")
     if name and Path(path).name == name and multiprocessing.parent_process() is not None:
         os._exit(70)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Any:
+    """Ignore SIGINT inside the block, so that processes started there inherit SIG_IGN (main thread only)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _init_worker() -> None:
@@ -1858,7 +1873,8 @@ def _run_pool(
             while source and len(inflight) < (1 if alone else jobs):
                 task = source.pop()
                 try:
-                    inflight[executor.submit(_evaluate_photo, task)] = task
+                    with _sigint_ignored():  # a worker may start here: Ctrl-C is for this process only
+                        inflight[executor.submit(_evaluate_photo, task)] = task
                 except BrokenProcessPool:  # a worker died since the last wait: its future tells which
                     source.append(task)
                     break

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from . import regions as _regions
 from . import render
+from .errors import ParameterError
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup, filter_image
 
@@ -80,7 +81,7 @@ def segment(
     image: ImageSource,
     spatial_radius: float = 7,
     range_radius: float = 6.5,
-    min_size: int = 20,
+    min_size: int | float = 20,
     *,
     kernel: str = "uniform",
     tol: float = 0.01,
@@ -105,8 +106,10 @@ def segment(
         Radius of the spatial window in pixels (EDISON's ``hs``).
     range_radius : float
         Radius of the range window in L*u*v* units (EDISON's ``hr``).
-    min_size : int
-        Smallest region kept, in pixels (EDISON's ``M``); 0 or 1 keeps all.
+    min_size : int or float
+        Smallest region kept (EDISON's ``M``): an int is a number of pixels
+        (0 or 1 keeps all), a float in (0, 1) a fraction of the image's
+        area, so that the same setting suits any resolution.
     kernel : {"uniform", "gaussian", "epanechnikov"}
         Weights of the mean-shift update; see :func:`segshift.meanshift.filter_image`.
     tol : float
@@ -159,7 +162,7 @@ def segment(
     start = time.perf_counter()
     spatial_radius = check_positive("spatial_radius", spatial_radius)
     range_radius = check_positive("range_radius", range_radius)
-    min_size = check_positive("min_size", min_size, integer=True, allow_zero=True)
+    min_size = check_min_size(min_size)
     check_kernel(kernel)
     check_compat(compat)
     check_speedup(speedup)
@@ -172,13 +175,32 @@ def segment(
         params["speedup"] = speedup
 
     rgb = load_image(image, max_pixels=max_pixels)
+    min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
     luv = rgb_to_luv(rgb, compat=compat)
     modes = filter_image(
         luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
     )
     del luv
-    seg = regions_from_modes(rgb, modes, range_radius, min_size, compat=compat)
+    seg = regions_from_modes(rgb, modes, range_radius, min_pixels, compat=compat)
     return replace(seg, params=params, seconds=time.perf_counter() - start)
+
+
+def check_min_size(min_size) -> int | float:
+    """Validate ``min_size``: an int >= 0 (pixels) or a float in (0, 1) (area fraction)."""
+    if isinstance(min_size, (float, np.floating)) and not float(min_size).is_integer():
+        if not 0.0 < float(min_size) < 1.0:
+            raise ParameterError(
+                f"min_size must be an integer number of pixels or a fraction of the area in (0, 1), got {min_size!r}"
+            )
+        return float(min_size)
+    return check_positive("min_size", min_size, integer=True, allow_zero=True)
+
+
+def min_size_pixels(min_size: int | float, area: int) -> int:
+    """The smallest region in pixels for an image of ``area`` pixels."""
+    if isinstance(min_size, float):
+        return max(1, round(min_size * area))
+    return int(min_size)
 
 
 def regions_from_modes(

@@ -508,7 +508,8 @@ def encode_manifest(records: Sequence[Mapping[str, Any]], ext: str = ".json") ->
     ----------
     records : sequence of mapping
         With the keys of :data:`MANIFEST_FIELDS`; ``outputs`` is a list of
-        paths (joined with ``;`` in CSV).
+        paths (joined with ``;`` in CSV; a path holding ``;``, ``"`` or a
+        line break is quoted as in CSV).
     ext : {".json", ".csv"}
 
     Returns
@@ -526,11 +527,25 @@ def encode_manifest(records: Sequence[Mapping[str, Any]], ext: str = ".json") ->
         writer.writeheader()
         for row in rows:
             row = dict(row)
-            row["outputs"] = ";".join(row.get("outputs") or [])
+            row["outputs"] = _join_outputs(row.get("outputs") or [])
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
         # Names that are not UTF-8 (POSIX bytes, held as surrogates) stay the same bytes.
         return buffer.getvalue().encode("utf-8", "surrogateescape")
     raise ParameterError(f"manifest format {ext!r} is not supported; use one of {', '.join(MANIFEST_FORMATS)}")
+
+
+def _join_outputs(paths: Sequence[str]) -> str:
+    """The CSV cell of a list of outputs: ``a.png;a.stats.json``, quoted as CSV where a name holds ``;``."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerow(paths)  # quotes names with \r or \n
+    return buffer.getvalue()[:-2]
+
+
+def _split_outputs(cell: str) -> list[str]:
+    """Inverse of :func:`_join_outputs`."""
+    if not cell:
+        return []
+    return [p for p in next(csv.reader(io.StringIO(cell, newline=""), delimiter=";")) if p]
 
 
 def read_manifest(path: PathLike) -> list[dict[str, Any]]:
@@ -549,7 +564,7 @@ def read_manifest(path: PathLike) -> list[dict[str, Any]]:
             rows: list[dict[str, Any]] = []
             for row in csv.DictReader(io.StringIO(text)):
                 record: dict[str, Any] = dict(row)
-                record["outputs"] = [p for p in (row.get("outputs") or "").split(";") if p]
+                record["outputs"] = _split_outputs(row.get("outputs") or "")
                 record["regions"] = int(row["regions"]) if row.get("regions") else None
                 record["seconds"] = float(row["seconds"]) if row.get("seconds") else None
                 record["error"] = row.get("error") or None

@@ -1,4 +1,7 @@
-"""The ``segshift`` command (segment, help, exit codes) and the output writers.
+"""The ``segshift`` command (segment, help, exit codes).
+
+The writers are tested in test_writers.py; hostile inputs and file systems
+(unwritable folders, full disks, odd names, ...) in test_cli_robustness.py.
 
 The CLI is called in-process through ``segshift.cli.main`` (which returns the
 exit status) on small real photos written to a temporary folder; one test
@@ -212,18 +215,6 @@ def test_missing_output_folder(capsys, photo, tmp_path):
     assert code == 1 and "does not exist" in err
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
-def test_unwritable_output_folder(capsys, photo, tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        code, _, err = run(capsys, "segment", photo, "-o", folder / "m.png")
-    finally:
-        folder.chmod(0o700)
-    assert code == 1 and "not writable" in err
-
-
 @pytest.mark.parametrize(
     "content, message",
     [(None, "no such file"), (b"not an image at all", "not a recognised image file"), ("truncated", "cannot decode")],
@@ -266,58 +257,3 @@ def test_runs_as_a_program(photo, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "segshift.cli", "segment", str(tmp_path / "none.jpg")],
                           capture_output=True, env=env, text=True, timeout=300)
     assert proc.returncode == 1 and proc.stderr == f"segshift: error: {tmp_path / 'none.jpg'}: no such file\n"
-
-
-# --------------------------------------------------------------------------- #
-# writers
-# --------------------------------------------------------------------------- #
-
-
-def test_atomic_write_replaces_whole_file(tmp_path):
-    target = tmp_path / "f.bin"
-    target.write_bytes(b"old")
-    writers.write_atomic(target, b"new content")
-    assert target.read_bytes() == b"new content"
-    assert sorted(os.listdir(tmp_path)) == ["f.bin"]
-    mode = target.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    assert mode == 0o666 & ~umask
-
-
-@pytest.mark.parametrize("exc", [ValueError, KeyboardInterrupt])
-def test_atomic_write_leaves_nothing_on_error(tmp_path, exc):
-    target = tmp_path / "f.bin"
-    target.write_bytes(b"old")
-    with pytest.raises(exc):
-        with writers.atomic_open(target) as handle:
-            handle.write(b"half")
-            raise exc()
-    assert target.read_bytes() == b"old"
-    assert sorted(os.listdir(tmp_path)) == ["f.bin"]
-
-
-def test_atomic_write_to_missing_folder(tmp_path):
-    with pytest.raises(writers.OutputError, match="cannot write"):
-        writers.write_atomic(tmp_path / "no" / "f.bin", b"x")
-
-
-def test_png_labels_limit(tmp_path):
-    labels = np.arange(65536, dtype=np.int32).reshape(256, 256)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(writers.encode_labels(labels, ".png")))), labels)
-    with pytest.raises(writers.OutputError, match=r"65,537 regions do not fit a 16-bit PNG.*\.npy"):
-        writers.encode_labels(labels + 1, ".png")
-    np.testing.assert_array_equal(np.load(io.BytesIO(writers.encode_labels(labels + 1, ".npy"))), labels + 1)
-
-
-def test_manifest_round_trip(tmp_path):
-    records = [
-        {"input": "a.jpg", "outputs": ["a.png", "a.stats.json"], "regions": 3, "seconds": 0.5, "status": "ok",
-         "error": None},
-        {"input": "b, c.jpg", "outputs": [], "regions": None, "seconds": None, "status": "failed",
-         "error": 'b, c.jpg: cannot decode image ("x")'},
-    ]
-    for ext in (".json", ".csv"):
-        path = writers.write_manifest(tmp_path / f"m{ext}", records)
-        assert writers.read_manifest(path) == records
-    assert writers.read_manifest(tmp_path / "missing.json") == []

@@ -157,6 +157,9 @@ def test_settings_validation_and_names(dataset):
     assert setting_name({"compat": "edison", "tol": 0.001}) == "s=7 r=6.5 m=20 tol=0.001 compat=edison"
     ev = evaluate_folder(images, truth, [{}, {"spatial_radius": 7.0}], jobs=1, limit=1)  # duplicates dropped
     assert ev.names == ["s=7 r=6.5 m=20"] and len(ev.images) == 1
+    # min_size as a fraction of the area: 0.1 of 48x64 is 307 pixels, as many as m=300 keeps
+    ev = evaluate_folder(images, truth, [{"min_size": 0.1}, {"min_size": 300}], jobs=1, limit=1)
+    assert ev.names == ["s=7 r=6.5 m=0.1", "s=7 r=6.5 m=300"] and ev.images[0].regions == (3, 3)
 
 
 # --------------------------------------------------------------------------- #
@@ -198,7 +201,8 @@ def test_sweep_table_and_json(capsys, dataset, tmp_path):
 
     # The file is never replaced without --overwrite, and that is known before any work.
     code, out, err = run(capsys, "evaluate", images, truth, "--json", target)
-    assert code == 1 and out == "" and err == f"segshift: error: {target}: already exists (use --overwrite to replace it)\n"
+    assert code == 1 and out == ""
+    assert err == f"segshift: error: {target}: already exists (use --overwrite to replace it)\n"
     assert run(capsys, "evaluate", images, truth, "-j", "1", "-q", "--json", target, "--overwrite")[0] == 0
     assert len(json.loads(target.read_text())["settings"]) == 1
 
@@ -264,6 +268,7 @@ def test_errors(capsys, dataset, tmp_path):
         ([images, empty], 1, f"{empty}: no ground truth for any of the 4 image(s) of {images} (looked for"
                              " STEM.mat, STEM.npy, STEM.png"),
         ([images, truth, "-s", "-3"], 2, "--spatial-radius must be > 0, got -3.0"),
+        ([images, truth, "-m", "20,1.5"], 2, "--min-size must be an integer number of pixels or a fraction of"),
         ([images, truth, "--limit", "0"], 2, "--limit must be > 0, got 0"),
         ([images, truth, "--jobs", "0"], 2, "--jobs must be > 0, got 0"),
         ([images, truth, "--json", tmp_path / "s.txt"], 2, "extension '.txt' is not a supported stats format"),
@@ -273,7 +278,7 @@ def test_errors(capsys, dataset, tmp_path):
         code, out, err = run(capsys, "evaluate", *argv)
         assert (code, out) == (status, ""), (argv, err)
         assert err.startswith("segshift: error: ") and message in err and err.count("\n") == 1, (argv, err)
-    for bad in (["-m", "1.5"], ["-r", "6.5,x"], ["--kernel", "box"]):
+    for bad in (["-m", "x"], ["-r", "6.5,x"], ["--kernel", "box"]):
         code, out, err = run(capsys, "evaluate", images, truth, *bad)
         assert code == 2 and out == "" and "usage:" in err
 
@@ -292,3 +297,11 @@ def test_parallel_run_survives_a_dying_worker(capsys, dataset, monkeypatch):
     for record, expected in zip(data["images"], serial.images):
         if record["image"] != "12074.png":
             assert record["scores"]["s=7 r=6.5 m=20"] == dict(expected.scores[0].as_dict(), regions=4)
+
+
+def test_help(capsys):
+    code, out, _ = run(capsys, "evaluate", "--help")
+    assert code == 0 and "examples:" in out and "exit status" in out and "ODS" in out
+    assert "--sweep-range" in out and "(default: 6.5)" in out and "(default: 20)" in out
+    code, out, _ = run(capsys, "--help")
+    assert "segshift evaluate" in out and "score segmentations" in out

@@ -155,3 +155,18 @@ def test_fast_mode_deterministic_and_thread_independent(photo_path):
 def test_fast_mode_validates_its_name(blocks):
     with pytest.raises(ValueError, match="speedup must be 'none' or 'fast', got 'turbo'"):
         segment(blocks[0], speedup="turbo")
+
+
+def test_min_size_as_fraction_of_area_scales_with_the_image():
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    seg = segment(image, 3, 8, 0.05)  # 5 % of 2000 pixels = 100 pixels
+    assert seg.areas.min() >= 100
+    assert seg.params["min_size"] == 0.05
+    np.testing.assert_array_equal(seg.labels, segment(image, 3, 8, 100).labels)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.5, 1.0000001, float("inf")])
+def test_min_size_fraction_out_of_range(bad, blocks):
+    with pytest.raises(ValueError, match="min_size must be"):
+        segment(blocks[0], min_size=bad)

@@ -1,0 +1,152 @@
+"""Speed of segshift against OpenCV's pyrMeanShiftFiltering, as ratios.
+
+Usage: python scripts/bench_speed.py [--bsds BSDS500_DIR] [--limit 20] [--skip-large]
+
+Baseline: cv2.pyrMeanShiftFiltering(img, sp=7, sr=6.5, maxLevel=1) on the 8-bit
+L*u*v* image, timed in this same process on the same image. segshift:
+segment(image, 7, 6.5, 20), exact (speedup="none") and fast (speedup="fast"),
+whole pipeline (features, mean shift, regions), after compilation. Images: the
+bundled photos and the first N BSDS500 val photos. Each time is the best of 3.
+
+Also printed: the agreement of fast with exact (adjusted Rand index), the time
+per megapixel of a 12-megapixel photo (a bundled photo resized to 4000x3000)
+against a 0.25-megapixel one, peak memory per pixel (RSS of a subprocess above
+its baseline after imports and compilation), 1 vs 2 numba threads on the large
+photo, and the wall time of a first (compiling) and a second (cached) CLI run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_of(fn, repeat=3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+MEMORY_PROBE = """
+import resource, sys, numpy as np, segshift
+small = np.zeros((64, 64, 3), dtype=np.uint8)
+segshift.segment(small, speedup=sys.argv[2])  # imports and compiled kernels
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+image = np.load(sys.argv[1])
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+seg = segshift.segment(image, 7, 6.5, 20, speedup=sys.argv[2])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((peak - max(base, loaded)) * 1024 / image.shape[0] / image.shape[1])
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bsds", type=Path, default=None, help="BSDS500 folder (images/val)")
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--skip-large", action="store_true", help="skip the 12-megapixel checks")
+    args = parser.parse_args(argv)
+
+    import cv2
+    import numba
+    from sklearn.metrics import adjusted_rand_score
+
+    import segshift
+    from segshift.render import to_rgb8
+
+    paths = sorted((ROOT / "images").glob("*.jpg"))
+    if args.bsds:
+        paths += sorted((args.bsds / "images" / "val").glob("*.jpg"))[: args.limit]
+    print(f"machine: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
+          f"OpenCV threads {cv2.getNumThreads()}")
+    segshift.segment(paths[0])
+    segshift.segment(paths[0], speedup="fast")
+
+    exact_ratio, fast_ratio, aris = [], [], []
+    print(f"{'image':<16}{'OpenCV s':>9}{'exact s':>9}{'ratio':>7}{'fast s':>8}{'ratio':>7}{'ARI':>7}")
+    for path in paths:
+        rgb = segshift.load_image(path)
+        luv8 = cv2.cvtColor(to_rgb8(rgb), cv2.COLOR_RGB2Luv)
+        t_cv = best_of(lambda: cv2.pyrMeanShiftFiltering(luv8, 7, 6.5, maxLevel=1))
+        t_ex = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20))
+        t_fa = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, speedup="fast"))
+        ari = adjusted_rand_score(
+            segshift.segment(rgb, 7, 6.5, 20).labels.ravel(),
+            segshift.segment(rgb, 7, 6.5, 20, speedup="fast").labels.ravel(),
+        )
+        exact_ratio.append(t_ex / t_cv)
+        fast_ratio.append(t_fa / t_cv)
+        aris.append(ari)
+        print(f"{path.stem:<16}{t_cv:>9.3f}{t_ex:>9.3f}{t_ex / t_cv:>7.2f}{t_fa:>8.3f}{t_fa / t_cv:>7.2f}{ari:>7.3f}",
+              flush=True)
+    rows = [
+        ("exact segment / OpenCV (median)", f"{statistics.median(exact_ratio):.2f}x", "<= 0.5x"),
+        ("fast segment / OpenCV (median)", f"{statistics.median(fast_ratio):.2f}x", "<= 0.1x"),
+        ("fast vs exact, adjusted Rand (mean / min)", f"{np.mean(aris):.3f} / {np.min(aris):.3f}", ">= 0.9"),
+    ]
+
+    if not args.skip_large:
+        base = cv2.imread(str(ROOT / "images" / "coffee.jpg"))[..., ::-1]
+        small = cv2.resize(base, (612, 408), interpolation=cv2.INTER_AREA)  # 0.25 MP
+        large = cv2.resize(base, (4000, 3000), interpolation=cv2.INTER_CUBIC)  # 12 MP
+        for speedup in ("none", "fast"):
+            t_small = best_of(lambda: segshift.segment(small, 7, 6.5, 20, speedup=speedup))
+            t_large = best_of(lambda: segshift.segment(large, 7, 6.5, 20, speedup=speedup), repeat=1)
+            per_small = t_small / (small.shape[0] * small.shape[1] / 1e6)
+            per_large = t_large / 12.0
+            rows.append((f"12 MP / 0.25 MP time per MP ({speedup})",
+                         f"{per_large / per_small:.2f}x ({per_large:.2f} vs {per_small:.2f} s/MP)", "<= 1.2x"))
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(Path(tmp) / "large.npy", large)
+            for speedup in ("none", "fast"):
+                out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(Path(tmp) / "large.npy"), speedup],
+                                     capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                rows.append((f"peak memory above baseline, 12 MP ({speedup})", f"{float(out.stdout):.0f} B/pixel",
+                             "<= 64 B/pixel"))
+        before = numba.get_num_threads()
+        try:
+            numba.set_num_threads(1)
+            t1 = best_of(lambda: segshift.segment(large, 7, 6.5, 20), repeat=1)
+            numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+            t2 = best_of(lambda: segshift.segment(large, 7, 6.5, 20), repeat=1)
+        finally:
+            numba.set_num_threads(before)
+        rows.append(("2 threads vs 1 on 12 MP (exact)", f"{t1 / t2:.2f}x faster ({t1:.1f} s -> {t2:.1f} s)", ">= 1.8x"))
+
+    exe = shutil.which("segshift")
+    if exe:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "cache"))
+            cmd = [exe, "segment", str(ROOT / "images" / "chelsea.jpg"), "-o", str(Path(tmp) / "a.png")]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True)
+            first = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            subprocess.run(cmd + ["--overwrite"], env=env, check=True)
+            second = time.perf_counter() - t0
+            rows.append(("CLI wall time, first run (compiling) -> cached", f"{first:.1f} s -> {second:.1f} s",
+                         "no recompilation"))
+
+    print()
+    print(f"{'figure':<52}{'measured':<38}target")
+    for name, value, target in rows:
+        print(f"{name:<52}{value:<38}{target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""segshift.writers: atomic files, encoders, manifests.
+
+Failures of real writes (full disk, refused folders) are in
+test_cli_robustness.py, through the command line.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segshift import writers
+
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    writers.write_atomic(target, b"new content")
+    assert target.read_bytes() == b"new content"
+    assert sorted(os.listdir(tmp_path)) == ["f.bin"]
+    mode = target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("exc", [ValueError, KeyboardInterrupt])
+def test_atomic_write_leaves_nothing_on_error(tmp_path, exc):
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(exc):
+        with writers.atomic_open(target) as handle:
+            handle.write(b"half")
+            raise exc()
+    assert target.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["f.bin"]
+
+
+def test_atomic_write_to_missing_folder(tmp_path):
+    with pytest.raises(writers.OutputError, match="cannot write"):
+        writers.write_atomic(tmp_path / "no" / "f.bin", b"x")
+
+
+def test_png_labels_limit(tmp_path):
+    labels = np.arange(65536, dtype=np.int32).reshape(256, 256)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(writers.encode_labels(labels, ".png")))), labels)
+    with pytest.raises(writers.OutputError, match=r"65,537 regions do not fit a 16-bit PNG.*\.npy"):
+        writers.encode_labels(labels + 1, ".png")
+    np.testing.assert_array_equal(np.load(io.BytesIO(writers.encode_labels(labels + 1, ".npy"))), labels + 1)
+
+
+def test_manifest_round_trip(tmp_path):
+    records = [
+        {"input": "a.jpg", "outputs": ["a.png", "a.stats.json"], "regions": 3, "seconds": 0.5, "status": "ok",
+         "error": None},
+        {"input": "b, c.jpg", "outputs": [], "regions": None, "seconds": None, "status": "failed",
+         "error": 'b, c.jpg: cannot decode image ("x")'},
+    ]
+    for ext in (".json", ".csv"):
+        path = writers.write_manifest(tmp_path / f"m{ext}", records)
+        assert writers.read_manifest(path) == records
+    assert writers.read_manifest(tmp_path / "missing.json") == []
+
+
+ODD_NAMES = ["a, b; c.png", 'q"uote.png', "new\nline.png", "cr\r\nlf.png", "café.png", "bytes-\udcff.png", "x;.png"]
+
+
+@pytest.mark.parametrize("ext", [".json", ".csv"])
+def test_manifest_round_trip_with_odd_names(tmp_path, ext):
+    records = [
+        {"input": f"sub dir/{name}", "outputs": [f"sub dir/{name}", f"sub dir/{name}.stats.json"], "regions": 2,
+         "seconds": 0.25, "status": "ok", "error": None}
+        for name in ODD_NAMES
+    ]
+    path = writers.write_manifest(tmp_path / f"m{ext}", records)
+    assert writers.read_manifest(path) == records
+    if ext == ".csv":  # a plain list stays plain: a;b
+        text = writers.encode_manifest([dict(records[0], outputs=["a.png", "a.stats.json"])], ".csv").decode()
+        assert text.splitlines()[1].startswith('"sub dir/a, b; c.png",a.png;a.stats.json,2,')
+
+
+def test_read_manifest_never_fails(tmp_path):
+    for name, content in [("torn.json", b'[\n  {"input": "a.jpg"'), ("torn.csv", b'input,outputs\n"a.jpg'),
+                          ("other.json", b'{"not": "a list"}'), ("binary.csv", b"\xff\xfe\x00garbage")]:
+        (tmp_path / name).write_bytes(content)
+        assert isinstance(writers.read_manifest(tmp_path / name), list)
+    assert writers.read_manifest(tmp_path / "torn.json") == []
+
+
+def test_remove_stale_temp_files(tmp_path):
+    (tmp_path / "sub").mkdir()
+    stale = [".a.png.k3j4h5g6.tmp", ".a.png.zzzzzzzz.tmp", ".a.stats.json.0123abcd.tmp", "sub/.b.png.abcdefgh.tmp"]
+    kept = [".keep.tmp", ".ab.png.k3j4h5g6.tmp", "a.png", ".c.png.abcdefgh.tmp"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    targets = [tmp_path / "a.png", tmp_path / "a.stats.json", tmp_path / "sub" / "b.png", tmp_path / "no" / "d.png"]
+    assert writers.remove_stale_temp_files(targets) == len(stale)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == sorted(kept)
