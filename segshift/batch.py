@@ -42,8 +42,8 @@ from typing import Any, Literal, Union
 
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
-from .meanshift import check_kernel, check_positive
-from .segment import check_min_size
+from .meanshift import check_compat, check_kernel, check_positive, check_speedup
+from .segment import DEFAULTS, check_min_size
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -389,11 +389,13 @@ def default_jobs() -> int:
 def run_batch(
     in_dir: PathLike,
     out_dir: PathLike,
-    spatial_radius: float = 7,
-    range_radius: float = 6.5,
-    min_size: int = 20,
+    spatial_radius: float = DEFAULTS["spatial_radius"],
+    range_radius: float = DEFAULTS["range_radius"],
+    min_size: int | float = DEFAULTS["min_size"],
     *,
-    kernel: str = "uniform",
+    kernel: str = DEFAULTS["kernel"],
+    compat: str | None = DEFAULTS["compat"],
+    speedup: str = DEFAULTS["speedup"],
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     outputs: Sequence[str] = ("modes",),
     image_format: str = ".png",
@@ -416,7 +418,7 @@ def run_batch(
         Folder for the outputs, created if needed; the folder structure of
         ``in_dir`` is mirrored there (see :func:`plan_outputs`). It may lie
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
-    spatial_radius, range_radius, min_size, kernel, max_pixels
+    spatial_radius, range_radius, min_size, kernel, compat, speedup, max_pixels
         As for :func:`segshift.segment`; checked before anything is done.
     outputs : sequence of {"modes", "boundaries", "labels", "stats"}
         What to write for each image: the mode-colour picture, the input with
@@ -486,6 +488,8 @@ def run_batch(
         range_radius=check_positive("range_radius", range_radius),
         min_size=check_min_size(min_size),
         kernel=kernel,
+        compat=check_compat(compat),
+        speedup=check_speedup(speedup),
     )
     check_kernel(kernel)
     if max_pixels is not None:

@@ -32,7 +32,8 @@ from typing import Any
 from . import __version__, writers
 from .errors import ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
-from .meanshift import KERNELS
+from .meanshift import KERNELS, SPEEDUPS
+from .segment import DEFAULTS
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -161,25 +162,42 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument("--debug", action="store_true", help="show tracebacks of errors", **keep)
 
 
+def _add_method_options(group: argparse._ArgumentGroup) -> None:
+    """--kernel, --compat and --speedup, shared by every command."""
+    group.add_argument(
+        "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default=DEFAULTS["kernel"],
+        help="mean-shift kernel",
+    )
+    group.add_argument(
+        "--compat", choices=["edison", "none"], default=DEFAULTS["compat"] or "none",
+        help="numerics: 'edison' reproduces EDISON's colour conversion, convergence test and region seeds; "
+        "'none' uses CIE L*u*v* and convergence in bandwidth units",
+    )
+    group.add_argument(
+        "--speedup", choices=list(SPEEDUPS), default=DEFAULTS["speedup"],
+        help="'none': exact mean shift; 'fast': climbs from a quarter of the pixels",
+    )
+
+
 def _add_parameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("segmentation parameters")
     group.add_argument(
-        "-s", "--spatial-radius", type=float, default=7.0, metavar="PIXELS", help="spatial window radius"
+        "-s", "--spatial-radius", type=float, default=DEFAULTS["spatial_radius"], metavar="PIXELS",
+        help="spatial window radius",
     )
     group.add_argument(
-        "-r", "--range-radius", type=float, default=6.5, metavar="LUV", help="colour window radius in L*u*v*"
+        "-r", "--range-radius", type=float, default=DEFAULTS["range_radius"], metavar="LUV",
+        help="colour window radius in L*u*v*",
     )
     group.add_argument(
         "-m",
         "--min-size",
         type=_min_size,
-        default=20,
+        default=DEFAULTS["min_size"],
         metavar="SIZE",
         help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
     )
-    group.add_argument(
-        "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default="uniform", help="mean-shift kernel"
-    )
+    _add_method_options(group)
     group.add_argument(
         "--max-pixels",
         type=_positive_or_none,
@@ -222,20 +240,21 @@ def _number_list(kind: Any) -> Any:
 def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("segmentation parameters (one value or a comma-separated list each)")
     group.add_argument(
-        "-s", "--spatial-radius", "--sweep-spatial", type=_number_list(float), default="7", metavar="PIXELS[,...]",
+        "-s", "--spatial-radius", "--sweep-spatial", type=_number_list(float),
+        default=str(DEFAULTS["spatial_radius"]), metavar="PIXELS[,...]",
         dest="spatial_radius", help="spatial window radius",
     )
     group.add_argument(
-        "-r", "--range-radius", "--sweep-range", type=_number_list(float), default="6.5", metavar="LUV[,...]",
+        "-r", "--range-radius", "--sweep-range", type=_number_list(float),
+        default=str(DEFAULTS["range_radius"]), metavar="LUV[,...]",
         dest="range_radius", help="colour window radius in L*u*v*",
     )
     group.add_argument(
-        "-m", "--min-size", "--sweep-min-size", type=_number_list(_min_size), default="20", metavar="SIZE[,...]",
+        "-m", "--min-size", "--sweep-min-size", type=_number_list(_min_size),
+        default=str(DEFAULTS["min_size"]), metavar="SIZE[,...]",
         dest="min_size", help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
     )
-    group.add_argument(
-        "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default="uniform", help="mean-shift kernel"
-    )
+    _add_method_options(group)
     group.add_argument(
         "--max-pixels",
         type=_positive_or_none,
@@ -429,6 +448,8 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         range_radius=args.range_radius,
         min_size=args.min_size,
         kernel=args.kernel,
+        compat=None if args.compat == "none" else args.compat,
+        speedup=args.speedup,
         max_pixels=args.max_pixels,
     )
 
@@ -623,7 +644,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder
 
     settings = [
-        dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel)
+        dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel,
+             compat=None if args.compat == "none" else args.compat, speedup=args.speedup)
         for hs, hr, m in itertools.product(args.spatial_radius, args.range_radius, args.min_size)
     ]
     if args.json not in (None, "-"):

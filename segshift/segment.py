@@ -19,6 +19,18 @@ from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup, filter_image
 
 
+#: segshift's default parameters, the one place the library, the command line
+#: and the batch runner read them from.
+DEFAULTS = dict(
+    spatial_radius=7.0,
+    range_radius=6.5,
+    min_size=20,
+    kernel="uniform",
+    compat=None,
+    speedup="none",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class Segmentation:
     """A segmentation of an image into regions.
@@ -79,16 +91,16 @@ class Segmentation:
 
 def segment(
     image: ImageSource,
-    spatial_radius: float = 7,
-    range_radius: float = 6.5,
-    min_size: int | float = 20,
+    spatial_radius: float = DEFAULTS["spatial_radius"],
+    range_radius: float = DEFAULTS["range_radius"],
+    min_size: int | float = DEFAULTS["min_size"],
     *,
-    kernel: str = "uniform",
+    kernel: str = DEFAULTS["kernel"],
     tol: float = 0.01,
     max_iter: int = 100,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    compat: str | None = None,
-    speedup: str = "none",
+    compat: str | None = DEFAULTS["compat"],
+    speedup: str = DEFAULTS["speedup"],
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
@@ -167,12 +179,13 @@ def segment(
     check_compat(compat)
     check_speedup(speedup)
     params = dict(
-        spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size, kernel=kernel.lower()
+        spatial_radius=spatial_radius,
+        range_radius=range_radius,
+        min_size=min_size,
+        kernel=kernel.lower(),
+        compat=compat,
+        speedup=speedup,
     )
-    if compat:
-        params["compat"] = compat
-    if speedup != "none":
-        params["speedup"] = speedup
 
     rgb = load_image(image, max_pixels=max_pixels)
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])

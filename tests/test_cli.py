@@ -135,7 +135,8 @@ def test_every_output_kind(capsys, photo, tmp_path):
     assert np.array_equal(np.asarray(Image.open(paths["modes"])), seg.mode_image())
 
     stats = json.loads(paths["stats"].read_text())
-    assert stats["params"] == {"spatial_radius": 5.0, "range_radius": 8.0, "min_size": 10, "kernel": "gaussian"}
+    assert stats["params"] == {"spatial_radius": 5.0, "range_radius": 8.0, "min_size": 10, "kernel": "gaussian",
+                               "compat": None, "speedup": "none"}
     assert (stats["width"], stats["height"]) == (80, 60)
     assert stats["n_regions"] == seg.n_regions == len(stats["regions"])
     assert stats["seconds"] > 0 and stats["input"] == str(photo)
@@ -257,3 +258,15 @@ def test_runs_as_a_program(photo, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "segshift.cli", "segment", str(tmp_path / "none.jpg")],
                           capture_output=True, env=env, text=True, timeout=300)
     assert proc.returncode == 1 and proc.stderr == f"segshift: error: {tmp_path / 'none.jpg'}: no such file\n"
+
+
+def test_method_options_reach_segment(capsys, photo, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "segment", str(photo), "--stats", "-", "--speedup", "fast", "--compat", "edison",
+                       "--kernel", "gaussian", "-m", "0.01")
+    assert code == 0
+    params = json.loads(out)["params"]
+    assert params["speedup"] == "fast" and params["compat"] == "edison" and params["kernel"] == "gaussian"
+    assert params["min_size"] == 0.01
+    code, _, err = run(capsys, "segment", str(photo), "--speedup", "turbo")
+    assert code == 2 and "--speedup" in err
