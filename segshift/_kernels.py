@@ -309,3 +309,68 @@ def filter_seeds(luv, hs, hr, kernel, eps, max_iter, raw_units, step):
             modes[i, j, 1] = out[1]
             modes[i, j, 2] = out[2]
     return modes
+
+
+@numba.njit(**JIT)
+def adjacent_pairs(labels):
+    """Pairs (a, b) of different labels that touch along a row or a column.
+
+    labels: (H, W) int32 -> (n, 2) int64, each pair once per run of equal
+    pairs along the scan (so far fewer than the boundary pixels); callers
+    sort and deduplicate.
+    """
+    height, width = labels.shape
+    out = np.empty((2 * height * width, 2), dtype=np.int64)
+    n = 0
+    for y in range(height):
+        last_a = -1
+        last_b = -1
+        for x in range(width - 1):  # horizontal neighbours
+            a = labels[y, x]
+            b = labels[y, x + 1]
+            if a != b and (a != last_a or b != last_b):
+                out[n, 0] = min(a, b)
+                out[n, 1] = max(a, b)
+                n += 1
+                last_a = a
+                last_b = b
+        if y + 1 < height:
+            last_a = -1
+            last_b = -1
+            for x in range(width):  # vertical neighbours
+                a = labels[y, x]
+                b = labels[y + 1, x]
+                if a != b and (a != last_a or b != last_b):
+                    out[n, 0] = min(a, b)
+                    out[n, 1] = max(a, b)
+                    n += 1
+                    last_a = a
+                    last_b = b
+    return out[:n].copy()
+
+
+@numba.njit(**JIT)
+def closest_neighbours(edges, modes, small):
+    """For each region flagged in ``small``, the adjacent region with the
+    nearest mode (squared Euclidean distance; ties to the lower label).
+
+    edges: (e, 2) int64; modes: (n, 3) float64; small: (n,) bool ->
+    (n,) int64, -1 where a region is not small or has no neighbour.
+    """
+    n = modes.shape[0]
+    best = np.full(n, -1, dtype=np.int64)
+    best_d = np.full(n, np.inf)
+    for k in range(edges.shape[0]):
+        for side in range(2):
+            i = edges[k, side]
+            j = edges[k, 1 - side]
+            if not small[i]:
+                continue
+            d = 0.0
+            for c in range(3):
+                diff = modes[i, c] - modes[j, c]
+                d += diff * diff
+            if d < best_d[i] or (d == best_d[i] and j < best[i]):
+                best_d[i] = d
+                best[i] = j
+    return best

@@ -43,7 +43,7 @@ class Regions(NamedTuple):
     region_label: NDArray[np.int64]  # (n0,) current label of each initial region
     modes: NDArray[np.float64]  # (n, 3) L*u*v* mode of each current label
     areas: NDArray[np.int64]  # (n,) pixels per current label
-    edges: NDArray[np.int64]  # (e, 2) adjacent current labels, a < b, unique
+    edges: NDArray[np.int64]  # (e, 2) adjacent current labels (a != b; may repeat)
 
 
 def connect_modes(modes: NDArray[np.floating], *, seed_modes: bool = False) -> Regions:
@@ -86,12 +86,7 @@ def connect_modes(modes: NDArray[np.floating], *, seed_modes: bool = False) -> R
 
 def _pixel_edges(labels: NDArray[np.int32]) -> NDArray[np.int64]:
     """Unique pairs (a < b) of labels that touch along a row or a column."""
-    pairs = []
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
-        differ = a != b
-        pairs.append(np.stack([a[differ], b[differ]], axis=1))
-    edges = np.concatenate(pairs).astype(np.int64)
-    return _unique_edges(edges)
+    return _unique_edges(_kernels.adjacent_pairs(labels))
 
 
 def _unique_edges(edges: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -103,8 +98,16 @@ def _unique_edges(edges: NDArray[np.int64]) -> NDArray[np.int64]:
     keep = lo != hi
     lo, hi = lo[keep], hi[keep]
     n = int(hi.max()) + 1 if len(hi) else 1
-    packed = np.unique(lo * n + hi)
+    packed = np.sort(lo * n + hi)
+    packed = packed[np.r_[True, packed[1:] != packed[:-1]]] if len(packed) else packed
     return np.stack([packed // n, packed % n], axis=1)
+
+
+def _drop_loops(edges: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Drop edges inside one region after a join. Duplicates may remain: they
+    change neither the components nor the closest neighbour, and removing
+    them would cost a sort per join."""
+    return edges[edges[:, 0] != edges[:, 1]]
 
 
 def _join(regions: Regions, pairs: NDArray[np.int64]) -> Regions:
@@ -133,7 +136,7 @@ def _join(regions: Regions, pairs: NDArray[np.int64]) -> Regions:
         region_label=new[regions.region_label],
         modes=modes / areas[:, None],
         areas=areas.astype(np.int64),
-        edges=_unique_edges(new[regions.edges]),
+        edges=_drop_loops(new[regions.edges]),
     )
 
 
@@ -172,17 +175,11 @@ def prune_regions(regions: Regions, min_size: int) -> Regions:
         small = regions.areas < min_size
         if not small.any() or len(regions.edges) == 0:
             return regions
-        src = np.concatenate([regions.edges[:, 0], regions.edges[:, 1]])
-        dst = np.concatenate([regions.edges[:, 1], regions.edges[:, 0]])
-        keep = small[src]
-        src, dst = src[keep], dst[keep]
+        best = _kernels.closest_neighbours(regions.edges, regions.modes, small)
+        src = np.flatnonzero(best >= 0)
         if len(src) == 0:
             return regions
-        dist2 = ((regions.modes[src] - regions.modes[dst]) ** 2).sum(axis=1)
-        order = np.lexsort((dst, dist2, src))
-        src, dst = src[order], dst[order]
-        first = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
-        regions = _join(regions, np.stack([src[first], dst[first]], axis=1))
+        regions = _join(regions, np.stack([src, best[src]], axis=1))
 
 
 def final_labels(regions: Regions) -> NDArray[np.int32]:
