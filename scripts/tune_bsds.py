@@ -121,6 +121,20 @@ def summarise(per_photo: list[dict]) -> dict:
     return {"settings": table, "ods_ois": summary}
 
 
+def choose(settings: dict) -> str:
+    """The one setting for the defaults: the best mean rank over the four
+    data-set scores (Covering, PRI and boundary F higher, VI lower), each
+    taken at that single setting for the whole split (an ODS choice)."""
+    from scipy.stats import rankdata
+
+    keys = list(settings)
+    ranks = sum(
+        rankdata([sign * settings[k][metric] for k in keys])
+        for metric, sign in (("covering", -1), ("pri", -1), ("vi", 1), ("boundary_f", -1))
+    )
+    return keys[int(np.argmin(ranks))]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bsds", type=Path)
@@ -161,6 +175,10 @@ def main(argv=None) -> int:
     print(f"{'setting':<66}{'Cover':>7}{'PRI':>7}{'VI':>7}{'BF':>7}{'regions':>9}")
     for key, s in sorted(summary["settings"].items(), key=lambda kv: -kv[1]["covering"]):
         print(f"{key:<66}{s['covering']:>7.3f}{s['pri']:>7.3f}{s['vi']:>7.2f}{s['boundary_f']:>7.3f}{s['regions']:>9.0f}")
+    best = choose(summary["settings"])
+    b = summary["settings"][best]
+    print(f"chosen (best mean rank over Covering, PRI, VI, boundary F): {best}: Covering {b['covering']:.3f} "
+          f"PRI {b['pri']:.3f} VI {b['vi']:.2f} boundary F {b['boundary_f']:.3f}")
     o = summary["ods_ois"]
     for metric in ("covering", "pri", "vi"):
         print(f"{metric:>9} ODS {o[metric + '_ods']:.3f} ({o[metric + '_ods_setting']})  OIS {o[metric + '_ois']:.3f}")

@@ -390,14 +390,31 @@ def rgb_to_luv(rgb: NDArray[np.floating], *, compat: str | None = None) -> NDArr
 
     rgb = np.asarray(rgb)
     out = np.empty(rgb.shape, dtype=np.float32)
-    rows = max(1, 1_000_000 // max(1, rgb.shape[1]))
-    for start in range(0, rgb.shape[0], rows):
-        band = rgb[start : start + rows].astype(np.float64)
+
+    def convert(start: int, stop: int) -> None:
+        band = rgb[start:stop].astype(np.float64)
         if compat == "edison":
             band = np.round(band * 255.0) / 255.0  # EDISON reads bytes
-            out[start : start + rows] = xyz2luv(band @ EDISON_RGB_TO_XYZ.T)
+            out[start:stop] = xyz2luv(band @ EDISON_RGB_TO_XYZ.T)
         else:
-            out[start : start + rows] = rgb2luv(band)
+            out[start:stop] = rgb2luv(band)
+
+    # Bands of rows bound the float64 temporaries; NumPy releases the GIL, so
+    # the bands run on as many threads as numba may use.
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    height, width = rgb.shape[:2]
+    rows = max(1, min(1_000_000 // max(1, width), -(-height // threads)))
+    bands = [(start, min(start + rows, height)) for start in range(0, height, rows)]
+    if threads == 1 or len(bands) == 1:
+        for start, stop in bands:
+            convert(start, stop)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda band: convert(*band), bands))
     return out
 
 
