@@ -169,16 +169,16 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
 
 
 @numba.njit(**JIT_PARALLEL)
-def filter_exact(luv, hs, hr, kernel, eps, max_iter, raw_units):
+def filter_exact(luv, hs, hr, kernel, eps, max_iter, raw_units, modes):
     """Exact mean-shift filtering: every pixel climbs to its own mode.
 
-    luv: (H, W, 3) float32 -> modes (H, W, 3) float32 (range part of each
-    pixel's mode).
+    luv: (H, W, 3) float32; modes: (H, W, 3) float32 receives the range part
+    of each pixel's mode and may be ``luv`` itself (the climbs read a padded
+    copy). Returns modes.
     """
     height, width = luv.shape[0], luv.shape[1]
     pad = window_reach(hs, width) + LANES + 1
     planes, stride = pad_planes(luv, pad)
-    modes = np.empty((height, width, 3), dtype=np.float32)
     for y in numba.prange(height):
         out = np.empty(3, dtype=np.float64)
         for x in range(width):
@@ -208,7 +208,9 @@ def connect_close(modes, threshold):
     """
     height, width = modes.shape[0], modes.shape[1]
     n = height * width
-    parent = np.arange(n)
+    parent = np.empty(n, dtype=np.int32)  # 4 bytes a pixel: images stay below 2**31 pixels
+    for i in range(n):
+        parent[i] = i
     for y in range(height):
         for x in range(width):
             i = y * width + x
@@ -228,8 +230,8 @@ def connect_close(modes, threshold):
                     and abs(modes[y, x, 1] - modes[ny, nx, 1]) < threshold
                     and abs(modes[y, x, 2] - modes[ny, nx, 2]) < threshold
                 ):
-                    a = _find(parent, i)
-                    b = _find(parent, ny * width + nx)
+                    a = _find(parent, np.int32(i))
+                    b = _find(parent, np.int32(ny * width + nx))
                     if a < b:
                         parent[b] = a
                     elif b < a:
@@ -250,7 +252,7 @@ def connect_close(modes, threshold):
 
 
 @numba.njit(**JIT_PARALLEL)
-def assign_from_seeds(luv, seed_luv, seed_modes, step, hr):
+def assign_from_seeds(luv, seed_luv, seed_modes, step, hr, out):
     """Give every pixel the mode of the nearby seed whose colour is closest.
 
     luv: (H, W, 3) float32 image; seed_luv, seed_modes: (h, w, 3) float32,
@@ -258,11 +260,11 @@ def assign_from_seeds(luv, seed_luv, seed_modes, step, hr):
     looks at the seeds of the grid cells around it (a 3 x 3 block of seeds)
     and takes the mode of the one whose colour is nearest its own colour:
     a pixel that starts close to a seed, in space and colour, lies in the
-    same basin of attraction. Returns modes (H, W, 3) float32.
+    same basin of attraction. out: (H, W, 3) float32 receives the modes; it
+    may be ``luv`` itself (each pixel is read before it is written). Returns out.
     """
     height, width = luv.shape[0], luv.shape[1]
     sh, sw = seed_luv.shape[0], seed_luv.shape[1]
-    out = np.empty((height, width, 3), dtype=np.float32)
     for y in numba.prange(height):
         gy = (y + step // 2) // step
         for x in range(width):
@@ -312,41 +314,42 @@ def filter_seeds(luv, hs, hr, kernel, eps, max_iter, raw_units, step):
 
 
 @numba.njit(**JIT)
-def adjacent_pairs(labels):
-    """Pairs (a, b) of different labels that touch along a row or a column.
-
-    labels: (H, W) int32 -> (n, 2) int64, each pair once per run of equal
-    pairs along the scan (so far fewer than the boundary pixels); callers
-    sort and deduplicate.
-    """
+def _scan_pairs(labels, out):
+    """Write (or, with out of length 0, only count) the pairs of adjacent_pairs."""
     height, width = labels.shape
-    out = np.empty((2 * height * width, 2), dtype=np.int64)
     n = 0
+    store = out.shape[0] > 0
     for y in range(height):
-        last_a = -1
-        last_b = -1
-        for x in range(width - 1):  # horizontal neighbours
-            a = labels[y, x]
-            b = labels[y, x + 1]
-            if a != b and (a != last_a or b != last_b):
-                out[n, 0] = min(a, b)
-                out[n, 1] = max(a, b)
-                n += 1
-                last_a = a
-                last_b = b
-        if y + 1 < height:
+        for vertical in range(2):
+            if vertical == 1 and y + 1 >= height:
+                break
             last_a = -1
             last_b = -1
-            for x in range(width):  # vertical neighbours
+            for x in range(width - 1 + vertical):
                 a = labels[y, x]
-                b = labels[y + 1, x]
+                b = labels[y + vertical, x + 1 - vertical]
                 if a != b and (a != last_a or b != last_b):
-                    out[n, 0] = min(a, b)
-                    out[n, 1] = max(a, b)
+                    if store:
+                        out[n, 0] = min(a, b)
+                        out[n, 1] = max(a, b)
                     n += 1
                     last_a = a
                     last_b = b
-    return out[:n].copy()
+    return n
+
+
+@numba.njit(**JIT)
+def adjacent_pairs(labels):
+    """Pairs (a < b) of different labels that touch along a row or a column.
+
+    labels: (H, W) int32 -> (n, 2) int64, each pair once per run of equal
+    pairs along the scan (so far fewer than the boundary pixels); callers
+    sort and deduplicate. Counts first, so memory is only what the pairs need.
+    """
+    n = _scan_pairs(labels, np.empty((0, 2), dtype=np.int64))
+    out = np.empty((n, 2), dtype=np.int64)
+    _scan_pairs(labels, out)
+    return out
 
 
 @numba.njit(**JIT)

@@ -346,16 +346,16 @@ def _normalise(data: np.ndarray, name: str) -> np.ndarray:
         return values
     # Any byte order: a big-endian uint16 array is 16-bit like a native one.
     if kind == "u" and data.dtype.itemsize == 1:
-        return data.astype(np.float32) / np.float32(255)
+        return _scaled(data, 255)
     if kind == "u" and data.dtype.itemsize == 2:
-        return data.astype(np.float32) / np.float32(65535)
+        return _scaled(data, 65535)
     lo, hi = int(data.min()), int(data.max())
     if lo < 0:
         raise ImageError(f"{name}: integer image has negative values (min {lo})")
     if hi <= 255:
-        return data.astype(np.float32) / np.float32(255)
+        return _scaled(data, 255)
     if hi <= 65535:
-        return data.astype(np.float32) / np.float32(65535)
+        return _scaled(data, 65535)
     raise ImageError(f"{name}: integer image values must fit 0..65535, got max {hi}")
 
 
@@ -438,3 +438,10 @@ def image_features(luv: NDArray[np.floating]) -> NDArray[np.float32]:
     features[:, 1] = ys
     features[:, 2:] = luv.reshape(-1, 3)
     return features
+
+
+def _scaled(data: np.ndarray, top: int) -> NDArray[np.float32]:
+    """``data / top`` as a new float32 array, divided in place (one copy, not two)."""
+    values = data.astype(np.float32)
+    values /= np.float32(top)
+    return values

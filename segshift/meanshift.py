@@ -112,6 +112,7 @@ def filter_image(
     max_iter: int = 100,
     compat: str | None = None,
     speedup: str = "none",
+    overwrite_input: bool = False,
 ) -> NDArray[np.float32]:
     """Move every pixel of an L*u*v* image to its mode (exact mean shift).
 
@@ -145,6 +146,9 @@ def filter_image(
         basin-of-attraction reuse of Comaniciu & Meer's EDISON speed-ups on
         the spatial discretisation of Carreira-Perpinan (CVPR 2006). About
         four times less work.
+    overwrite_input : bool
+        Write the modes into ``luv`` (when it is C-contiguous float32) instead
+        of a new array, saving 12 bytes a pixel.
 
     Returns
     -------
@@ -160,19 +164,23 @@ def filter_image(
     tol, max_iter = _check_convergence(tol, max_iter)
     raw_units = check_compat(compat) == "edison"
     check_speedup(speedup)
-    luv = np.ascontiguousarray(luv, dtype=np.float32)
+    if not overwrite_input:
+        luv = np.ascontiguousarray(luv, dtype=np.float32)
+    elif not (isinstance(luv, np.ndarray) and luv.dtype == np.float32 and luv.flags.c_contiguous):
+        raise ParameterError("overwrite_input needs a C-contiguous float32 array")
     # Beyond 10^4 image diagonals a larger disk changes nothing a float32 can
     # show (the window already holds every pixel, a kernel weight differs from
     # 1 by under 1e-8), and the kernels' squared radii stay finite.
     spatial_radius = min(spatial_radius, 1e4 * (float(np.hypot(*luv.shape[:2])) + 1.0))
+    modes = luv if overwrite_input else np.empty_like(luv)
     if speedup == "fast":
         step = FAST_STEP
         seed_modes = _kernels.filter_seeds(
             luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step
         )
         seeds = np.ascontiguousarray(luv[::step, ::step])
-        return _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius)
-    return _kernels.filter_exact(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units)
+        return _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius, modes)
+    return _kernels.filter_exact(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, modes)
 
 
 class MeanShiftResult(NamedTuple):

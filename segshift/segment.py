@@ -191,7 +191,8 @@ def segment(
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
     luv = rgb_to_luv(rgb, compat=compat)
     modes = filter_image(
-        luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
+        luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup,
+        overwrite_input=True,  # luv is ours: its memory takes the modes
     )
     del luv
     seg = regions_from_modes(rgb, modes, range_radius, min_pixels, compat=compat)
