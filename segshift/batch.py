@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
-from .loader import DEFAULT_MAX_PIXELS
+from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
 from .segment import DEFAULTS, check_min_size
 from .writers import (
@@ -60,9 +60,7 @@ from .writers import (
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Extensions picked up when no glob pattern is given (case-insensitive).
-DEFAULT_EXTENSIONS: tuple[str, ...] = (
-    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm",
-)  # fmt: skip
+DEFAULT_EXTENSIONS: tuple[str, ...] = IMAGE_EXTENSIONS
 
 #: What goes between an output's base name and its extension, per kind.
 OUTPUT_SUFFIXES: dict[str, str] = {"modes": "", "boundaries": ".boundaries", "labels": ".labels", "stats": ".stats"}

@@ -2,7 +2,7 @@
 
 A thin layer over the library: parse the options, resolve paths, call
 :func:`segshift.segment`, :func:`segshift.batch.run_batch` or
-:func:`segshift.evaluate.evaluate_folder`, and turn errors into one line on
+:func:`segshift.benchmark.evaluate_folder`, and turn errors into one line on
 stderr and an exit status:
 
 - 0: success;
@@ -641,7 +641,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import itertools
     import json
 
-    from .evaluate import evaluate_folder
+    from .benchmark import evaluate_folder
 
     settings = [
         dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel,

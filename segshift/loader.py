@@ -25,6 +25,12 @@ from .errors import ImageError, ImageReadError, ImageTooLargeError, ParameterErr
 #: a pixel, so 100 megapixels already asks for about 6 GB of memory.
 DEFAULT_MAX_PIXELS = 100_000_000
 
+#: File extensions taken for images when scanning folders (case-insensitive);
+#: a file's content, not its name, decides how it is decoded.
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm",
+)  # fmt: skip
+
 ImageSource = Union[str, "os.PathLike[str]", ArrayLike]
 
 # Pillow's decompression-bomb guard is one global (PIL.Image.MAX_IMAGE_PIXELS);

@@ -1,4 +1,4 @@
-"""``segshift evaluate`` and :func:`segshift.evaluate.evaluate_folder` on a tiny synthetic data set.
+"""``segshift evaluate`` and :func:`segshift.benchmark.evaluate_folder` on a tiny synthetic data set.
 
 Three 48x64 photos of flat colour blocks with noise, each with ground truth
 of the blocks (one as a 16-bit PNG, one as a BSDS500 ``.mat`` with two
@@ -20,14 +20,8 @@ from PIL import Image
 
 from segshift import segment
 from segshift.cli import main
-from segshift.evaluate import (
-    boundary_map,
-    evaluate_folder,
-    evaluate_segmentation,
-    find_ground_truth,
-    load_ground_truth,
-    setting_name,
-)
+from segshift.benchmark import evaluate_folder, find_ground_truth, setting_name
+from segshift.evaluate import boundary_map, evaluate_segmentation, load_ground_truth
 
 # 2x2 sweep: the range radius changes nothing here (the block colours are far
 # apart), min_size=300 swallows the 252-pixel block.
@@ -130,7 +124,7 @@ def test_evaluate_folder_known_scores_and_ods_ois(dataset):
 
 def test_shared_filter_gives_the_labels_of_segment(dataset, monkeypatch):
     """The filter runs once per image and (range radius); every min_size reuses it."""
-    import segshift.evaluate as evaluate
+    import segshift.benchmark as evaluate
 
     images, truth = dataset
     calls = []
