@@ -424,6 +424,23 @@ def rgb_to_luv(rgb: NDArray[np.floating], *, compat: str | None = None) -> NDArr
     return out
 
 
+def luv_to_rgb(luv: NDArray[np.floating], *, compat: str | None = None) -> NDArray[np.float64]:
+    """Invert :func:`rgb_to_luv`: L*u*v* colours (..., 3) to RGB in [0, 1], clipped.
+
+    With ``compat="edison"`` the inverse of EDISON's conversion (its matrix,
+    no sRGB encoding), so that the colours come back as they went in.
+    """
+    from skimage.color import luv2rgb, luv2xyz
+
+    luv = np.asarray(luv, dtype=np.float64)
+    flat = luv.reshape(-1, 1, 3)
+    if compat == "edison":
+        rgb = luv2xyz(flat) @ np.linalg.inv(EDISON_RGB_TO_XYZ).T
+    else:
+        rgb = luv2rgb(flat)
+    return np.clip(rgb, 0.0, 1.0).reshape(luv.shape)
+
+
 def image_features(luv: NDArray[np.floating]) -> NDArray[np.float32]:
     """Joint spatial-range feature vectors of an L*u*v* image.
 

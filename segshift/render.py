@@ -9,13 +9,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def luv_to_rgb8(luv: NDArray[np.floating]) -> NDArray[np.uint8]:
-    """Convert L*u*v* colours (..., 3) to 8-bit sRGB, clipped to the gamut."""
-    from skimage.color import luv2rgb
+def luv_to_rgb8(luv: NDArray[np.floating], *, compat: str | None = None) -> NDArray[np.uint8]:
+    """Convert L*u*v* colours (..., 3) to 8-bit RGB, clipped to the gamut.
 
-    luv = np.asarray(luv, dtype=np.float64)
-    rgb = luv2rgb(luv.reshape(-1, 1, 3)).reshape(luv.shape)
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    ``compat`` names the conversion the colours came from
+    (:func:`segshift.loader.luv_to_rgb`).
+    """
+    from .loader import luv_to_rgb
+
+    return to_rgb8(luv_to_rgb(luv, compat=compat))
 
 
 def to_rgb8(rgb: NDArray[np.floating]) -> NDArray[np.uint8]:

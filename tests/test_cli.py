@@ -23,6 +23,7 @@ from PIL import Image
 
 from segshift import __version__, segment, writers
 from segshift.cli import main
+from segshift.segment import DEFAULTS
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "images"
@@ -59,7 +60,8 @@ def test_help_shows_defaults_and_an_example(capsys, command):
     assert code == 0
     assert "example" in out and "exit status" in out
     if command:
-        assert "--spatial-radius" in out and "(default: 7.0)" in out and "(default: uniform)" in out
+        assert "--spatial-radius" in out and f"(default: {DEFAULTS['spatial_radius']})" in out
+        assert "(default: uniform)" in out and "(default: edison)" in out
 
 
 @pytest.mark.parametrize(

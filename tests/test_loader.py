@@ -175,3 +175,13 @@ def test_max_pixels(tmp_path):
 def test_edison_luv_conversion(rgb8, luv):
     out = rgb_to_luv(np.array(rgb8, dtype=np.float32).reshape(1, 1, 3) / 255, compat="edison")[0, 0]
     np.testing.assert_allclose(out, luv, atol=0.05)
+
+
+@pytest.mark.parametrize("compat", [None, "edison"])
+def test_luv_round_trip(compat):
+    from segshift.loader import luv_to_rgb
+
+    rng = np.random.default_rng(3)
+    rgb8 = rng.integers(0, 256, (7, 9, 3)).astype(np.float32) / 255
+    back = luv_to_rgb(rgb_to_luv(rgb8, compat=compat), compat=compat)
+    np.testing.assert_allclose(back, rgb8, atol=1e-5)
