@@ -169,23 +169,24 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
 
 
 @numba.njit(**JIT_PARALLEL)
-def filter_exact(luv, hs, hr, kernel, eps, max_iter, raw_units, modes):
-    """Exact mean-shift filtering: every pixel climbs to its own mode.
+def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
+    """Mean-shift climbs from the pixels (step * i, step * j), over the density
+    of all pixels; step 1 is exact filtering, every pixel to its own mode.
 
-    luv: (H, W, 3) float32; modes: (H, W, 3) float32 receives the range part
-    of each pixel's mode and may be ``luv`` itself (the climbs read a padded
-    copy). Returns modes.
+    luv: (H, W, 3) float32; modes: (ceil(H / step), ceil(W / step), 3)
+    float32 receives the range part of each climb's mode. With step 1 it may
+    be ``luv`` itself (the climbs read a padded copy). Returns modes.
     """
     height, width = luv.shape[0], luv.shape[1]
     pad = window_reach(hs, width) + LANES + 1
     planes, stride = pad_planes(luv, pad)
-    for y in numba.prange(height):
+    for i in numba.prange(modes.shape[0]):
         out = np.empty(3, dtype=np.float64)
-        for x in range(width):
-            _climb(planes, stride, pad, height, width, y, x, hs, hr, kernel, eps, max_iter, raw_units, out)
-            modes[y, x, 0] = out[0]
-            modes[y, x, 1] = out[1]
-            modes[y, x, 2] = out[2]
+        for j in range(modes.shape[1]):
+            _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, out)
+            modes[i, j, 0] = out[0]
+            modes[i, j, 1] = out[1]
+            modes[i, j, 2] = out[2]
     return modes
 
 
@@ -290,27 +291,6 @@ def assign_from_seeds(luv, seed_luv, seed_modes, step, hr, out):
             out[y, x, 2] = seed_modes[by, bx, 2]
     return out
 
-
-@numba.njit(**JIT_PARALLEL)
-def filter_seeds(luv, hs, hr, kernel, eps, max_iter, raw_units, step):
-    """Exact climbs from the pixels at (step * i, step * j) only, over all pixels.
-
-    luv: (H, W, 3) float32 -> seed modes (ceil(H / step), ceil(W / step), 3).
-    """
-    height, width = luv.shape[0], luv.shape[1]
-    pad = window_reach(hs, width) + LANES + 1
-    planes, stride = pad_planes(luv, pad)
-    sh = (height + step - 1) // step
-    sw = (width + step - 1) // step
-    modes = np.empty((sh, sw, 3), dtype=np.float32)
-    for i in numba.prange(sh):
-        out = np.empty(3, dtype=np.float64)
-        for j in range(sw):
-            _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, out)
-            modes[i, j, 0] = out[0]
-            modes[i, j, 1] = out[1]
-            modes[i, j, 2] = out[2]
-    return modes
 
 
 @numba.njit(**JIT)

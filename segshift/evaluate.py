@@ -201,6 +201,26 @@ class Scores:
         """Plain ``dict`` of the fields (JSON-ready)."""
         return asdict(self)
 
+    @classmethod
+    def from_parts(
+        cls, covering_overlap: float, covering_pixels: int, *, pri: float, vi: float, boundary: BoundaryScores
+    ) -> Scores:
+        """Scores from the covering counts, PRI, VI and the boundary counts."""
+        return cls(
+            covering=covering_overlap / covering_pixels,
+            pri=pri,
+            vi=vi,
+            boundary_precision=boundary.precision,
+            boundary_recall=boundary.recall,
+            boundary_f=boundary.f,
+            covering_overlap=covering_overlap,
+            covering_pixels=covering_pixels,
+            boundary_matched_result=boundary.matched_result,
+            boundary_result_pixels=boundary.result_pixels,
+            boundary_matched_gt=boundary.matched_gt,
+            boundary_gt_pixels=boundary.gt_pixels,
+        )
+
 
 @dataclass(frozen=True)
 class DatasetScores:
@@ -919,20 +939,12 @@ def evaluate_segmentation(
         o, p = _covering_counts(t)
         overlap += o
         pixels += p
-    b = _boundary_scores(seg, gt_list, tol)
-    return Scores(
-        covering=overlap / pixels,
+    return Scores.from_parts(
+        overlap,
+        pixels,
         pri=float(np.mean([_rand_index(t) for t in tables])),
         vi=float(np.mean([_variation_of_information(t) for t in tables])),
-        boundary_precision=b.precision,
-        boundary_recall=b.recall,
-        boundary_f=b.f,
-        covering_overlap=overlap,
-        covering_pixels=pixels,
-        boundary_matched_result=b.matched_result,
-        boundary_result_pixels=b.result_pixels,
-        boundary_matched_gt=b.matched_gt,
-        boundary_gt_pixels=b.gt_pixels,
+        boundary=_boundary_scores(seg, gt_list, tol),
     )
 
 

@@ -175,12 +175,12 @@ def filter_image(
     modes = luv if overwrite_input else np.empty_like(luv)
     if speedup == "fast":
         step = FAST_STEP
-        seed_modes = _kernels.filter_seeds(
-            luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step
-        )
         seeds = np.ascontiguousarray(luv[::step, ::step])
+        seed_modes = _kernels.filter_grid(
+            luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step, np.empty_like(seeds)
+        )
         return _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius, modes)
-    return _kernels.filter_exact(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, modes)
+    return _kernels.filter_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, 1, modes)
 
 
 class MeanShiftResult(NamedTuple):

@@ -508,21 +508,7 @@ def test_load_ground_truth_errors(tmp_path):
 
 
 def make_scores(overlap, pixels, pri, vi, counts):
-    b = BoundaryScores(*counts)
-    return Scores(
-        covering=overlap / pixels,
-        pri=pri,
-        vi=vi,
-        boundary_precision=b.precision,
-        boundary_recall=b.recall,
-        boundary_f=b.f,
-        covering_overlap=overlap,
-        covering_pixels=pixels,
-        boundary_matched_result=b.matched_result,
-        boundary_result_pixels=b.result_pixels,
-        boundary_matched_gt=b.matched_gt,
-        boundary_gt_pixels=b.gt_pixels,
-    )
+    return Scores.from_parts(overlap, pixels, pri=pri, vi=vi, boundary=BoundaryScores(*counts))
 
 
 def test_aggregate_ods_ois_hand_table():
