@@ -29,7 +29,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import threading
 import time
 import traceback
 from collections import defaultdict, deque
@@ -41,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
+from ._signals import hold_sigint
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
 from .segment import DEFAULTS, check_min_size
@@ -792,7 +792,7 @@ class _Pool:
         # across exec, and Python then installs no handler of its own), so a
         # Ctrl-C in the terminal reaches the workers harmlessly and only this
         # process decides what to do. "spawn": no fork of a threaded process.
-        with _sigint_ignored():
+        with hold_sigint():
             self.executor = ProcessPoolExecutor(
                 max_workers=self.jobs,
                 mp_context=multiprocessing.get_context("spawn"),
@@ -807,7 +807,7 @@ class _Pool:
         files are running (their futures say which broke it).
         """
         assert self.executor is not None
-        with _sigint_ignored():  # a worker may be spawned here
+        with hold_sigint():  # a worker may be spawned here
             try:
                 future = self.executor.submit(_segment_one, task)
             except BrokenProcessPool:
@@ -838,20 +838,6 @@ class _Pool:
         """Release the pool (pending work, if any, is cancelled)."""
         if self.executor is not None:
             self.executor.shutdown(wait=wait, cancel_futures=True)
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Any:
-    """Ignore SIGINT inside the block (main thread only; elsewhere a no-op)."""
-    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-    if previous is None:  # not the main thread, or a handler installed outside Python
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _init_worker(numba_threads: int | None, jobs: int) -> None:

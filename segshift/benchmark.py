@@ -27,6 +27,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from ._signals import hold_sigint
 from .errors import ImageError, ImageReadError, ParameterError, SegshiftError
 from .evaluate import (
     DEFAULT_TOLERANCE,
@@ -537,21 +538,6 @@ def _test_crash_hook(path: str) -> None:
         os._exit(70)
 
 
-@contextlib.contextmanager
-def _sigint_ignored() -> Any:
-    """Ignore SIGINT inside the block, so that processes started there inherit SIG_IGN (main thread only)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _init_worker() -> None:
     """Worker start-up: Ctrl-C is the parent's business; one numba thread (one image per core)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -580,7 +566,7 @@ def _run_pool(
             while source and len(inflight) < (1 if alone else jobs):
                 task = source.pop()
                 try:
-                    with _sigint_ignored():  # a worker may start here: Ctrl-C is for this process only
+                    with hold_sigint():  # a worker may start here: Ctrl-C is for this process only
                         inflight[executor.submit(_evaluate_photo, task)] = task
                 except BrokenProcessPool:  # a worker died since the last wait: its future tells which
                     source.append(task)

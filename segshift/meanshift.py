@@ -172,6 +172,11 @@ def filter_image(
     # show (the window already holds every pixel, a kernel weight differs from
     # 1 by under 1e-8), and the kernels' squared radii stay finite.
     spatial_radius = min(spatial_radius, 1e4 * (float(np.hypot(*luv.shape[:2])) + 1.0))
+    # Below 1e-100 a window holds nothing more than its centre's own colour and
+    # pixel either way (float32 cannot tell such distances from 0), and the
+    # squared radii stay above zero.
+    spatial_radius = max(spatial_radius, 1e-100)
+    range_radius = max(range_radius, 1e-100)
     modes = luv if overwrite_input else np.empty_like(luv)
     if speedup == "fast":
         step = FAST_STEP

@@ -45,7 +45,9 @@ class Segmentation:
         Region of each pixel, contiguous from 0, numbered in raster order of
         each region's first pixel. Every region is one 8-connected set.
     modes_luv : (n_regions, 3) ndarray of float32
-        Mode colour of each region in CIE L*u*v* (D65).
+        Mode colour of each region in L*u*v* (D65): EDISON's L*u*v* with
+        ``compat="edison"`` (the default), CIE L*u*v* with ``compat=None``
+        (see :func:`segshift.loader.rgb_to_luv`).
     modes_rgb : (n_regions, 3) ndarray of uint8
         The same colours in 8-bit sRGB.
     areas : (n_regions,) ndarray of int64

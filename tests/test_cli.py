@@ -61,7 +61,8 @@ def test_help_shows_defaults_and_an_example(capsys, command):
     assert "example" in out and "exit status" in out
     if command:
         assert "--spatial-radius" in out and f"(default: {DEFAULTS['spatial_radius']})" in out
-        assert "(default: uniform)" in out and "(default: edison)" in out
+        assert f"(default: {DEFAULTS['range_radius']})" in out and f"(default: {DEFAULTS['min_size']})" in out
+        assert f"(default: {DEFAULTS['kernel']})" in out and f"(default: {DEFAULTS['compat'] or 'none'})" in out
 
 
 @pytest.mark.parametrize(
@@ -137,8 +138,9 @@ def test_every_output_kind(capsys, photo, tmp_path):
     assert np.array_equal(np.asarray(Image.open(paths["modes"])), seg.mode_image())
 
     stats = json.loads(paths["stats"].read_text())
+    # The options given, and the defaults for the rest.
     assert stats["params"] == {"spatial_radius": 5.0, "range_radius": 8.0, "min_size": 10, "kernel": "gaussian",
-                               "compat": None, "speedup": "none"}
+                               "compat": DEFAULTS["compat"], "speedup": DEFAULTS["speedup"]}
     assert (stats["width"], stats["height"]) == (80, 60)
     assert stats["n_regions"] == seg.n_regions == len(stats["regions"])
     assert stats["seconds"] > 0 and stats["input"] == str(photo)
@@ -264,11 +266,15 @@ def test_runs_as_a_program(photo, tmp_path):
 
 def test_method_options_reach_segment(capsys, photo, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "segment", str(photo), "--stats", "-", "--speedup", "fast", "--compat", "edison",
+    # Values other than the defaults, so that the options are seen to take effect.
+    compat = "none" if DEFAULTS["compat"] == "edison" else "edison"
+    assert "fast" != DEFAULTS["speedup"] and "gaussian" != DEFAULTS["kernel"] and 0.01 != DEFAULTS["min_size"]
+    code, out, _ = run(capsys, "segment", str(photo), "--stats", "-", "--speedup", "fast", "--compat", compat,
                        "--kernel", "gaussian", "-m", "0.01")
     assert code == 0
     params = json.loads(out)["params"]
-    assert params["speedup"] == "fast" and params["compat"] == "edison" and params["kernel"] == "gaussian"
+    assert params["speedup"] == "fast" and params["kernel"] == "gaussian"
+    assert params["compat"] == (None if compat == "none" else compat)
     assert params["min_size"] == 0.01
     code, _, err = run(capsys, "segment", str(photo), "--speedup", "turbo")
     assert code == 2 and "--speedup" in err

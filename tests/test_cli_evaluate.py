@@ -22,11 +22,18 @@ from segshift import segment
 from segshift.cli import main
 from segshift.benchmark import evaluate_folder, find_ground_truth, setting_name
 from segshift.evaluate import boundary_map, evaluate_segmentation, load_ground_truth
+from segshift.segment import DEFAULTS
+
+# The known scores below hold for EDISON's parameters (spatial 7, range 6.5,
+# 20 pixels) in CIE L*u*v*, given in full, whatever segshift's defaults are;
+# BASE_ARGS are the same on the command line.
+BASE = dict(spatial_radius=7.0, range_radius=6.5, min_size=20, kernel="uniform", compat=None, speedup="none")
+BASE_ARGS = ["-s", "7", "-r", "6.5", "-m", "20", "--kernel", "uniform", "--compat", "none", "--speedup", "none"]
 
 # 2x2 sweep: the range radius changes nothing here (the block colours are far
 # apart), min_size=300 swallows the 252-pixel block.
-SWEEP = [dict(range_radius=r, min_size=m) for r in (6.5, 8.0) for m in (20, 300)]
-NAMES = ["s=7 r=6.5 m=20", "s=7 r=6.5 m=300", "s=7 r=8 m=20", "s=7 r=8 m=300"]
+SWEEP = [dict(BASE, range_radius=r, min_size=m) for r in (6.5, 8.0) for m in (20, 300)]
+NAMES = [setting_name(setting) for setting in SWEEP]
 
 
 def blocks(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -148,12 +155,20 @@ def test_settings_validation_and_names(dataset):
         evaluate_folder(images, truth, [])
     with pytest.raises(ValueError, match="limit must be > 0"):
         evaluate_folder(images, truth, limit=0)
-    assert setting_name({"compat": "edison", "tol": 0.001}) == "s=7 r=6.5 m=20 tol=0.001 compat=edison"
-    ev = evaluate_folder(images, truth, [{}, {"spatial_radius": 7.0}], jobs=1, limit=1)  # duplicates dropped
-    assert ev.names == ["s=7 r=6.5 m=20"] and len(ev.images) == 1
+    # s, r and m always, then the other parameters that differ from the defaults
+    explicit = dict(spatial_radius=7, range_radius=6.5, min_size=20, tol=0.001)
+    assert setting_name(explicit) == "s=7 r=6.5 m=20 tol=0.001"
+    other_compat = None if DEFAULTS["compat"] == "edison" else "edison"
+    defaults = f"s={DEFAULTS['spatial_radius']:g} r={DEFAULTS['range_radius']:g} m={DEFAULTS['min_size']:g}"
+    assert setting_name({}) == defaults
+    assert setting_name({"compat": other_compat, "tol": 0.001}) == f"{defaults} tol=0.001 compat={other_compat}"
+    # duplicates dropped: {} is the defaults spelled out
+    ev = evaluate_folder(images, truth, [{}, {"spatial_radius": DEFAULTS["spatial_radius"]}], jobs=1, limit=1)
+    assert ev.names == [defaults] and len(ev.images) == 1
     # min_size as a fraction of the area: 0.1 of 48x64 is 307 pixels, as many as m=300 keeps
-    ev = evaluate_folder(images, truth, [{"min_size": 0.1}, {"min_size": 300}], jobs=1, limit=1)
-    assert ev.names == ["s=7 r=6.5 m=0.1", "s=7 r=6.5 m=300"] and ev.images[0].regions == (3, 3)
+    ev = evaluate_folder(images, truth, [dict(BASE, min_size=0.1), dict(BASE, min_size=300)], jobs=1, limit=1)
+    assert ev.names == [setting_name(dict(BASE, min_size=0.1)), setting_name(dict(BASE, min_size=300))]
+    assert ev.names[0].startswith("s=7 r=6.5 m=0.1") and ev.images[0].regions == (3, 3)
 
 
 # --------------------------------------------------------------------------- #
@@ -164,13 +179,13 @@ def test_settings_validation_and_names(dataset):
 def test_sweep_table_and_json(capsys, dataset, tmp_path):
     images, truth = dataset
     target = tmp_path / "scores.json"
-    code, out, err = run(capsys, "evaluate", images, truth, "--sweep-range", "6.5,8", "--sweep-min-size",
-                         "20,300", "-j", "1", "--json", target)
+    code, out, err = run(capsys, "evaluate", images, truth, *BASE_ARGS, "--sweep-range", "6.5,8",
+                         "--sweep-min-size", "20,300", "-j", "1", "--json", target)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["setting", "Cover", "PRI", "VI", "BP", "BR", "BF", "regions"]
-    rows = {line[:16].strip(): line[16:].split() for line in lines[1:5]}
-    assert list(rows) == NAMES
+    rows = {name: line[len(name):].split() for name, line in zip(NAMES, lines[1:5]) if line.startswith(name + " ")}
+    assert list(rows) == NAMES and all(len(row) == 7 for row in rows.values())
     assert rows[NAMES[0]][-1] == "4.0" and rows[NAMES[1]][-1] == "3.0"
     ods = [line for line in lines if " ODS " in line]
     assert len(ods) == 4 and ods[0].startswith("covering   ODS ") and f"({NAMES[0]})  OIS 1.000" in ods[0]
@@ -203,12 +218,12 @@ def test_sweep_table_and_json(capsys, dataset, tmp_path):
 
 def test_one_setting_has_no_ods_lines_and_json_to_stdout(capsys, dataset):
     images, truth = dataset
-    code, out, err = run(capsys, "evaluate", images, truth, "-j", "1", "--limit", "2", "--json", "-")
+    code, out, err = run(capsys, "evaluate", images, truth, *BASE_ARGS, "-j", "1", "--limit", "2", "--json", "-")
     assert code == 0
     data = json.loads(out)  # stdout holds the JSON only
     assert [i["image"] for i in data["images"]] == ["12003.png", "12074.png"]
     assert data["settings"][0]["covering"] == 1.0 and data["settings"][0]["vi"] == 0.0
-    row = "s=7 r=6.5 m=20 1.000 1.000 0.000 1.000 1.000 1.000 4.0".split()
+    row = f"{setting_name(BASE)} 1.000 1.000 0.000 1.000 1.000 1.000 4.0".split()
     assert row in [line.split() for line in err.splitlines()]  # the table, on stderr
     assert " ODS " not in err
 
@@ -281,21 +296,23 @@ def test_parallel_run_survives_a_dying_worker(capsys, dataset, monkeypatch):
     """Two worker processes; the one on 12074.png dies: only that image is lost."""
     images, truth = dataset
     monkeypatch.setenv("SEGSHIFT_TEST_CRASH_ON", "12074.png")
-    code, out, err = run(capsys, "evaluate", images, truth, "-m", "20,300", "-j", "2", "--json", "-")
+    code, out, err = run(capsys, "evaluate", images, truth, *BASE_ARGS, "-m", "20,300", "-j", "2", "--json", "-")
     assert code == 1
     assert f"segshift: error: {images / '12074.png'}: the worker process died while evaluating it" in err
     data = json.loads(out)
     assert data["counts"] == {"scored": 2, "failed": 1, "missing_ground_truth": 1}
     monkeypatch.delenv("SEGSHIFT_TEST_CRASH_ON")
-    serial = evaluate_folder(images, truth, [{"min_size": 20}, {"min_size": 300}], jobs=1)
+    serial = evaluate_folder(images, truth, [dict(BASE, min_size=20), dict(BASE, min_size=300)], jobs=1)
     for record, expected in zip(data["images"], serial.images):
         if record["image"] != "12074.png":
-            assert record["scores"]["s=7 r=6.5 m=20"] == dict(expected.scores[0].as_dict(), regions=4)
+            assert record["scores"][setting_name(BASE)] == dict(expected.scores[0].as_dict(), regions=4)
 
 
 def test_help(capsys):
     code, out, _ = run(capsys, "evaluate", "--help")
     assert code == 0 and "examples:" in out and "exit status" in out and "ODS" in out
-    assert "--sweep-range" in out and "(default: 6.5)" in out and "(default: 20)" in out
+    assert "--sweep-range" in out and f"(default: {DEFAULTS['spatial_radius']})" in out
+    assert f"(default: {DEFAULTS['range_radius']})" in out and f"(default: {DEFAULTS['min_size']})" in out
+    assert f"(default: {DEFAULTS['kernel']})" in out and f"(default: {DEFAULTS['compat'] or 'none'})" in out
     code, out, _ = run(capsys, "--help")
     assert "segshift evaluate" in out and "score segmentations" in out

@@ -87,11 +87,16 @@ def test_segment_is_a_valid_partition(image, params):
 
 
 @SETTINGS
-@given(image=block_images(), params=PARAMS)
-def test_modes_lie_within_the_colour_range(image, params):
-    """Modes are weighted means of pixel colours: inside each channel's range."""
-    seg = segment(image, **params)
-    luv = rgb_to_luv(load_image(image)).reshape(-1, 3)
+@given(image=block_images(), params=PARAMS, compat=st.sampled_from([None, "edison"]))
+def test_modes_lie_within_the_colour_range(image, params, compat):
+    """Modes are weighted means of pixel colours: inside each channel's range.
+
+    The modes are in the L*u*v* of the segmentation's ``compat`` (CIE, or
+    EDISON's conversion), so the pixels are converted the same way.
+    """
+    seg = segment(image, **params, compat=compat)
+    assert seg.params["compat"] == compat
+    luv = rgb_to_luv(load_image(image), compat=seg.params["compat"]).reshape(-1, 3)
     lo, hi = luv.min(axis=0), luv.max(axis=0)
     tol = 1e-3 * np.maximum(1.0, np.abs(luv).max(axis=0))
     assert (seg.modes_luv >= lo - tol).all(), (seg.modes_luv.min(axis=0), lo)

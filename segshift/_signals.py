@@ -1,0 +1,35 @@
+"""Ctrl-C and worker processes: the parent handles it, the workers never do."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def hold_sigint() -> Iterator[None]:
+    """Hold SIGINT back inside the block, so that worker processes started
+    here inherit it blocked, while a Ctrl-C that arrives meanwhile is
+    delivered to this process when the block ends rather than lost.
+
+    Blocking (``pthread_sigmask``) where the platform has it; elsewhere
+    ignoring it for the block (main thread only).
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        return
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None:  # not the main thread, or a handler installed outside Python
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
