@@ -5,6 +5,7 @@ Usage: python scripts/bench_speed.py [--bsds BSDS500_DIR] [--limit 20] [--skip-l
 Baseline: cv2.pyrMeanShiftFiltering(img, sp=7, sr=6.5, maxLevel=1) on the 8-bit
 L*u*v* image, timed in this same process on the same image. segshift:
 segment(image, 7, 6.5, 20), exact (speedup="none") and fast (speedup="fast"),
+with the default numerics (compat="edison") or, with --compat none, the paper's,
 whole pipeline (features, mean shift, regions), after compilation. Images: the
 bundled photos and the first N BSDS500 val photos. Each time is the best of 3.
 
@@ -41,15 +42,21 @@ def best_of(fn, repeat=3) -> float:
     return min(times)
 
 
+# Peak memory from /proc/self/status (VmHWM): unlike getrusage's ru_maxrss it
+# starts afresh in the new process rather than carrying this one's peak over.
 MEMORY_PROBE = """
-import resource, sys, numpy as np, segshift
+import sys, numpy as np, segshift
+def peak_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
 small = np.zeros((64, 64, 3), dtype=np.uint8)
-segshift.segment(small, speedup=sys.argv[2])  # imports and compiled kernels
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+segshift.segment(small, speedup=sys.argv[2], compat=None if sys.argv[3] == "none" else sys.argv[3])  # compile
+base = peak_kb()
 image = np.load(sys.argv[1])
-loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-seg = segshift.segment(image, 7, 6.5, 20, speedup=sys.argv[2])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+loaded = peak_kb()
+seg = segshift.segment(image, 7, 6.5, 20, speedup=sys.argv[2], compat=None if sys.argv[3] == "none" else sys.argv[3])
+peak = peak_kb()
 print((peak - max(base, loaded)) * 1024 / image.shape[0] / image.shape[1])
 """
 
@@ -59,7 +66,12 @@ def main(argv=None) -> int:
     parser.add_argument("--bsds", type=Path, default=None, help="BSDS500 folder (images/val)")
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--skip-large", action="store_true", help="skip the 12-megapixel checks")
+    parser.add_argument("--compat", choices=["edison", "none"], default=None,
+                        help="segshift's numerics (default: the library's default)")
     args = parser.parse_args(argv)
+    from segshift.segment import DEFAULTS
+
+    compat = DEFAULTS["compat"] if args.compat is None else (None if args.compat == "none" else args.compat)
 
     import cv2
     import numba
@@ -72,9 +84,9 @@ def main(argv=None) -> int:
     if args.bsds:
         paths += sorted((args.bsds / "images" / "val").glob("*.jpg"))[: args.limit]
     print(f"machine: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
-          f"OpenCV threads {cv2.getNumThreads()}")
-    segshift.segment(paths[0])
-    segshift.segment(paths[0], speedup="fast")
+          f"OpenCV threads {cv2.getNumThreads()}; segshift compat={compat}")
+    segshift.segment(paths[0], compat=compat)
+    segshift.segment(paths[0], speedup="fast", compat=compat)
 
     exact_ratio, fast_ratio, aris = [], [], []
     print(f"{'image':<16}{'OpenCV s':>9}{'exact s':>9}{'ratio':>7}{'fast s':>8}{'ratio':>7}{'ARI':>7}")
@@ -82,11 +94,11 @@ def main(argv=None) -> int:
         rgb = segshift.load_image(path)
         luv8 = cv2.cvtColor(to_rgb8(rgb), cv2.COLOR_RGB2Luv)
         t_cv = best_of(lambda: cv2.pyrMeanShiftFiltering(luv8, 7, 6.5, maxLevel=1))
-        t_ex = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20))
-        t_fa = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, speedup="fast"))
+        t_ex = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, compat=compat))
+        t_fa = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, speedup="fast", compat=compat))
         ari = adjusted_rand_score(
-            segshift.segment(rgb, 7, 6.5, 20).labels.ravel(),
-            segshift.segment(rgb, 7, 6.5, 20, speedup="fast").labels.ravel(),
+            segshift.segment(rgb, 7, 6.5, 20, compat=compat).labels.ravel(),
+            segshift.segment(rgb, 7, 6.5, 20, speedup="fast", compat=compat).labels.ravel(),
         )
         exact_ratio.append(t_ex / t_cv)
         fast_ratio.append(t_fa / t_cv)
@@ -104,8 +116,8 @@ def main(argv=None) -> int:
         small = cv2.resize(base, (612, 408), interpolation=cv2.INTER_AREA)  # 0.25 MP
         large = cv2.resize(base, (4000, 3000), interpolation=cv2.INTER_CUBIC)  # 12 MP
         for speedup in ("none", "fast"):
-            t_small = best_of(lambda: segshift.segment(small, 7, 6.5, 20, speedup=speedup))
-            t_large = best_of(lambda: segshift.segment(large, 7, 6.5, 20, speedup=speedup), repeat=1)
+            t_small = best_of(lambda: segshift.segment(small, 7, 6.5, 20, speedup=speedup, compat=compat))
+            t_large = best_of(lambda: segshift.segment(large, 7, 6.5, 20, speedup=speedup, compat=compat), repeat=1)
             per_small = t_small / (small.shape[0] * small.shape[1] / 1e6)
             per_large = t_large / 12.0
             rows.append((f"12 MP / 0.25 MP time per MP ({speedup})",
@@ -113,16 +125,16 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             np.save(Path(tmp) / "large.npy", large)
             for speedup in ("none", "fast"):
-                out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(Path(tmp) / "large.npy"), speedup],
+                out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(Path(tmp) / "large.npy"), speedup, str(compat).lower()],
                                      capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
                 rows.append((f"peak memory above baseline, 12 MP ({speedup})", f"{float(out.stdout):.0f} B/pixel",
                              "<= 64 B/pixel"))
         before = numba.get_num_threads()
         try:
             numba.set_num_threads(1)
-            t1 = best_of(lambda: segshift.segment(large, 7, 6.5, 20), repeat=1)
+            t1 = best_of(lambda: segshift.segment(large, 7, 6.5, 20, compat=compat), repeat=1)
             numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-            t2 = best_of(lambda: segshift.segment(large, 7, 6.5, 20), repeat=1)
+            t2 = best_of(lambda: segshift.segment(large, 7, 6.5, 20, compat=compat), repeat=1)
         finally:
             numba.set_num_threads(before)
         rows.append(("2 threads vs 1 on 12 MP (exact)", f"{t1 / t2:.2f}x faster ({t1:.1f} s -> {t2:.1f} s)", ">= 1.8x"))
