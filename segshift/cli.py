@@ -163,7 +163,7 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def _add_method_options(group: argparse._ArgumentGroup) -> None:
-    """--kernel, --compat and --speedup, shared by every command."""
+    """--kernel, --compat, --speedup and --max-pixels, shared by every command."""
     group.add_argument(
         "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default=DEFAULTS["kernel"],
         help="mean-shift kernel",
@@ -176,6 +176,13 @@ def _add_method_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--speedup", choices=list(SPEEDUPS), default=DEFAULTS["speedup"],
         help="'none': exact mean shift; 'fast': climbs from a quarter of the pixels",
+    )
+    group.add_argument(
+        "--max-pixels",
+        type=_positive_or_none,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help="refuse larger images; 0: no limit",
     )
 
 
@@ -198,13 +205,6 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
         help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
     )
     _add_method_options(group)
-    group.add_argument(
-        "--max-pixels",
-        type=_positive_or_none,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help="refuse larger images; 0: no limit",
-    )
 
 
 def _min_size(text: str) -> int | float:
@@ -255,13 +255,6 @@ def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
         dest="min_size", help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
     )
     _add_method_options(group)
-    group.add_argument(
-        "--max-pixels",
-        type=_positive_or_none,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help="refuse larger images; 0: no limit",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
