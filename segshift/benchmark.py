@@ -39,9 +39,9 @@ from .evaluate import (
     evaluate_segmentation,
     load_ground_truth,
 )
-from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image, rgb_to_luv
-from .meanshift import check_compat, check_kernel, check_positive, check_speedup, filter_image
-from .segment import check_min_size, min_size_pixels, regions_from_modes, segment
+from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image
+from .meanshift import check_compat, check_kernel, check_positive, check_speedup
+from .segment import check_min_size, image_modes, min_size_pixels, regions_from_modes, segment
 
 __all__ = [
     "GROUND_TRUTH_EXTENSIONS",
@@ -63,7 +63,7 @@ _SEGMENT_DEFAULTS = {
 }
 _SEGMENT_DEFAULTS.pop("max_pixels", None)
 # Those the filter stage takes: settings that differ only in the others share it.
-_FILTER_PARAMS = set(inspect.signature(filter_image).parameters) - {"luv"}
+_FILTER_PARAMS = set(inspect.signature(image_modes).parameters) - {"rgb"}
 # Short names for setting_name(); other parameters appear as name=value.
 _SHORT = {"spatial_radius": "s", "range_radius": "r", "min_size": "m"}
 
@@ -507,12 +507,10 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
             # The steps of segment(), with the filter run once for the whole group.
             modes = None
             if set(shared) <= _FILTER_PARAMS:
-                luv = rgb_to_luv(rgb, compat=shared["compat"])
-                modes = filter_image(luv, **shared)
-                del luv
+                modes = image_modes(rgb, **shared)
             for i in members:
                 setting = task.settings[i]
-                if modes is None:  # a parameter filter_image does not take: segment() as a whole
+                if modes is None:  # a parameter image_modes does not take: segment() as a whole
                     seg = segment(rgb, **setting, max_pixels=None)
                 else:
                     min_pixels = min_size_pixels(setting["min_size"], height * width)

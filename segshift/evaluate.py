@@ -430,6 +430,14 @@ def _covering_counts(t: _Table) -> tuple[float, int]:
 # ----------------------------------------------------------------------------
 
 
+def _mean_rand_index(tables: list[_Table]) -> float:
+    return float(np.mean([_rand_index(t) for t in tables]))
+
+
+def _mean_variation_of_information(tables: list[_Table]) -> float:
+    return float(np.mean([_variation_of_information(t) for t in tables]))
+
+
 def rand_index(seg: ArrayLike, gt: ArrayLike) -> float:
     """Rand index of a segmentation against one human segmentation.
 
@@ -495,8 +503,7 @@ def probabilistic_rand_index(seg: ArrayLike, gts: GroundTruths) -> float:
     >>> round(probabilistic_rand_index(seg, [[[1, 1, 2, 2]], [[1, 1, 1, 1]]]), 4)
     0.6667
     """
-    tables = _tables(seg, gts)
-    return float(np.mean([_rand_index(t) for t in tables]))
+    return _mean_rand_index(_tables(seg, gts))
 
 
 def variation_of_information(seg: ArrayLike, gt: ArrayLike) -> float:
@@ -555,8 +562,7 @@ def mean_variation_of_information(seg: ArrayLike, gts: GroundTruths) -> float:
     >>> mean_variation_of_information([[0, 0, 0, 0]], [[[1, 1, 2, 2]], [[1, 1, 1, 1]]])
     0.5
     """
-    tables = _tables(seg, gts)
-    return float(np.mean([_variation_of_information(t) for t in tables]))
+    return _mean_variation_of_information(_tables(seg, gts))
 
 
 def segmentation_covering(seg: ArrayLike, gts: GroundTruths) -> float:
@@ -942,8 +948,8 @@ def evaluate_segmentation(
     return Scores.from_parts(
         overlap,
         pixels,
-        pri=float(np.mean([_rand_index(t) for t in tables])),
-        vi=float(np.mean([_variation_of_information(t) for t in tables])),
+        pri=_mean_rand_index(tables),
+        vi=_mean_variation_of_information(tables),
         boundary=_boundary_scores(seg, gt_list, tol),
     )
 

@@ -195,14 +195,35 @@ def segment(
 
     rgb = load_image(image, max_pixels=max_pixels)
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
+    modes = image_modes(
+        rgb, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
+    )
+    seg = regions_from_modes(rgb, modes, range_radius, min_pixels, compat=compat)
+    return replace(seg, params=params, seconds=time.perf_counter() - start)
+
+
+def image_modes(
+    rgb: NDArray[np.float32],
+    spatial_radius: float,
+    range_radius: float,
+    *,
+    kernel: str = DEFAULTS["kernel"],
+    tol: float = 0.01,
+    max_iter: int = 100,
+    compat: str | None = DEFAULTS["compat"],
+    speedup: str = DEFAULTS["speedup"],
+) -> NDArray[np.float32]:
+    """The mean-shift stage of :func:`segment`: every pixel's L*u*v* mode.
+
+    Converts ``rgb`` (as :func:`segshift.load_image` returns it) to L*u*v*
+    and filters it (:func:`segshift.meanshift.filter_image`), the modes
+    taking the memory of the L*u*v* image. Returns (H, W, 3) float32.
+    """
     luv = rgb_to_luv(rgb, compat=compat)
-    modes = filter_image(
+    return filter_image(
         luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup,
         overwrite_input=True,  # luv is ours: its memory takes the modes
     )
-    del luv
-    seg = regions_from_modes(rgb, modes, range_radius, min_pixels, compat=compat)
-    return replace(seg, params=params, seconds=time.perf_counter() - start)
 
 
 def check_min_size(min_size) -> int | float:

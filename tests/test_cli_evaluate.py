@@ -131,12 +131,12 @@ def test_evaluate_folder_known_scores_and_ods_ois(dataset):
 
 def test_shared_filter_gives_the_labels_of_segment(dataset, monkeypatch):
     """The filter runs once per image and (range radius); every min_size reuses it."""
-    import segshift.benchmark as evaluate
+    import segshift.benchmark as benchmark
 
     images, truth = dataset
     calls = []
-    real = evaluate.filter_image
-    monkeypatch.setattr(evaluate, "filter_image", lambda *a, **k: calls.append(k) or real(*a, **k))
+    real = benchmark.image_modes
+    monkeypatch.setattr(benchmark, "image_modes", lambda *a, **k: calls.append(k) or real(*a, **k))
     ev = evaluate_folder(images, truth, SWEEP, jobs=1)
     assert len(calls) == 3 * 2
     gts = load_ground_truth(truth / "2092.png")

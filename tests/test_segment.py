@@ -64,14 +64,15 @@ def test_whole_image_smaller_than_min_size_is_one_region():
     assert seg.n_regions == 1 and seg.areas.tolist() == [16]
 
 
-def test_deterministic_and_thread_independent(photo_path):
+@pytest.mark.parametrize("speedup", ["none", "fast"])
+def test_deterministic_and_thread_independent(photo_path, speedup):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = segment(photo_path)
+        one = segment(photo_path, speedup=speedup)
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = segment(photo_path)
-        again = segment(photo_path)
+        two = segment(photo_path, speedup=speedup)
+        again = segment(photo_path, speedup=speedup)
     finally:
         numba.set_num_threads(before)
     for other in (two, again):
@@ -135,21 +136,6 @@ def test_fast_mode_recovers_noisy_blocks_like_exact(seed):
     exact = segment(image)
     assert fast.n_regions == 4 and same_partition(fast.labels, truth)
     np.testing.assert_array_equal(fast.labels, exact.labels)
-
-
-def test_fast_mode_deterministic_and_thread_independent(photo_path):
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = segment(photo_path, speedup="fast")
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = segment(photo_path, speedup="fast")
-        again = segment(photo_path, speedup="fast")
-    finally:
-        numba.set_num_threads(before)
-    for other in (two, again):
-        np.testing.assert_array_equal(one.labels, other.labels)
-        np.testing.assert_array_equal(one.modes_luv, other.modes_luv)
 
 
 def test_fast_mode_validates_its_name(blocks):
