@@ -581,38 +581,6 @@ def read_manifest(path: PathLike) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- #
 
 
-def write_image(path: PathLike, image: NDArray[np.uint8]) -> Path:
-    """Write a uint8 picture atomically; the format follows the extension.
-
-    Raises
-    ------
-    ParameterError
-        Unsupported extension.
-    OutputError
-        The file cannot be written.
-    """
-    return write_atomic(path, encode_image(image, output_format(path, "image")))
-
-
-def write_labels(path: PathLike, labels: NDArray[np.integer]) -> Path:
-    """Write a label map atomically as 16-bit PNG or ``.npy`` (by extension).
-
-    Raises
-    ------
-    ParameterError
-        Unsupported extension.
-    OutputError
-        Too many labels for PNG, or the file cannot be written.
-    """
-    return write_atomic(path, encode_labels(labels, output_format(path, "labels")))
-
-
-def write_stats(path: PathLike, seg: Any, *, source: PathLike | None = None) -> Path:
-    """Write :func:`segmentation_stats` of ``seg`` as JSON, atomically."""
-    output_format(path, "stats")
-    return write_atomic(path, encode_stats(segmentation_stats(seg, source=source)))
-
-
 def write_manifest(path: PathLike, records: Sequence[Mapping[str, Any]]) -> Path:
     """Write batch records as ``.json`` or ``.csv`` (by extension), atomically."""
     return write_atomic(path, encode_manifest(records, output_format(path, "manifest")))
