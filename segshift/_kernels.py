@@ -204,8 +204,9 @@ def connect_close(modes, threshold):
     """Label 8-connected pixels whose modes differ by < threshold in every channel.
 
     modes: (H, W, 3) float32 -> (labels (H, W) int32 numbered from 0 in raster
-    order of each region's first pixel, number of regions). One raster scan of
-    union-find over the four earlier neighbours, then one relabelling scan.
+    order of each region's first pixel, (n,) int64 flat index of each
+    region's first pixel). One raster scan of union-find over the four
+    earlier neighbours, one pass flattening it, one relabelling pass.
     """
     height, width = modes.shape[0], modes.shape[1]
     n = height * width
@@ -237,19 +238,25 @@ def connect_close(modes, threshold):
                         parent[b] = a
                     elif b < a:
                         parent[a] = b
+    # Every parent index is below its child's, so one ascending pass points
+    # each pixel straight at its root.
+    for i in range(n):
+        parent[i] = parent[parent[i]]
     # Roots are the smallest index of their set, i.e. the region's first pixel,
-    # so numbering roots as they appear gives raster order.
+    # so numbering roots as they appear gives raster order. The entries below
+    # the current pixel are no longer read: they store each region's first pixel.
     labels = np.empty((height, width), dtype=np.int32)
     flat = labels.reshape(n)
     count = 0
     for i in range(n):
-        r = _find(parent, i)
+        r = parent[i]
         if r == i:
             flat[i] = count
+            parent[count] = i
             count += 1
         else:
             flat[i] = flat[r]
-    return labels, count
+    return labels, parent[:count].astype(np.int64)
 
 
 @numba.njit(**JIT_PARALLEL)

@@ -65,12 +65,11 @@ def connect_modes(modes: NDArray[np.floating], *, seed_modes: bool = False) -> R
     Regions
     """
     modes = np.ascontiguousarray(modes, dtype=np.float32)
-    pixel_region, n = _kernels.connect_close(modes, AGREE)
+    pixel_region, first = _kernels.connect_close(modes, AGREE)
+    n = len(first)
     flat = pixel_region.ravel()
     areas = np.bincount(flat, minlength=n)
     if seed_modes:
-        first = np.full(n, flat.size, dtype=np.int64)
-        np.minimum.at(first, flat, np.arange(flat.size))
         region_modes = modes.reshape(-1, 3)[first].astype(np.float64)
     else:
         sums = np.stack([np.bincount(flat, weights=modes[..., k].ravel(), minlength=n) for k in range(3)], axis=1)
