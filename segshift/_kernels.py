@@ -26,6 +26,9 @@ BRIGHT_L = 80.0
 # into SIMD code; columns outside the spatial disk are masked, and the image is
 # padded so that no block reads past its edge.
 LANES = 8
+# Rows of the column accumulators are at least this long (LLVM's vector loop
+# runs only when they lie that far apart).
+ACC_MIN = 64
 # Padding value: far outside every range ball, yet finite (0 * PAD == 0).
 PAD_VALUE = np.float32(1e30)
 
@@ -63,23 +66,41 @@ def window_reach(hs, width):
     return int(math.ceil(min(hs, width + 1.0)))
 
 
+@numba.njit(**JIT)
+def window_span(hs, width):
+    """Columns the window loop covers: the 2 * reach + 2 a window with a
+    fractional centre can touch, rounded up to whole blocks of LANES."""
+    reach = window_reach(hs, width)
+    return ((2 * reach + 2 + LANES - 1) // LANES) * LANES
+
+
 @numba.njit(**JIT_SIMD)
-def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, out):
+def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out):
     """Move the window started at pixel (y0, x0) to its mode.
 
-    planes: (3, H * stride) float32 from pad_planes. out: (3,)
-    float64 receives the L*u*v* part of the mode. raw_units: after the first
-    shift, test convergence in pixels and L*u*v* units instead of bandwidth
-    units (EDISON's rule). Returns the number of shifts made.
+    planes: (3, H * stride) float32 from pad_planes. acc: (5, >= window_span)
+    float32 scratch. out: (3,) float64 receives the L*u*v* part of the mode.
+    raw_units: after the first shift, test convergence in pixels and
+    L*u*v* units instead of bandwidth units (EDISON's rule). Returns the
+    number of shifts made.
+
+    The window's sums are kept per column (acc: weight, row, L, u, v) and
+    added up once per shift: the column loop is elementwise, so LLVM turns
+    it into SIMD code with no reduction inside the row loop.
     """
     L = planes[0]
     U = planes[1]
     V = planes[2]
+    acc_w = acc[0]
+    acc_y = acc[1]
+    acc_l = acc[2]
+    acc_u = acc[3]
+    acc_v = acc[4]
+    span = window_span(hs, width)
     hs2 = hs * hs
     inv_hs2 = 1.0 / hs2
     inv_hr2 = 1.0 / (hr * hr)
     reach = window_reach(hs, width)
-    span = ((2 * reach + 2 + LANES - 1) // LANES) * LANES
     zero = np.float32(0.0)
     one = np.float32(1.0)
     finv_hs2 = np.float32(inv_hs2)
@@ -92,7 +113,8 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     cv = float(V[p0])
     it = 0
     while True:
-        # Sums are of offsets from the centre: small numbers, exact enough in float32.
+        # Colours are summed as offsets from the centre: small numbers, exact
+        # enough in float32.
         lw = np.float32((4.0 if cl > BRIGHT_L else 1.0) * inv_hr2)
         uw = np.float32(inv_hr2)
         fl = np.float32(cl)
@@ -100,51 +122,73 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
         fv = np.float32(cv)
         ix = int(math.floor(cx))
         fx = np.float32(cx - ix + reach)
+        # clamp in float first: a huge radius must not overflow int64
+        r0 = int(max(0.0, math.ceil(cy - hs)))
+        r1 = int(min(height - 1.0, math.floor(cy + hs)))
+        first = ix - reach
+        for k in range(span):
+            acc_w[k] = zero
+            acc_y[k] = zero
+            acc_l[k] = zero
+            acc_u[k] = zero
+            acc_v[k] = zero
+        for r in range(r0, r1 + 1):
+            dy = np.float32(r - cy)
+            dy2 = dy * dy
+            rowf = np.float32(r - r0)
+            # unsigned indices: no negative-index wraparound, so the loads are
+            # consecutive and the loop vectorises
+            base = np.uint64(r * stride + first + pad)
+            if kernel == UNIFORM:
+                dx = -fx
+                for k in range(span):
+                    c = base + np.uint64(k)
+                    dl = L[c] - fl
+                    du = U[c] - fu
+                    dv = V[c] - fv
+                    dr = lw * dl * dl + uw * (du * du + dv * dv)
+                    # Columns outside the image hold PAD_VALUE: dr is huge there.
+                    inside = (dr < one) & (dx * dx + dy2 < fhs2)
+                    dx += one
+                    acc_w[k] += one if inside else zero
+                    acc_y[k] += rowf if inside else zero
+                    acc_l[k] += dl if inside else zero
+                    acc_u[k] += du if inside else zero
+                    acc_v[k] += dv if inside else zero
+            else:
+                for k in range(span):
+                    c = base + np.uint64(k)
+                    dx = np.float32(k) - fx
+                    ds = dx * dx + dy2
+                    dl = L[c] - fl
+                    du = U[c] - fu
+                    dv = V[c] - fv
+                    dr = lw * dl * dl + uw * (du * du + dv * dv)
+                    inside = (dr < one) & (ds < fhs2)
+                    w = np.float32(_weight(kernel, ds * finv_hs2) * _weight(kernel, dr)) if inside else zero
+                    acc_w[k] += w
+                    acc_y[k] += w * rowf
+                    acc_l[k] += w * dl if inside else zero
+                    acc_u[k] += w * du if inside else zero
+                    acc_v[k] += w * dv if inside else zero
         sw = zero
         sx = zero
         sy = zero
         sl = zero
         su = zero
         sv = zero
-        # clamp in float first: a huge radius must not overflow int64
-        r0 = int(max(0.0, math.ceil(cy - hs)))
-        r1 = int(min(height - 1.0, math.floor(cy + hs)))
-        first = ix - reach
-        for r in range(r0, r1 + 1):
-            dy = np.float32(r - cy)
-            dy2 = dy * dy
-            rowf = np.float32(r - r0)
-            base = np.uint64(r * stride + first + pad)
-            for k in range(span):
-                c = base + np.uint64(k)
-                lane = np.float32(k)
-                dx = lane - fx
-                ds = dx * dx + dy2
-                dl = L[c] - fl
-                du = U[c] - fu
-                dv = V[c] - fv
-                dr = lw * dl * dl + uw * (du * du + dv * dv)
-                # Columns outside the image hold PAD_VALUE: dr is huge there.
-                inside = (dr < one) & (ds < fhs2)
-                if kernel == UNIFORM:
-                    w = one
-                else:
-                    w = np.float32(_weight(kernel, ds * finv_hs2) * _weight(kernel, dr))
-                w = w if inside else zero
-                # Positions are summed as lane and row numbers, exact integers
-                # for the uniform kernel, so the new centre is the exact mean;
-                # colours are summed as offsets from the centre.
-                sw += w
-                sx += w * lane if inside else zero
-                sy += w * rowf if inside else zero
-                sl += w * dl if inside else zero
-                su += w * du if inside else zero
-                sv += w * dv if inside else zero
+        for k in range(span):
+            sw += acc_w[k]
+            sx += np.float32(k) * acc_w[k]
+            sy += acc_y[k]
+            sl += acc_l[k]
+            su += acc_u[k]
+            sv += acc_v[k]
         it += 1
         if sw <= zero:
             break
-        # Positions are summed as lane and row numbers, which for the uniform
-        # kernel are exact integers, so the new centre is the exact mean.
+        # Positions are summed as column and row numbers, which for the
+        # uniform kernel are exact integers, so the new centre is the exact mean.
         n = float(sw)
         mx = first + float(sx) / n - cx
         my = r0 + float(sy) / n - cy
@@ -179,11 +223,13 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     """
     height, width = luv.shape[0], luv.shape[1]
     pad = window_reach(hs, width) + LANES + 1
+    span = window_span(hs, width)
     planes, stride = pad_planes(luv, pad)
     for i in numba.prange(modes.shape[0]):
         out = np.empty(3, dtype=np.float64)
+        acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
         for j in range(modes.shape[1]):
-            _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, out)
+            _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out)
             modes[i, j, 0] = out[0]
             modes[i, j, 1] = out[1]
             modes[i, j, 2] = out[2]
