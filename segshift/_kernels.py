@@ -29,6 +29,9 @@ LANES = 8
 # Rows of the column accumulators are at least this long (LLVM's vector loop
 # runs only when they lie that far apart).
 ACC_MIN = 64
+# Climbs per tile of the parallel filter loop (see filter_grid).
+TILE_ROWS = 8
+TILE_COLS = 256
 # Padding value: far outside every range ball, yet finite (0 * PAD == 0).
 PAD_VALUE = np.float32(1e30)
 
@@ -225,14 +228,22 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     pad = window_reach(hs, width) + LANES + 1
     span = window_span(hs, width)
     planes, stride = pad_planes(luv, pad)
-    for i in numba.prange(modes.shape[0]):
+    # Tiles of TILE_ROWS x TILE_COLS climbs: a tile's windows stay in the
+    # core's cache however wide the image, and threads take tiles as they go.
+    rows, cols = modes.shape[0], modes.shape[1]
+    tiles_across = (cols + TILE_COLS - 1) // TILE_COLS
+    tiles = ((rows + TILE_ROWS - 1) // TILE_ROWS) * tiles_across
+    for t in numba.prange(tiles):
         out = np.empty(3, dtype=np.float64)
         acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
-        for j in range(modes.shape[1]):
-            _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out)
-            modes[i, j, 0] = out[0]
-            modes[i, j, 1] = out[1]
-            modes[i, j, 2] = out[2]
+        i0 = (t // tiles_across) * TILE_ROWS
+        j0 = (t % tiles_across) * TILE_COLS
+        for i in range(i0, min(rows, i0 + TILE_ROWS)):
+            for j in range(j0, min(cols, j0 + TILE_COLS)):
+                _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out)
+                modes[i, j, 0] = out[0]
+                modes[i, j, 1] = out[1]
+                modes[i, j, 2] = out[2]
     return modes
 
 
