@@ -28,6 +28,43 @@ def test_connect_chains_modes_within_one_unit_and_uses_8_connectivity():
     assert np.all(np.diff(first) > 0)
 
 
+def test_connect_matches_a_graph_reference_across_the_parallel_bands():
+    """Tall images are labelled in bands of rows on several threads; regions
+    that wind across band edges (diagonal links included) must come out as one,
+    exactly as connected components of the neighbour graph say."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from segshift._kernels import CONNECT_BAND
+
+    rng = np.random.default_rng(7)
+    height, width = 3 * CONNECT_BAND + 5, 37
+    # few levels, so that agreeing neighbours form long winding regions
+    modes = (rng.integers(0, 3, size=(height, width, 3)) * 0.6).astype(np.float32)
+    index = np.arange(height * width).reshape(height, width)
+    rows, cols = [], []
+    for dy, dx in [(0, 1), (1, -1), (1, 0), (1, 1)]:
+        a = modes[max(0, -dy):height - max(0, dy), max(0, -dx):width - max(0, dx)]
+        b = modes[max(0, dy):, max(0, dx):][:a.shape[0], :a.shape[1]]
+        agree = np.all(np.abs(a - b) < regions.AGREE, axis=2)
+        ia = index[max(0, -dy):height - max(0, dy), max(0, -dx):width - max(0, dx)]
+        ib = index[max(0, dy):, max(0, dx):][:a.shape[0], :a.shape[1]]
+        rows.append(ia[agree])
+        cols.append(ib[agree])
+    graph = coo_matrix((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
+                       shape=(height * width,) * 2)
+    _, expected = connected_components(graph, directed=False)
+    # number the reference components in raster order of their first pixel
+    _, first = np.unique(expected, return_index=True)
+    order = np.empty_like(first)
+    order[np.argsort(first)] = np.arange(len(first))
+    expected = order[expected].reshape(height, width)
+
+    labels = regions.final_labels(regions.connect_modes(modes))
+    assert len(np.unique(labels)) > 10  # not one region by accident
+    np.testing.assert_array_equal(labels, expected)
+
+
 def test_fuse_joins_within_half_range_radius_transitively():
     # L steps of 3 between adjacent stripes: each step < 0.5 * 6.5 = 3.25
     modes = modes_from_blocks((slice(None), slice(0, 2), 10), (slice(None), slice(2, 4), 13),
