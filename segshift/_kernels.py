@@ -142,10 +142,12 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
             acc_l[k] = zero
             acc_u[k] = zero
             acc_v[k] = zero
+        dy = np.float32(r0 - cy) - one
+        rowf = -one
         for r in range(r0, r1 + 1):
-            dy = np.float32(r - cy)
+            dy += one
             dy2 = dy * dy
-            rowf = np.float32(r - r0)
+            rowf += one
             # unsigned indices: no negative-index wraparound, so the loads are
             # consecutive and the loop vectorises
             base = np.uint64(r * stride + first + pad)
@@ -202,9 +204,10 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
         n = float(sw)
         mx = first + float(sx) / n - cx
         my = r0 + float(sy) / n - cy
-        ml = sl / n
-        mu = su / n
-        mv = sv / n
+        inv_n = 1.0 / n
+        ml = sl * inv_n
+        mu = su * inv_n
+        mv = sv * inv_n
         cx += mx
         cy += my
         cl += ml
