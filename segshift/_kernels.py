@@ -32,8 +32,6 @@ ACC_MIN = 64
 # Climbs per tile of the parallel filter loop (see filter_grid).
 TILE_ROWS = 8
 TILE_COLS = 256
-# Rows per band of the parallel union-find in connect_close.
-CONNECT_BAND = 64
 # Padding value: far outside every range ball, yet finite (0 * PAD == 0).
 PAD_VALUE = np.float32(1e30)
 
@@ -49,23 +47,18 @@ def _weight(kernel, t):
     return 1.0
 
 
-@numba.njit(**JIT_PARALLEL)
+@numba.njit(**JIT)
 def pad_planes(luv, pad):
     """Split (H, W, 3) L*u*v* into three flattened float32 planes whose rows
     carry ``pad`` columns of PAD_VALUE on each side (rows need none: the
-    window's rows are clipped to the image). Rows are filled in parallel,
-    which also spreads the page faults of the fresh memory over the threads."""
+    window's rows are clipped to the image)."""
     height, width = luv.shape[0], luv.shape[1]
     stride = width + 2 * pad
-    planes = np.empty((3, height, stride), dtype=np.float32)
-    for y in numba.prange(height):
-        for k in range(3):
-            row = planes[k, y]
-            for x in range(pad):
-                row[x] = PAD_VALUE
-                row[pad + width + x] = PAD_VALUE
-            for x in range(width):
-                row[x + pad] = luv[y, x, k]
+    planes = np.full((3, height, stride), PAD_VALUE, dtype=np.float32)
+    for y in range(height):
+        for x in range(width):
+            for k in range(3):
+                planes[k, y, x + pad] = luv[y, x, k]
     return planes.reshape(3, -1), stride
 
 
@@ -267,65 +260,44 @@ def _find(parent, i):
 
 
 @numba.njit(**JIT)
-def _agree(modes, y, x, ny, nx, threshold):
-    return (
-        abs(modes[y, x, 0] - modes[ny, nx, 0]) < threshold
-        and abs(modes[y, x, 1] - modes[ny, nx, 1]) < threshold
-        and abs(modes[y, x, 2] - modes[ny, nx, 2]) < threshold
-    )
-
-
-@numba.njit(**JIT)
-def _union(parent, a, b):
-    """Join the sets of a and b under the smaller root."""
-    a = _find(parent, a)
-    b = _find(parent, b)
-    if a < b:
-        parent[b] = a
-    elif b < a:
-        parent[a] = b
-
-
-@numba.njit(**JIT)
-def _union_rows(modes, threshold, parent, y0, y1):
-    """Union-find over rows y0 <= y < y1, each pixel with its four earlier
-    neighbours inside those rows."""
-    width = modes.shape[1]
-    for y in range(y0, y1):
-        for x in range(width):
-            i = np.int32(y * width + x)
-            parent[i] = i
-            if x > 0 and _agree(modes, y, x, y, x - 1, threshold):
-                _union(parent, i, np.int32(i - 1))
-            if y > y0:
-                for nx in range(max(0, x - 1), min(width, x + 2)):
-                    if _agree(modes, y, x, y - 1, nx, threshold):
-                        _union(parent, i, np.int32((y - 1) * width + nx))
-
-
-@numba.njit(**JIT_PARALLEL)
 def connect_close(modes, threshold):
     """Label 8-connected pixels whose modes differ by < threshold in every channel.
 
     modes: (H, W, 3) float32 -> (labels (H, W) int32 numbered from 0 in raster
     order of each region's first pixel, (n,) int64 flat index of each
-    region's first pixel). Union-find in bands of rows on all threads (each
-    band touches only its own pixels), then the unions across band edges,
-    one pass flattening the forest and one relabelling pass.
+    region's first pixel). One raster scan of union-find over the four
+    earlier neighbours, one pass flattening it, one relabelling pass.
     """
     height, width = modes.shape[0], modes.shape[1]
     n = height * width
     parent = np.empty(n, dtype=np.int32)  # 4 bytes a pixel: images stay below 2**31 pixels
-    bands = (height + CONNECT_BAND - 1) // CONNECT_BAND
-    for b in numba.prange(bands):
-        _union_rows(modes, threshold, parent, b * CONNECT_BAND, min(height, (b + 1) * CONNECT_BAND))
-    for b in range(1, bands):
-        y = b * CONNECT_BAND
+    for i in range(n):
+        parent[i] = i
+    for y in range(height):
         for x in range(width):
-            i = np.int32(y * width + x)
-            for nx in range(max(0, x - 1), min(width, x + 2)):
-                if _agree(modes, y, x, y - 1, nx, threshold):
-                    _union(parent, i, np.int32((y - 1) * width + nx))
+            i = y * width + x
+            for k in range(4):
+                if k == 0:
+                    ny, nx = y, x - 1
+                elif k == 1:
+                    ny, nx = y - 1, x - 1
+                elif k == 2:
+                    ny, nx = y - 1, x
+                else:
+                    ny, nx = y - 1, x + 1
+                if ny < 0 or nx < 0 or nx >= width:
+                    continue
+                if (
+                    abs(modes[y, x, 0] - modes[ny, nx, 0]) < threshold
+                    and abs(modes[y, x, 1] - modes[ny, nx, 1]) < threshold
+                    and abs(modes[y, x, 2] - modes[ny, nx, 2]) < threshold
+                ):
+                    a = _find(parent, np.int32(i))
+                    b = _find(parent, np.int32(ny * width + nx))
+                    if a < b:
+                        parent[b] = a
+                    elif b < a:
+                        parent[a] = b
     # Every parent index is below its child's, so one ascending pass points
     # each pixel straight at its root.
     for i in range(n):
