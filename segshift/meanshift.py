@@ -67,8 +67,9 @@ COMPAT = (None, "edison")
 #: pixel of every FAST_STEP-th row only (see :func:`filter_image`).
 SPEEDUPS = ("none", "fast")
 FAST_STEP = 2
-# Image rows handed to a thread at a time by the parallel kernels.
-CHUNK_ROWS = 8
+# Iterations of a parallel kernel loop (a tile of climbs, a row of pixels)
+# that a thread takes at a time.
+PARALLEL_CHUNK = 1
 
 
 def check_speedup(speedup) -> str:
@@ -181,9 +182,9 @@ def filter_image(
     spatial_radius = max(spatial_radius, 1e-100)
     range_radius = max(range_radius, 1e-100)
     modes = luv if overwrite_input else np.empty_like(luv)
-    # Rows differ in cost (sky against foliage), so threads take a few rows
-    # at a time instead of one fixed share of the image each.
-    with numba.parallel_chunksize(CHUNK_ROWS):
+    # Parts of a photo differ in cost (sky against foliage), so threads take
+    # tiles as they finish instead of one fixed share of the image each.
+    with numba.parallel_chunksize(PARALLEL_CHUNK):
         if speedup == "fast":
             step = FAST_STEP
             seeds = np.ascontiguousarray(luv[::step, ::step])
