@@ -1,11 +1,13 @@
-"""Seconds `segment` takes on each bundled photo, and the kernels' compile time.
+"""Seconds `segment` takes on each bundled photo, by stage, and the kernels' compile time.
 
 Usage: python scripts/bench_pipeline.py [--repeat N] [segment options as key=value ...]
 
 Compile time is measured in a fresh interpreter with the on-disk kernel cache
 turned off (SEGSHIFT_NUMBA_CACHE=0): the first call's time minus the second's.
 Then each bundled photo is segmented N times after a warm-up call and the
-median is printed.
+median is printed, for the whole `segment` call and for its stages run one by
+one: decoding the file, the L*u*v* conversion, the mean-shift filter and the
+regions (connect, fuse, prune, package).
 """
 
 from __future__ import annotations
@@ -40,6 +42,28 @@ def compile_seconds() -> dict:
     return json.loads(out.stdout)
 
 
+def stages(path: Path, kwargs: dict) -> list[float]:
+    """Seconds of each stage of segment(path, **kwargs), run one by one."""
+    import segshift
+    from segshift.loader import rgb_to_luv
+    from segshift.meanshift import filter_image
+    from segshift.segment import DEFAULTS, min_size_pixels, regions_from_modes
+
+    p = {**DEFAULTS, **kwargs}
+    method = {k: p[k] for k in ("kernel", "compat", "speedup")}
+    t0 = time.perf_counter()
+    rgb = segshift.load_image(path)
+    t1 = time.perf_counter()
+    luv = rgb_to_luv(rgb, compat=p["compat"])
+    t2 = time.perf_counter()
+    modes = filter_image(luv, p["spatial_radius"], p["range_radius"], overwrite_input=True, **method)
+    t3 = time.perf_counter()
+    min_pixels = min_size_pixels(p["min_size"], rgb.shape[0] * rgb.shape[1])
+    regions_from_modes(rgb, modes, p["range_radius"], min_pixels, compat=p["compat"])
+    t4 = time.perf_counter()
+    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -61,16 +85,20 @@ def main(argv=None) -> int:
     print(f"machine: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}")
     print(f"first call (compiling, cache off): {probe['first']:.2f} s, second call {probe['second']:.2f} s "
           f"-> compilation about {probe['first'] - probe['second']:.1f} s")
-    print(f"{'photo':<16}{'size':>10}{'regions':>9}{'seconds':>9}   (median of {args.repeat}, after a warm-up)")
+    print(f"{'photo':<16}{'size':>10}{'regions':>9}{'segment':>9}{'decode':>8}{'L*u*v*':>8}{'shift':>8}{'regions':>9}"
+          f"   (seconds, median of {args.repeat}, after a warm-up)")
     for path in IMAGES:
         seg = segshift.segment(path, **kwargs)
-        times = []
+        stages(path, kwargs)
+        totals, parts = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             seg = segshift.segment(path, **kwargs)
-            times.append(time.perf_counter() - t0)
+            totals.append(time.perf_counter() - t0)
+            parts.append(stages(path, kwargs))
         h, w = seg.shape
-        print(f"{path.name:<16}{f'{w}x{h}':>10}{seg.n_regions:>9}{statistics.median(times):>9.3f}")
+        split = "".join(f"{statistics.median(p[k] for p in parts):>{8 + (k == 3)}.3f}" for k in range(4))
+        print(f"{path.name:<16}{f'{w}x{h}':>10}{seg.n_regions:>9}{statistics.median(totals):>9.3f}{split}")
     return 0
 
 
