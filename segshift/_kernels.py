@@ -144,6 +144,8 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
             # unsigned indices: no negative-index wraparound, so the loads are
             # consecutive and the loop vectorises
             base = np.uint64(r * stride + first + pad)
+            # Two copies of the column loop: the uniform kernel (the default) has
+            # no weights to compute, so its loop stays short enough to run fast.
             if kernel == UNIFORM:
                 dx = -fx
                 for k in range(span):
