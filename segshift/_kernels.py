@@ -393,12 +393,103 @@ def adjacent_pairs(labels):
 
     labels: (H, W) int32 -> (n, 2) int64, each pair once per run of equal
     pairs along the scan (so far fewer than the boundary pixels); callers
-    sort and deduplicate. Counts first, so memory is only what the pairs need.
+    may deduplicate. Counts first, so memory is only what the pairs need.
     """
     n = _scan_pairs(labels, np.empty((0, 2), dtype=np.int64))
     out = np.empty((n, 2), dtype=np.int64)
     _scan_pairs(labels, out)
     return out
+
+
+@numba.njit(**JIT)
+def close_pairs(edges, modes, limit2, bright_l):
+    """The edges whose two modes lie closer than sqrt(limit2) (the L
+    difference counts four times when both modes have L > bright_l).
+
+    edges: (e, 2) int64; modes: (n, 3) float64 -> (k, 2) int64.
+    """
+    keep = np.empty(edges.shape[0], dtype=np.bool_)
+    count = 0
+    for k in range(edges.shape[0]):
+        a = edges[k, 0]
+        b = edges[k, 1]
+        weight = 4.0 if (modes[a, 0] > bright_l and modes[b, 0] > bright_l) else 1.0
+        d0 = modes[a, 0] - modes[b, 0]
+        d1 = modes[a, 1] - modes[b, 1]
+        d2 = modes[a, 2] - modes[b, 2]
+        keep[k] = weight * (d0 * d0) + d1 * d1 + d2 * d2 < limit2
+        if keep[k]:
+            count += 1
+    out = np.empty((count, 2), dtype=np.int64)
+    j = 0
+    for k in range(edges.shape[0]):
+        if keep[k]:
+            out[j, 0] = edges[k, 0]
+            out[j, 1] = edges[k, 1]
+            j += 1
+    return out
+
+
+@numba.njit(**JIT)
+def join_regions(pairs, region_label, areas, modes, edges):
+    """Join the regions connected by ``pairs``, transitively (union-find).
+
+    New labels follow the smallest old label of each group, so an order by
+    first appearance is kept; a joined mode is the area-weighted mean of
+    its parts. pairs, edges: (e, 2) int64; region_label: (n0,) int64;
+    areas: (n,) int64; modes: (n, 3) float64. Returns the new
+    (region_label, areas, modes, edges), the edges without those inside
+    one new region (duplicates may remain).
+    """
+    n = areas.shape[0]
+    parent = np.arange(n)
+    for k in range(pairs.shape[0]):
+        a = _find(parent, pairs[k, 0])
+        b = _find(parent, pairs[k, 1])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    # A root is the smallest member of its group, and comes before the others.
+    new = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if r == i:
+            new[i] = m
+            m += 1
+        else:
+            new[i] = new[r]
+    total = np.zeros(m)
+    sums = np.zeros((m, 3))
+    for i in range(n):
+        j = new[i]
+        w = float(areas[i])
+        total[j] += w
+        for c in range(3):
+            sums[j, c] += w * modes[i, c]
+    new_areas = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        new_areas[j] = np.int64(total[j])
+        for c in range(3):
+            sums[j, c] = sums[j, c] / total[j]
+    new_label = np.empty_like(region_label)
+    for i in range(region_label.shape[0]):
+        new_label[i] = new[region_label[i]]
+    count = 0
+    for k in range(edges.shape[0]):
+        if new[edges[k, 0]] != new[edges[k, 1]]:
+            count += 1
+    new_edges = np.empty((count, 2), dtype=np.int64)
+    j = 0
+    for k in range(edges.shape[0]):
+        a = new[edges[k, 0]]
+        b = new[edges[k, 1]]
+        if a != b:
+            new_edges[j, 0] = a
+            new_edges[j, 1] = b
+            j += 1
+    return new_label, new_areas, sums, new_edges
 
 
 @numba.njit(**JIT)

@@ -20,8 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from . import _kernels
 from ._kernels import BRIGHT_L
@@ -79,64 +77,25 @@ def connect_modes(modes: NDArray[np.floating], *, seed_modes: bool = False) -> R
         region_label=np.arange(n, dtype=np.int64),
         modes=region_modes,
         areas=areas.astype(np.int64),
-        edges=_pixel_edges(pixel_region),
+        # each touching pair once per run along the scan: duplicates are few
+        # and harmless (see _join), so they are not sorted out
+        edges=_kernels.adjacent_pairs(pixel_region),
     )
-
-
-def _pixel_edges(labels: NDArray[np.int32]) -> NDArray[np.int64]:
-    """Unique pairs (a < b) of labels that touch along a row or a column."""
-    return _unique_edges(_kernels.adjacent_pairs(labels))
-
-
-def _unique_edges(edges: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Sort each pair, drop self-loops and duplicates."""
-    if len(edges) == 0:
-        return edges.reshape(0, 2)
-    lo = np.minimum(edges[:, 0], edges[:, 1])
-    hi = np.maximum(edges[:, 0], edges[:, 1])
-    keep = lo != hi
-    lo, hi = lo[keep], hi[keep]
-    n = int(hi.max()) + 1 if len(hi) else 1
-    packed = np.sort(lo * n + hi)
-    packed = packed[np.r_[True, packed[1:] != packed[:-1]]] if len(packed) else packed
-    return np.stack([packed // n, packed % n], axis=1)
-
-
-def _drop_loops(edges: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Drop edges inside one region after a join. Duplicates may remain: they
-    change neither the components nor the closest neighbour, and removing
-    them would cost a sort per join."""
-    return edges[edges[:, 0] != edges[:, 1]]
 
 
 def _join(regions: Regions, pairs: NDArray[np.int64]) -> Regions:
     """Join the regions connected by ``pairs`` (transitively).
 
     New labels are numbered by the order of the region that appears first in
-    raster order, so the final labels read top-left to bottom-right.
+    raster order, so the final labels read top-left to bottom-right. Edges
+    inside one new region are dropped; duplicates may remain (they change
+    neither the groups nor the closest neighbour, and removing them would
+    cost a sort per join).
     """
-    n = len(regions.areas)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    # Current labels are already in raster order of first appearance, so the
-    # smallest member of a component decides its place.
-    first = np.full(component.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, component, np.arange(n))
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    new = rank[component]
-    m = len(first)
-    areas = np.bincount(new, weights=regions.areas, minlength=m)
-    modes = np.stack(
-        [np.bincount(new, weights=regions.areas * regions.modes[:, k], minlength=m) for k in range(3)], axis=1
+    region_label, areas, modes, edges = _kernels.join_regions(
+        np.ascontiguousarray(pairs, dtype=np.int64), regions.region_label, regions.areas, regions.modes, regions.edges
     )
-    return Regions(
-        pixel_region=regions.pixel_region,
-        region_label=new[regions.region_label],
-        modes=modes / areas[:, None],
-        areas=areas.astype(np.int64),
-        edges=_drop_loops(new[regions.edges]),
-    )
+    return Regions(regions.pixel_region, region_label, modes, areas, edges)
 
 
 def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2) -> Regions:
@@ -147,17 +106,13 @@ def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2) -> R
     joins transitively over the adjacency graph with the modes of the start
     of the pass, then recomputes the modes; EDISON's segmenter makes two.
     """
+    # (r/2)^2 as a product of floats: saturates to inf or 0 instead of raising
+    limit2 = 0.25 * range_radius * range_radius
     for _ in range(passes):
-        a, b = regions.edges[:, 0], regions.edges[:, 1]
-        diff = regions.modes[a] - regions.modes[b]
-        bright = (regions.modes[a, 0] > BRIGHT_L) & (regions.modes[b, 0] > BRIGHT_L)
-        weight = np.where(bright, 4.0, 1.0)
-        dist2 = weight * diff[:, 0] ** 2 + diff[:, 1] ** 2 + diff[:, 2] ** 2
-        # (r/2)^2 as a product of floats: saturates to inf or 0 instead of raising
-        close = dist2 < 0.25 * range_radius * range_radius
-        if not close.any():
+        close = _kernels.close_pairs(regions.edges, regions.modes, limit2, BRIGHT_L)
+        if len(close) == 0:
             break
-        regions = _join(regions, regions.edges[close])
+        regions = _join(regions, close)
     return regions
 
 

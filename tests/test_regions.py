@@ -104,3 +104,44 @@ def test_prune_is_linear_in_the_graph_not_quadratic():
     modes[..., 0] += np.arange(3600).reshape(60, 60) * 3.0  # now every pixel differs
     r = regions.prune_regions(regions.connect_modes(modes), 30)
     assert r.areas.min() >= 30
+
+
+def test_join_matches_a_graph_reference():
+    """Joining along random pairs gives the connected components of the pair
+    graph, numbered by their smallest member, with area-weighted modes."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(3)
+    n = 500
+    pairs = rng.integers(0, n, size=(300, 2))
+    areas = rng.integers(1, 50, size=n)
+    modes = rng.uniform(0, 100, size=(n, 3))
+    edges = rng.integers(0, n, size=(2000, 2))
+    edges = edges[edges[:, 0] != edges[:, 1]]
+    r = regions.Regions(
+        pixel_region=np.arange(n, dtype=np.int32).reshape(20, 25),
+        region_label=np.arange(n, dtype=np.int64),
+        modes=modes,
+        areas=areas,
+        edges=edges,
+    )
+    joined = regions._join(r, pairs)
+
+    _, component = connected_components(
+        coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)), directed=False
+    )
+    first = np.array([np.flatnonzero(component == c).min() for c in range(component.max() + 1)])
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(len(first))
+    expected = rank[component]
+    np.testing.assert_array_equal(joined.region_label, expected)
+    np.testing.assert_array_equal(joined.areas, np.bincount(expected, weights=areas).astype(np.int64))
+    for k in range(3):
+        mean = np.bincount(expected, weights=areas * modes[:, k]) / np.bincount(expected, weights=areas)
+        np.testing.assert_allclose(joined.modes[:, k], mean, rtol=1e-12)
+    # edges now join different new regions, and every old edge between two
+    # new regions is kept
+    assert np.all(joined.edges[:, 0] != joined.edges[:, 1])
+    kept = {tuple(e) for e in expected[edges] if e[0] != e[1]}
+    assert {tuple(e) for e in joined.edges} == kept
