@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
-from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
+from ._compile import warm_up
 from ._signals import hold_sigint
+from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
 from .segment import DEFAULTS, check_min_size
@@ -560,6 +561,9 @@ def run_batch(
         if jobs == 1:
             runner.run_serial()
         else:
+            # Compile (or load) the kernels here once, so that the workers
+            # load them from the cache rather than all compiling at once.
+            warm_up([params])
             runner.run_pool(jobs, numba_threads)
     finally:
         records.update(runner.records())

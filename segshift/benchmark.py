@@ -27,6 +27,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from ._compile import warm_up
 from ._signals import hold_sigint
 from .errors import ImageError, ImageReadError, ParameterError, SegshiftError
 from .evaluate import (
@@ -41,7 +42,13 @@ from .evaluate import (
 )
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
-from .segment import check_min_size, image_modes, min_size_pixels, regions_from_modes, segment
+from .segment import (
+    check_min_size,
+    image_modes,
+    min_size_pixels,
+    regions_from_modes,
+    segment,
+)
 
 __all__ = [
     "GROUND_TRUTH_EXTENSIONS",
@@ -467,6 +474,9 @@ def evaluate_folder(
         for task in tasks:
             done(task, _evaluate_photo(task))
     else:
+        # Compile (or load) the kernels here once, so that the workers load
+        # them from the cache rather than all compiling at once.
+        warm_up(full, evaluate=True)
         _run_pool(tasks, jobs, done)
 
     records = [results[i] for i in sorted(results)]

@@ -42,6 +42,8 @@ EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("segshift.cli")
 
+COMPILING = "compiling the kernels (first run after an install only, about 10 s; later runs load them)"
+
 #: Library parameter names -> the option that sets them (for error messages).
 _FLAGS = {
     "spatial_radius": "--spatial-radius",
@@ -750,7 +752,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(args.debug)
     _setup_logging(args.verbose or 0, bool(args.quiet), debug)
     try:
-        return int(args.func(args))
+        from ._compile import compile_notice
+
+        with compile_notice(lambda: log.info(COMPILING)):
+            return int(args.func(args))
     except ParameterError as exc:
         log.error("%s", _one_line(exc), exc_info=debug)
         return EXIT_USAGE

@@ -1,0 +1,53 @@
+"""First-run compilation of the kernels: say so, and do it once.
+
+The compiled kernels are cached on disk (see ``_config``), so only the first
+run after an install (or a numba upgrade) compiles them, for several seconds.
+:func:`compile_notice` lets the command line say why that run is slow, and
+:func:`warm_up` compiles (or loads) the kernels in one process before worker
+processes start, so that they load them from the cache instead of each
+compiling them at once on the same cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def compile_notice(say: Callable[[], None]) -> Iterator[None]:
+    """Call ``say()`` once, when numba starts compiling within the block
+    (never when every kernel comes from the disk cache)."""
+    from numba.core import event
+
+    class Notice(event.Listener):
+        said = False
+
+        def on_start(self, _event) -> None:
+            if not self.said:
+                self.said = True
+                say()
+
+        def on_end(self, _event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Notice()):
+        yield
+
+
+def warm_up(settings: Iterable[Mapping[str, Any]], *, evaluate: bool = False) -> None:
+    """Compile or load the kernels that ``segment(image, **setting)`` uses for
+    each setting (and, with ``evaluate``, the scoring kernels) by running them
+    on a tiny image."""
+    from .segment import segment
+
+    image = np.random.default_rng(0).random((24, 24, 3))
+    for setting in settings:
+        seg = segment(image, **{**setting, "min_size": 5})
+        if evaluate:
+            from .evaluate import evaluate_segmentation
+
+            evaluate_segmentation(seg.labels, [seg.labels])
