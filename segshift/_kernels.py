@@ -29,11 +29,22 @@ LANES = 8
 # Rows of the column accumulators are at least this long (LLVM's vector loop
 # runs only when they lie that far apart).
 ACC_MIN = 64
-# Climbs per tile of the parallel filter loop (see filter_grid).
-TILE_ROWS = 8
-TILE_COLS = 256
+# Climbs per tile of the parallel filter loop (see filter_grid); square-ish,
+# so that a climb's neighbours above and to the left are in the same tile.
+TILE_ROWS = 32
+TILE_COLS = 64
 # Padding value: far outside every range ball, yet finite (0 * PAD == 0).
 PAD_VALUE = np.float32(1e30)
+# Climbs that meet share the rest of their way (see _climb): each tile keeps
+# the windows its climbs went through in a table of MEMO_SIZE slots (a power
+# of two), up to MEMO_VISITS windows a climb.
+MEMO_SIZE = 4096
+MEMO_VISITS = 128
+# States of a table slot (column 7).
+EMPTY = -1.0
+PENDING = 0.0
+DONE = 1.0
+UNUSABLE = 2.0
 
 
 @numba.njit(**JIT_SIMD)
@@ -82,7 +93,7 @@ def window_span(hs, width):
 
 
 @numba.njit(**JIT_SIMD)
-def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out):
+def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, memo_mode, visited):
     """Move the window started at pixel (y0, x0) to its mode.
 
     planes: (3, H * stride) float32 from pad_planes. acc: (5, >= window_span)
@@ -94,6 +105,16 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     The window's sums are kept per column (acc: weight, row, L, u, v) and
     added up once per shift: the column loop is elementwise, so LLVM turns
     it into SIMD code with no reduction inside the row loop.
+
+    memo (MEMO_SIZE, 8) float64, memo_mode (MEMO_SIZE, 3) float64 and
+    visited (MEMO_VISITS,) int64 are the tile's table of windows (with the
+    uniform kernel and EDISON's convergence test, whose long climbs often
+    run into one another). A window is known by its exact sums: pixel count,
+    column and row sums (integers) and colour sums. When a climb's window
+    has the same sums as one an earlier climb of the tile went through, it
+    holds the same pixels, so the next centre and every later step are that
+    climb's: this climb takes its mode and its number of remaining shifts
+    (if max_iter allows them). Only climbs that converged are reused.
     """
     L = planes[0]
     U = planes[1]
@@ -119,6 +140,11 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     cu = float(U[p0])
     cv = float(V[p0])
     it = 0
+    use_memo = kernel == UNIFORM and raw_units and memo.shape[0] > 0
+    seen = 0
+    met = False
+    shifts = 0
+    shift = 0.0
     while True:
         # Colours are summed as offsets from the centre: small numbers, exact
         # enough in float32.
@@ -224,6 +250,48 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
             shift = (mx * mx + my * my) * inv_hs2 + (ml * ml + mu * mu + mv * mv) * inv_hr2
         if shift < eps or it >= max_iter:
             break
+        if use_memo:
+            # the window's sums in absolute terms (column and row numbers,
+            # L*u*v* values), exact for the uniform kernel
+            kx = first * n + float(sx)
+            ky = r0 * n + float(sy)
+            al = float(sl) + n * float(fl)
+            au = float(su) + n * float(fu)
+            av = float(sv) + n * float(fv)
+            h = ((int(n) * 73856093) ^ (int(kx) * 19349663) ^ (int(ky) * 83492791)) & (memo.shape[0] - 1)
+            if (memo[h, 7] == DONE and memo[h, 0] == n and memo[h, 1] == kx and memo[h, 2] == ky
+                    and memo[h, 3] == al and memo[h, 4] == au and memo[h, 5] == av and it + memo[h, 6] <= max_iter):
+                shifts = it + int(memo[h, 6])
+                cl = memo_mode[h, 0]
+                cu = memo_mode[h, 1]
+                cv = memo_mode[h, 2]
+                met = True
+                break
+            if seen < visited.shape[0]:
+                memo[h, 0] = n
+                memo[h, 1] = kx
+                memo[h, 2] = ky
+                memo[h, 3] = al
+                memo[h, 4] = au
+                memo[h, 5] = av
+                memo[h, 6] = it  # the shift that led here, until the climb ends
+                memo[h, 7] = PENDING
+                visited[seen] = h
+                seen += 1
+    if use_memo:
+        if not met:
+            shifts = it
+        # A climb stopped by max_iter has not reached its mode: a climb with
+        # shifts to spare must not take it.
+        state = DONE if (met or shift < eps) else UNUSABLE
+        for q in range(seen):
+            h = visited[q]
+            if memo[h, 7] == PENDING:  # (a later window of this climb may have taken the slot)
+                memo[h, 6] = shifts - memo[h, 6]  # shifts left from this window on
+                memo[h, 7] = state
+                memo_mode[h, 0] = cl
+                memo_mode[h, 1] = cu
+                memo_mode[h, 2] = cv
     out[0] = cl
     out[1] = cu
     out[2] = cv
@@ -237,7 +305,9 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
 
     luv: (H, W, 3) float32; modes: (ceil(H / step), ceil(W / step), 3)
     float32 receives the range part of each climb's mode. With step 1 it may
-    be ``luv`` itself (the climbs read a padded copy). Returns modes.
+    be ``luv`` itself (the climbs read a padded copy). Returns modes. Each
+    tile has its own table of windows (see _climb), so the result does not
+    depend on which thread runs which tile.
     """
     height, width = luv.shape[0], luv.shape[1]
     pad = window_reach(hs, width) + LANES + 1
@@ -251,11 +321,15 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     for t in numba.prange(tiles):
         out = np.empty(3, dtype=np.float64)
         acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
+        memo = np.empty((MEMO_SIZE, 8), dtype=np.float64)
+        memo[:, 7] = EMPTY
+        memo_mode = np.empty((MEMO_SIZE, 3), dtype=np.float64)
+        visited = np.empty(MEMO_VISITS, dtype=np.int64)
         i0 = (t // tiles_across) * TILE_ROWS
         j0 = (t % tiles_across) * TILE_COLS
         for i in range(i0, min(rows, i0 + TILE_ROWS)):
             for j in range(j0, min(cols, j0 + TILE_COLS)):
-                _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out)
+                _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, memo_mode, visited)
                 modes[i, j, 0] = out[0]
                 modes[i, j, 1] = out[1]
                 modes[i, j, 2] = out[2]

@@ -47,6 +47,42 @@ def test_filter_matches_naive_on_real_pixels():
     np.testing.assert_allclose(filter_image(luv, 5, 8), naive.filter_image(luv, 5, 8), atol=1e-3)
 
 
+def test_edison_convergence_on_real_pixels_matches_naive():
+    """EDISON's convergence test makes long climbs that run into each other;
+    the climbs that meet an earlier one's window take its mode, which must be
+    the mode they would have climbed to."""
+    from PIL import Image
+    from conftest import IMAGES
+
+    rgb = np.asarray(Image.open(IMAGES / "coffee.jpg"))[150:190, 250:306] / 255.0
+    luv = rgb_to_luv(rgb, compat="edison")
+    fast = filter_image(luv, 5, 6.5, compat="edison")
+    slow = naive.filter_image(luv, 5, 6.5, raw_units=True)
+    # The reference runs in float64, the kernel sums in float32: over climbs
+    # of dozens of shifts, a pixel on the very edge of a window can count in
+    # one and not in the other (2 of these 2240 pixels).
+    off = np.abs(fast - slow).max(axis=2) > 1e-3
+    assert off.mean() < 0.002
+    np.testing.assert_allclose(fast[~off], slow[~off], atol=1e-3)
+    assert np.abs(fast - slow).max() < 0.1
+
+
+def test_edison_convergence_with_few_shifts_matches_naive():
+    """With max_iter 3 most climbs stop before their mode; a climb that meets
+    the window of one that was stopped must still make its own shifts (taking
+    the stopped climb's end instead puts 75 of these pixels off)."""
+    from PIL import Image
+    from conftest import IMAGES
+
+    rgb = np.asarray(Image.open(IMAGES / "coffee.jpg"))[150:190, 250:306] / 255.0
+    luv = rgb_to_luv(rgb, compat="edison")
+    fast = filter_image(luv, 5, 6.5, compat="edison", max_iter=3)
+    slow = naive.filter_image(luv, 5, 6.5, raw_units=True, max_iter=3)
+    off = np.abs(fast - slow).max(axis=2) > 1e-3
+    assert off.mean() < 0.002
+    assert np.abs(fast - slow).max() < 0.1
+
+
 def test_filter_flat_image_is_fixed_point():
     luv = np.full((9, 9, 3), (50.0, 3.0, -4.0), dtype=np.float32)
     np.testing.assert_allclose(filter_image(luv, 3, 4), luv, atol=1e-5)
