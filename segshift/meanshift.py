@@ -141,7 +141,12 @@ def filter_image(
     compat : {None, "edison"}
         With ``"edison"``, convergence is tested as EDISON does: the first
         shift in bandwidth units, every later one in raw units (pixels and
-        L*u*v* units), a much tighter test for the default bandwidths.
+        L*u*v* units), a much tighter test for the default bandwidths. Its
+        long climbs often run into one another: with the uniform kernel, a
+        climb whose window holds exactly the pixels of a window that an
+        earlier, converged climb went through takes that climb's mode (the
+        rest of its way would be the same), which saves about a quarter of
+        the time and changes no mode beyond float rounding.
     speedup : {"none", "fast"}
         ``"none"``: exact, every pixel climbs. ``"fast"``: only every second
         pixel of every second row climbs (still over the density of all
