@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segshift import _kernels as K  # noqa: E402
-from segshift.loader import load_image, rgb_to_luv  # noqa: E402
+from segshift import _kernels as K
+from segshift.loader import load_image, rgb_to_luv
 
 
 @numba.njit
