@@ -42,13 +42,12 @@ def shifts(luv, hs, hr, shared):
     total = 0
     for i0 in range(0, height, K.TILE_ROWS):
         for j0 in range(0, width, K.TILE_COLS):
-            memo = np.empty((size, 8))
+            memo = np.empty((size, K.MEMO_COLUMNS))
             memo[:, 7] = K.EMPTY
-            memo_mode = np.empty((size, 3))
             for i in range(i0, min(height, i0 + K.TILE_ROWS)):
                 for j in range(j0, min(width, j0 + K.TILE_COLS)):
                     total += K._climb(planes, stride, pad, height, width, i, j, hs, hr, K.UNIFORM, 0.01, 100,
-                                      True, acc, out, memo, memo_mode, visited)
+                                      True, acc, out, memo, visited)
     return total
 
 

@@ -45,9 +45,10 @@ def warm_up(settings: Iterable[Mapping[str, Any]], *, evaluate: bool = False) ->
     from .segment import segment
 
     image = np.random.default_rng(0).random((24, 24, 3))
+    labels = np.zeros((24, 24), dtype=np.int32)
     for setting in settings:
-        seg = segment(image, **{**setting, "min_size": 5})
-        if evaluate:
-            from .evaluate import evaluate_segmentation
+        labels = segment(image, **{**setting, "min_size": 5}).labels
+    if evaluate:
+        from .evaluate import evaluate_segmentation
 
-            evaluate_segmentation(seg.labels, [seg.labels])
+        evaluate_segmentation(labels, [labels])

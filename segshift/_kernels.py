@@ -37,9 +37,11 @@ TILE_COLS = 64
 PAD_VALUE = np.float32(1e30)
 # Climbs that meet share the rest of their way (see _climb): each tile keeps
 # the windows its climbs went through in a table of MEMO_SIZE slots (a power
-# of two), up to MEMO_VISITS windows a climb.
+# of two), up to MEMO_VISITS windows a climb. A slot holds the window's sums
+# (columns 0-5), the shifts left from it (6), its state (7) and the mode (8-10).
 MEMO_SIZE = 4096
 MEMO_VISITS = 128
+MEMO_COLUMNS = 11
 # States of a table slot (column 7).
 EMPTY = -1.0
 PENDING = 0.0
@@ -93,7 +95,7 @@ def window_span(hs, width):
 
 
 @numba.njit(**JIT_SIMD)
-def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, memo_mode, visited):
+def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, visited):
     """Move the window started at pixel (y0, x0) to its mode.
 
     planes: (3, H * stride) float32 from pad_planes. acc: (5, >= window_span)
@@ -106,10 +108,11 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     added up once per shift: the column loop is elementwise, so LLVM turns
     it into SIMD code with no reduction inside the row loop.
 
-    memo (MEMO_SIZE, 8) float64, memo_mode (MEMO_SIZE, 3) float64 and
-    visited (MEMO_VISITS,) int64 are the tile's table of windows (with the
-    uniform kernel and EDISON's convergence test, whose long climbs often
-    run into one another). A window is known by its exact sums: pixel count,
+    memo (MEMO_SIZE, MEMO_COLUMNS) float64 and visited (MEMO_VISITS,) int64
+    are the tile's table of windows; an empty memo turns the table off. Only
+    for the uniform kernel, whose sums are exact (filter_grid uses it with
+    EDISON's convergence test, whose long climbs often run into one
+    another). A window is known by its exact sums: pixel count,
     column and row sums (integers) and colour sums. When a climb's window
     has the same sums as one an earlier climb of the tile went through, it
     holds the same pixels, so the next centre and every later step are that
@@ -140,7 +143,7 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
     cu = float(U[p0])
     cv = float(V[p0])
     it = 0
-    use_memo = kernel == UNIFORM and raw_units and memo.shape[0] > 0
+    use_memo = memo.shape[0] > 0
     seen = 0
     met = False
     shifts = 0
@@ -262,9 +265,9 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
             if (memo[h, 7] == DONE and memo[h, 0] == n and memo[h, 1] == kx and memo[h, 2] == ky
                     and memo[h, 3] == al and memo[h, 4] == au and memo[h, 5] == av and it + memo[h, 6] <= max_iter):
                 shifts = it + int(memo[h, 6])
-                cl = memo_mode[h, 0]
-                cu = memo_mode[h, 1]
-                cv = memo_mode[h, 2]
+                cl = memo[h, 8]
+                cu = memo[h, 9]
+                cv = memo[h, 10]
                 met = True
                 break
             if seen < visited.shape[0]:
@@ -289,9 +292,9 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
             if memo[h, 7] == PENDING:  # (a later window of this climb may have taken the slot)
                 memo[h, 6] = shifts - memo[h, 6]  # shifts left from this window on
                 memo[h, 7] = state
-                memo_mode[h, 0] = cl
-                memo_mode[h, 1] = cu
-                memo_mode[h, 2] = cv
+                memo[h, 8] = cl
+                memo[h, 9] = cu
+                memo[h, 10] = cv
     out[0] = cl
     out[1] = cu
     out[2] = cv
@@ -305,9 +308,11 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
 
     luv: (H, W, 3) float32; modes: (ceil(H / step), ceil(W / step), 3)
     float32 receives the range part of each climb's mode. With step 1 it may
-    be ``luv`` itself (the climbs read a padded copy). Returns modes. Each
-    tile has its own table of windows (see _climb), so the result does not
-    depend on which thread runs which tile.
+    be ``luv`` itself (the climbs read a padded copy). Returns modes. With
+    the uniform kernel and EDISON's convergence test each tile has its own
+    table of windows (see _climb), so the result does not depend on which
+    thread runs which tile; elsewhere climbs are short and the table would
+    cost more than it saves.
     """
     height, width = luv.shape[0], luv.shape[1]
     pad = window_reach(hs, width) + LANES + 1
@@ -318,18 +323,18 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     rows, cols = modes.shape[0], modes.shape[1]
     tiles_across = (cols + TILE_COLS - 1) // TILE_COLS
     tiles = ((rows + TILE_ROWS - 1) // TILE_ROWS) * tiles_across
+    slots = MEMO_SIZE if (kernel == UNIFORM and raw_units) else 0
     for t in numba.prange(tiles):
         out = np.empty(3, dtype=np.float64)
         acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
-        memo = np.empty((MEMO_SIZE, 8), dtype=np.float64)
+        memo = np.empty((slots, MEMO_COLUMNS), dtype=np.float64)
         memo[:, 7] = EMPTY
-        memo_mode = np.empty((MEMO_SIZE, 3), dtype=np.float64)
         visited = np.empty(MEMO_VISITS, dtype=np.int64)
         i0 = (t // tiles_across) * TILE_ROWS
         j0 = (t % tiles_across) * TILE_COLS
         for i in range(i0, min(rows, i0 + TILE_ROWS)):
             for j in range(j0, min(cols, j0 + TILE_COLS)):
-                _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, memo_mode, visited)
+                _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, visited)
                 modes[i, j, 0] = out[0]
                 modes[i, j, 1] = out[1]
                 modes[i, j, 2] = out[2]
@@ -486,9 +491,9 @@ def adjacent_pairs(labels):
 
 
 @numba.njit(**JIT)
-def close_pairs(edges, modes, limit2, bright_l):
+def close_pairs(edges, modes, limit2):
     """The edges whose two modes lie closer than sqrt(limit2) (the L
-    difference counts four times when both modes have L > bright_l).
+    difference counts four times when both modes have L > BRIGHT_L).
 
     edges: (e, 2) int64; modes: (n, 3) float64 -> (k, 2) int64.
     """
@@ -497,7 +502,7 @@ def close_pairs(edges, modes, limit2, bright_l):
     for k in range(edges.shape[0]):
         a = edges[k, 0]
         b = edges[k, 1]
-        weight = 4.0 if (modes[a, 0] > bright_l and modes[b, 0] > bright_l) else 1.0
+        weight = 4.0 if (modes[a, 0] > BRIGHT_L and modes[b, 0] > BRIGHT_L) else 1.0
         d0 = modes[a, 0] - modes[b, 0]
         d1 = modes[a, 1] - modes[b, 1]
         d2 = modes[a, 2] - modes[b, 2]

@@ -22,7 +22,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _kernels
-from ._kernels import BRIGHT_L
 
 #: Neighbouring modes agree when every L*u*v* component differs by less than this.
 AGREE = 1.0
@@ -109,7 +108,7 @@ def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2) -> R
     # (r/2)^2 as a product of floats: saturates to inf or 0 instead of raising
     limit2 = 0.25 * range_radius * range_radius
     for _ in range(passes):
-        close = _kernels.close_pairs(regions.edges, regions.modes, limit2, BRIGHT_L)
+        close = _kernels.close_pairs(regions.edges, regions.modes, limit2)
         if len(close) == 0:
             break
         regions = _join(regions, close)
