@@ -5,7 +5,7 @@ Usage: python scripts/count_shifts.py [--spatial-radius 7] [--range-radius 6.5]
 With EDISON's convergence test (the default numerics) each tile of the
 filter keeps the windows its climbs went through, and a climb whose window
 holds the same pixels as one of an earlier converged climb takes that
-climb's mode instead of climbing on (see ``segshift._kernels._climb``). This
+climb's mode instead of climbing on (see ``segshift._filter_kernels._climb``). This
 script runs the climbs of every bundled photo one by one, in the filter's
 tile order, and prints the mean number of shifts a pixel makes without the
 table and with it. It counts work, so unlike a timing it does not depend on
@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segshift import _kernels as K
+from segshift import _filter_kernels as K
 from segshift.loader import load_image, rgb_to_luv
 
 

@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 from skimage.morphology import thin as _skimage_thin
 
-from . import _kernels
+from . import _match_kernels
 from .errors import ImageReadError, ParameterError
 
 __all__ = [
@@ -722,11 +722,11 @@ def _match_counts(
         # Seed with nearest pairs first: HK keeps matched nodes matched, so
         # close pairs are favoured, as in BSDS's minimum-cost assignment.
         by_distance = np.argsort(pairs["v"], kind="stable")
-        match_left, match_right = _kernels.greedy_matching(left[by_distance], right[by_distance], n_result, len(g_coords))
+        match_left, match_right = _match_kernels.greedy_matching(left[by_distance], right[by_distance], n_result, len(g_coords))
         by_left = np.lexsort((pairs["v"], left))  # CSR, nearest neighbours first
         indptr = np.zeros(n_result + 1, dtype=np.int64)
         np.cumsum(np.bincount(left, minlength=n_result), out=indptr[1:])
-        _kernels.hopcroft_karp(indptr, np.ascontiguousarray(right[by_left]), match_left, match_right)
+        _match_kernels.hopcroft_karp(indptr, np.ascontiguousarray(right[by_left]), match_left, match_right)
         hit = match_left >= 0
         matched_gt += int(hit.sum())
         matched_any |= hit

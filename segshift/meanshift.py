@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _kernels
+from . import _filter_kernels as _kernels
 from .errors import ParameterError
 
 #: Kernel names and the ids the compiled code uses. "flat" is an alias of

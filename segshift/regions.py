@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _kernels
+from . import _region_kernels as _kernels
 
 #: Neighbouring modes agree when every L*u*v* component differs by less than this.
 AGREE = 1.0

@@ -1,7 +1,7 @@
 import numba
 import numpy as np
 
-from segshift import _kernels
+from segshift import _filter_kernels as _kernels
 from segshift._compile import compile_notice, warm_up
 
 

@@ -166,7 +166,7 @@ def test_gaussian_weight_is_within_2e_6_of_exp():
     column loop stays SIMD code); they must match exp(-2 t) on all of [0, 2)."""
     import numba
 
-    from segshift._kernels import _exp_neg2
+    from segshift._filter_kernels import _exp_neg2
 
     @numba.njit(cache=False)
     def weights(t):

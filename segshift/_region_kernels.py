@@ -1,0 +1,245 @@
+"""Numba kernels of the region stage: connect equal modes, list adjacent
+regions, fuse and prune by union-find. No I/O, no user-facing errors.
+
+Wrapper: :mod:`segshift.regions`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._config import JIT
+
+# EDISON weighs the L difference four times when the window centre is brighter
+# than this (it keeps highlights from bleeding into each other).
+BRIGHT_L = 80.0
+
+
+@numba.njit(**JIT)
+def _find(parent, i):
+    """Root of i, halving the path on the way."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@numba.njit(**JIT)
+def connect_close(modes, threshold):
+    """Label 8-connected pixels whose modes differ by < threshold in every channel.
+
+    modes: (H, W, 3) float32 -> (labels (H, W) int32 numbered from 0 in raster
+    order of each region's first pixel, (n,) int64 flat index of each
+    region's first pixel). One raster scan of union-find over the four
+    earlier neighbours, one pass flattening it, one relabelling pass.
+    """
+    height, width = modes.shape[0], modes.shape[1]
+    n = height * width
+    parent = np.empty(n, dtype=np.int32)  # 4 bytes a pixel: images stay below 2**31 pixels
+    for i in range(n):
+        parent[i] = i
+    for y in range(height):
+        for x in range(width):
+            i = y * width + x
+            for k in range(4):
+                if k == 0:
+                    ny, nx = y, x - 1
+                elif k == 1:
+                    ny, nx = y - 1, x - 1
+                elif k == 2:
+                    ny, nx = y - 1, x
+                else:
+                    ny, nx = y - 1, x + 1
+                if ny < 0 or nx < 0 or nx >= width:
+                    continue
+                if (
+                    abs(modes[y, x, 0] - modes[ny, nx, 0]) < threshold
+                    and abs(modes[y, x, 1] - modes[ny, nx, 1]) < threshold
+                    and abs(modes[y, x, 2] - modes[ny, nx, 2]) < threshold
+                ):
+                    a = _find(parent, np.int32(i))
+                    b = _find(parent, np.int32(ny * width + nx))
+                    if a < b:
+                        parent[b] = a
+                    elif b < a:
+                        parent[a] = b
+    # Every parent index is below its child's, so one ascending pass points
+    # each pixel straight at its root.
+    for i in range(n):
+        parent[i] = parent[parent[i]]
+    # Roots are the smallest index of their set, i.e. the region's first pixel,
+    # so numbering roots as they appear gives raster order. The entries below
+    # the current pixel are no longer read: they store each region's first pixel.
+    labels = np.empty((height, width), dtype=np.int32)
+    flat = labels.reshape(n)
+    count = 0
+    for i in range(n):
+        r = parent[i]
+        if r == i:
+            flat[i] = count
+            parent[count] = i
+            count += 1
+        else:
+            flat[i] = flat[r]
+    return labels, parent[:count].astype(np.int64)
+
+
+@numba.njit(**JIT)
+def _scan_pairs(labels, out):
+    """Write (or, with out of length 0, only count) the pairs of adjacent_pairs."""
+    height, width = labels.shape
+    n = 0
+    store = out.shape[0] > 0
+    for y in range(height):
+        for vertical in range(2):
+            if vertical == 1 and y + 1 >= height:
+                break
+            last_a = -1
+            last_b = -1
+            for x in range(width - 1 + vertical):
+                a = labels[y, x]
+                b = labels[y + vertical, x + 1 - vertical]
+                if a != b and (a != last_a or b != last_b):
+                    if store:
+                        out[n, 0] = min(a, b)
+                        out[n, 1] = max(a, b)
+                    n += 1
+                    last_a = a
+                    last_b = b
+    return n
+
+
+@numba.njit(**JIT)
+def adjacent_pairs(labels):
+    """Pairs (a < b) of different labels that touch along a row or a column.
+
+    labels: (H, W) int32 -> (n, 2) int64, each pair once per run of equal
+    pairs along the scan (so far fewer than the boundary pixels); callers
+    may deduplicate. Counts first, so memory is only what the pairs need.
+    """
+    n = _scan_pairs(labels, np.empty((0, 2), dtype=np.int64))
+    out = np.empty((n, 2), dtype=np.int64)
+    _scan_pairs(labels, out)
+    return out
+
+
+@numba.njit(**JIT)
+def close_pairs(edges, modes, limit2):
+    """The edges whose two modes lie closer than sqrt(limit2) (the L
+    difference counts four times when both modes have L > BRIGHT_L).
+
+    edges: (e, 2) int64; modes: (n, 3) float64 -> (k, 2) int64.
+    """
+    keep = np.empty(edges.shape[0], dtype=np.bool_)
+    count = 0
+    for k in range(edges.shape[0]):
+        a = edges[k, 0]
+        b = edges[k, 1]
+        weight = 4.0 if (modes[a, 0] > BRIGHT_L and modes[b, 0] > BRIGHT_L) else 1.0
+        d0 = modes[a, 0] - modes[b, 0]
+        d1 = modes[a, 1] - modes[b, 1]
+        d2 = modes[a, 2] - modes[b, 2]
+        keep[k] = weight * (d0 * d0) + d1 * d1 + d2 * d2 < limit2
+        if keep[k]:
+            count += 1
+    out = np.empty((count, 2), dtype=np.int64)
+    j = 0
+    for k in range(edges.shape[0]):
+        if keep[k]:
+            out[j, 0] = edges[k, 0]
+            out[j, 1] = edges[k, 1]
+            j += 1
+    return out
+
+
+@numba.njit(**JIT)
+def join_regions(pairs, region_label, areas, modes, edges):
+    """Join the regions connected by ``pairs``, transitively (union-find).
+
+    New labels follow the smallest old label of each group, so an order by
+    first appearance is kept; a joined mode is the area-weighted mean of
+    its parts. pairs, edges: (e, 2) int64; region_label: (n0,) int64;
+    areas: (n,) int64; modes: (n, 3) float64. Returns the new
+    (region_label, areas, modes, edges), the edges without those inside
+    one new region (duplicates may remain).
+    """
+    n = areas.shape[0]
+    parent = np.arange(n)
+    for k in range(pairs.shape[0]):
+        a = _find(parent, pairs[k, 0])
+        b = _find(parent, pairs[k, 1])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    # A root is the smallest member of its group, and comes before the others.
+    new = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if r == i:
+            new[i] = m
+            m += 1
+        else:
+            new[i] = new[r]
+    total = np.zeros(m)
+    sums = np.zeros((m, 3))
+    for i in range(n):
+        j = new[i]
+        w = float(areas[i])
+        total[j] += w
+        for c in range(3):
+            sums[j, c] += w * modes[i, c]
+    new_areas = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        new_areas[j] = np.int64(total[j])
+        for c in range(3):
+            sums[j, c] = sums[j, c] / total[j]
+    new_label = np.empty_like(region_label)
+    for i in range(region_label.shape[0]):
+        new_label[i] = new[region_label[i]]
+    count = 0
+    for k in range(edges.shape[0]):
+        if new[edges[k, 0]] != new[edges[k, 1]]:
+            count += 1
+    new_edges = np.empty((count, 2), dtype=np.int64)
+    j = 0
+    for k in range(edges.shape[0]):
+        a = new[edges[k, 0]]
+        b = new[edges[k, 1]]
+        if a != b:
+            new_edges[j, 0] = a
+            new_edges[j, 1] = b
+            j += 1
+    return new_label, new_areas, sums, new_edges
+
+
+@numba.njit(**JIT)
+def closest_neighbours(edges, modes, small):
+    """For each region flagged in ``small``, the adjacent region with the
+    nearest mode (squared Euclidean distance; ties to the lower label).
+
+    edges: (e, 2) int64; modes: (n, 3) float64; small: (n,) bool ->
+    (n,) int64, -1 where a region is not small or has no neighbour.
+    """
+    n = modes.shape[0]
+    best = np.full(n, -1, dtype=np.int64)
+    best_d = np.full(n, np.inf)
+    for k in range(edges.shape[0]):
+        for side in range(2):
+            i = edges[k, side]
+            j = edges[k, 1 - side]
+            if not small[i]:
+                continue
+            d = 0.0
+            for c in range(3):
+                diff = modes[i, c] - modes[j, c]
+                d += diff * diff
+            if d < best_d[i] or (d == best_d[i] and j < best[i]):
+                best_d[i] = d
+                best[i] = j
+    return best
+
+
+# Boundary benchmark (segshift.evaluate): one-to-one matching of boundary pixels.
