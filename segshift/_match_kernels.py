@@ -1,6 +1,6 @@
 """Numba kernels of the benchmarks: one-to-one matching of boundary pixels.
 
-Wrapper: :mod:`segshift.evaluate`.
+Wrapper: :mod:`segshift.evaluate.boundaries`.
 """
 
 from __future__ import annotations
