@@ -50,3 +50,162 @@ def filter_image(luv, spatial_radius, range_radius, kernel="uniform", tol=0.01, 
                 break
         out[i // width, i % width] = centre[2:]
     return out
+
+
+# ----------------------------------------------------------------------------
+# Contour benchmark (segshift.evaluate.contours)
+# ----------------------------------------------------------------------------
+
+
+def random_hierarchy(shape, n_regions, seed, *, stripes=False):
+    """A random nested hierarchy: regions merged pairwise, one at a time.
+
+    The finest regions are Voronoi cells of random seeds, or with
+    ``stripes`` the bands between random vertical cuts (straight boundaries
+    that thinning leaves alone). Returns (labels, merges): the finest labels
+    0..n-1 and a list of (height, a, b), merging the regions holding finest
+    regions a and b at increasing heights, adjacent regions only, down to a
+    single region.
+    """
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    if stripes:
+        cuts = np.sort(rng.choice(np.arange(2, width - 2, 3), n_regions - 1, replace=False))
+        labels = np.broadcast_to(np.searchsorted(cuts, np.arange(width), side="right"), shape).copy()
+    else:
+        seeds = rng.random((n_regions, 2)) * (height, width)
+        ys, xs = np.mgrid[0:height, 0:width]
+        d = (ys[..., None] - seeds[:, 0]) ** 2 + (xs[..., None] - seeds[:, 1]) ** 2
+        labels = np.argmin(d, axis=2)
+    _, labels = np.unique(labels, return_inverse=True)
+    labels = labels.reshape(shape)
+    n = int(labels.max()) + 1
+    adjacent = set()
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
+        for p, q in zip(a.ravel(), b.ravel()):
+            if p != q:
+                adjacent.add((min(p, q), max(p, q)))
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    merges = []
+    heights = np.sort(rng.choice(np.arange(1, 10 * n), size=n - 1, replace=False)) / 10.0
+    for h in heights:
+        pairs = sorted({(find(a), find(b)) for a, b in adjacent if find(a) != find(b)})
+        a, b = pairs[rng.integers(len(pairs))]
+        parent[b] = a
+        merges.append((float(h), a, b))
+    return labels, merges
+
+
+def level_labels(labels, merges, t):
+    """The partition after every merge of height <= t."""
+    parent = list(range(int(labels.max()) + 1))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for h, a, b in merges:
+        if h <= t:
+            parent[find(b)] = find(a)
+    return np.vectorize(find)(labels)
+
+
+def ucm_from_merges(labels, merges):
+    """UCM in the BSDS seg2bmap convention, pixel by pixel.
+
+    Each pixel holds the largest merge height between its region and that of
+    its east, south and south-east neighbours (the pixels seg2bmap compares),
+    so ``ucm > t`` is the seg2bmap of ``level_labels(labels, merges, t)``.
+    """
+    n = int(labels.max()) + 1
+    joined = np.zeros((n, n))
+    groups = {k: {k} for k in range(n)}
+    owner = list(range(n))
+    for h, a, b in merges:
+        ga, gb = groups[owner[a]], groups[owner[b]]
+        if ga is gb:
+            continue
+        for p in ga:
+            for q in gb:
+                joined[p, q] = joined[q, p] = h
+        ga |= gb
+        for q in gb:
+            owner[q] = owner[a]
+    height, width = labels.shape
+    ucm = np.zeros(labels.shape)
+    for i in range(height):
+        for j in range(width):
+            for di, dj in ((0, 1), (1, 0), (1, 1)):
+                ii, jj = i + di, j + dj
+                if ii < height and jj < width and (di == 0 or i < height - 1) and (dj == 0 or j < width - 1):
+                    ucm[i, j] = max(ucm[i, j], joined[labels[i, j], labels[ii, jj]])
+    return ucm
+
+
+def _f(p, r):
+    return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def bsds_collect(per_image):
+    """BSDS500 collect_eval_bdry.m, loop for loop.
+
+    per_image: list of (thresholds, cntR, sumR, cntP, sumP) lists. Returns
+    dict(ods=(t, r, p, f), ois=(r, p, f), ap=area).
+    """
+
+    def ratio(a, b):
+        return a / b if b else 0.0
+
+    def max_f(thresh, rec, prec):
+        best = (thresh[0], rec[0], prec[0], _f(prec[0], rec[0]))
+        for i in range(1, len(thresh)):
+            for k in range(100):
+                d = k / 99
+                t = thresh[i] * d + thresh[i - 1] * (1 - d)
+                r = rec[i] * d + rec[i - 1] * (1 - d)
+                p = prec[i] * d + prec[i - 1] * (1 - d)
+                f = _f(p, r)
+                if f > best[3]:
+                    best = (t, r, p, f)
+        return best
+
+    thresh = per_image[0][0]
+    n = len(thresh)
+    tot = [[0] * n for _ in range(4)]
+    at_best = [0, 0, 0, 0]
+    for _, cnt_r, sum_r, cnt_p, sum_p in per_image:
+        rec = [ratio(a, b) for a, b in zip(cnt_r, sum_r)]
+        prec = [ratio(a, b) for a, b in zip(cnt_p, sum_p)]
+        fs = [_f(p, r) for p, r in zip(prec, rec)]
+        last = max(k for k in range(n) if fs[k] == max(fs))
+        for q, arr in enumerate((cnt_r, sum_r, cnt_p, sum_p)):
+            tot[q] = [x + y for x, y in zip(tot[q], arr)]
+            at_best[q] += arr[last]
+    rec = [ratio(a, b) for a, b in zip(tot[0], tot[1])]
+    prec = [ratio(a, b) for a, b in zip(tot[2], tot[3])]
+    ods = max_f(thresh, rec, prec)
+    r_max, p_max = ratio(at_best[0], at_best[1]), ratio(at_best[2], at_best[3])
+    # AP: [Ru, indR] = unique(R) (last occurrence), interp1 at 0:0.01:1, NaN -> 0.
+    last_of = {}
+    for k, r in enumerate(rec):
+        last_of[r] = k
+    ru = sorted(last_of)
+    pu = [prec[last_of[r]] for r in ru]
+    area = 0.0
+    if len(ru) > 1:
+        for k in range(101):
+            x = k / 100
+            for i in range(len(ru) - 1):
+                if ru[i] <= x <= ru[i + 1]:
+                    w = (x - ru[i]) / (ru[i + 1] - ru[i])
+                    area += pu[i] * (1 - w) + pu[i + 1] * w
+                    break
+        area *= 0.01
+    return {"ods": ods, "ois": (r_max, p_max, _f(p_max, r_max)), "ap": area}

@@ -52,8 +52,16 @@ from __future__ import annotations
 
 import numpy as np  # noqa: F401  (the examples' namespace is this module's)
 
+from . import contours  # noqa: F401  (segshift.evaluate.contours, the module)
 from ._validate import DEFAULT_TOLERANCE, GroundTruths, PathLike, _check_tolerance  # noqa: F401  (used by segshift.benchmark)
 from .boundaries import boundary_map, boundary_precision_recall, match_boundaries
+from .contours import (
+    ContourCounts,
+    ContourScores,
+    aggregate_contours,
+    evaluate_ucm,
+    ucm_thresholds,
+)
 from .ground_truth import load_ground_truth
 from .regions import (
     mean_variation_of_information,
@@ -69,18 +77,23 @@ from .summary import aggregate
 __all__ = [
     "DEFAULT_TOLERANCE",
     "BoundaryScores",
+    "ContourCounts",
+    "ContourScores",
     "DatasetScores",
     "Scores",
     "aggregate",
+    "aggregate_contours",
     "boundary_map",
     "boundary_precision_recall",
     "evaluate_segmentation",
+    "evaluate_ucm",
     "load_ground_truth",
     "match_boundaries",
     "mean_variation_of_information",
     "probabilistic_rand_index",
     "rand_index",
     "segmentation_covering",
+    "ucm_thresholds",
     "variation_of_information",
 ]
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
-from skimage.morphology import thin as _skimage_thin
+from skimage.morphology._skeletonize import G123_LUT, G123P_LUT
 
 from .. import _match_kernels
 from ..errors import ParameterError
@@ -52,9 +51,20 @@ def _seg2bmap(labels: NDArray[np.int64], ignore_zero: bool) -> NDArray[np.bool_]
     return b
 
 
+#: Deletion tables of the two sub-iterations of skimage's thin (Guo & Hall).
+_THIN_LUTS = (np.ascontiguousarray(G123_LUT, dtype=np.bool_), np.ascontiguousarray(G123P_LUT, dtype=np.bool_))
+
+
 def _thin(b: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    # skimage's thin is MATLAB's bwmorph(b, 'thin', inf), which BSDS uses.
-    return np.asarray(_skimage_thin(b), dtype=bool)
+    # skimage's thin is MATLAB's bwmorph(b, 'thin', inf), which BSDS uses;
+    # the kernel gives the same pixels, visiting only those that are on.
+    rows, cols = np.nonzero(b)
+    kept = _match_kernels.thin_levels(
+        rows.astype(np.int64), cols.astype(np.int64), np.ones(rows.size), np.zeros(1), b.shape, *_THIN_LUTS
+    )[0]
+    out = np.zeros(b.shape, dtype=bool)
+    out[rows[kept], cols[kept]] = True
+    return out
 
 
 def boundary_map(labels: ArrayLike, *, thin: bool = True) -> NDArray[np.bool_]:
@@ -69,7 +79,7 @@ def boundary_map(labels: ArrayLike, *, thin: bool = True) -> NDArray[np.bool_]:
     only the south one; the bottom-right pixel is never a boundary.
 
     With ``thin=True`` the map is then thinned to single-pixel lines
-    (:func:`skimage.morphology.thin`, MATLAB's ``bwmorph(.., 'thin', inf)``),
+    (the result of :func:`skimage.morphology.thin`, MATLAB's ``bwmorph(.., 'thin', inf)``),
     as the BSDS benchmark does before matching. This reproduces the
     ``Boundaries`` stored in BSDS500 ground-truth files exactly.
 
@@ -119,13 +129,45 @@ def _as_bmap(array: ArrayLike, name: str) -> NDArray[np.bool_]:
     return a
 
 
+def _offsets(radius: float) -> NDArray[np.int64]:
+    """(K, 3) offsets (dy, dx, dy^2 + dx^2) within ``radius``, nearest first, then by dy, dx."""
+    reach = int(math.floor(radius))
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    d2 = dy**2 + dx**2
+    keep = d2 <= radius * radius
+    out = np.column_stack([dy[keep], dx[keep], d2[keep]]).astype(np.int64)
+    return np.ascontiguousarray(out[np.lexsort((out[:, 1], out[:, 0], out[:, 2]))])
+
+
+def _pairs(
+    left: NDArray[np.intp], right: NDArray[np.intp], shape: tuple[int, int], radius: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Candidate pairs of result pixels ``left`` and human pixels ``right`` ((n, 2) row-major coordinates).
+
+    Returns the pair ends in greedy order (nearest first, ties by result
+    pixel, then human pixel: HK keeps matched nodes matched, so close pairs
+    are favoured, as in BSDS's minimum-cost assignment) and the CSR
+    adjacency of the result pixels (nearest neighbours first, ties by human
+    pixel). Both orders depend on pixel order only, so a result map and any
+    subset of it are matched alike.
+    """
+    l_idx, r_idx, d2 = _match_kernels.candidate_pairs(
+        left[:, 0].astype(np.int64), left[:, 1].astype(np.int64),
+        right[:, 0].astype(np.int64), right[:, 1].astype(np.int64),
+        shape, _offsets(radius),
+    )
+    indptr = np.zeros(len(left) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(l_idx, minlength=len(left)), out=indptr[1:])
+    greedy = np.argsort(d2, kind="stable")
+    return l_idx[greedy], r_idx[greedy], indptr, r_idx
+
+
 def _match_counts(
     result: NDArray[np.bool_], gt_maps: Sequence[NDArray[np.bool_]], max_dist: float
 ) -> BoundaryScores:
     """One-to-one matching of boundary pixels; kernel of :func:`match_boundaries`."""
     r_coords = np.argwhere(result)
     n_result = len(r_coords)
-    r_tree = cKDTree(r_coords) if n_result else None
     radius = max_dist * (1.0 + _RADIUS_SLACK)
     matched_any = np.zeros(n_result, dtype=bool)  # BSDS's accP: OR over humans
     matched_gt = 0
@@ -133,21 +175,14 @@ def _match_counts(
     for gmap in gt_maps:
         g_coords = np.argwhere(gmap)
         gt_pixels += len(g_coords)
-        if r_tree is None or len(g_coords) == 0:
+        if n_result == 0 or len(g_coords) == 0:
             continue
-        pairs = r_tree.sparse_distance_matrix(cKDTree(g_coords), radius, output_type="ndarray")
-        if len(pairs) == 0:
+        g_left, g_right, indptr, indices = _pairs(r_coords, g_coords, result.shape, radius)
+        if g_left.size == 0:
             continue
-        left = pairs["i"].astype(np.int64)
-        right = pairs["j"].astype(np.int64)
-        # Seed with nearest pairs first: HK keeps matched nodes matched, so
-        # close pairs are favoured, as in BSDS's minimum-cost assignment.
-        by_distance = np.argsort(pairs["v"], kind="stable")
-        match_left, match_right = _match_kernels.greedy_matching(left[by_distance], right[by_distance], n_result, len(g_coords))
-        by_left = np.lexsort((pairs["v"], left))  # CSR, nearest neighbours first
-        indptr = np.zeros(n_result + 1, dtype=np.int64)
-        np.cumsum(np.bincount(left, minlength=n_result), out=indptr[1:])
-        _match_kernels.hopcroft_karp(indptr, np.ascontiguousarray(right[by_left]), match_left, match_right)
+        active = np.ones(n_result, dtype=bool)
+        match_left, match_right = _match_kernels.greedy_matching(g_left, g_right, active, len(g_coords))
+        _match_kernels.hopcroft_karp(indptr, indices, active, match_left, match_right)
         hit = match_left >= 0
         matched_gt += int(hit.sum())
         matched_any |= hit
@@ -167,8 +202,8 @@ def match_boundaries(
     """Match a boundary map to human boundary maps one-to-one, as BSDS.
 
     For each human map, result and human boundary pixels at most
-    ``tolerance * hypot(H, W)`` pixels apart are candidate pairs (found with
-    a KD-tree), and a maximum-cardinality bipartite matching picks the
+    ``tolerance * hypot(H, W)`` pixels apart are candidate pairs (found by
+    scanning the disk of offsets), and a maximum-cardinality bipartite matching picks the
     largest set of pairs in which every pixel appears at most once, so one
     result pixel never accounts for two human pixels.
 
@@ -245,18 +280,28 @@ def match_boundaries(
     return _match_counts(res, maps, tol * math.hypot(*res.shape))
 
 
+def _judged(gts: list[NDArray[np.int64]]) -> NDArray[np.bool_] | None:
+    """Pixels whose 2x2 block some human labelled whole; None when all are labelled.
+
+    A result boundary pixel tests its 2x2 block (itself and its east, south
+    and south-east neighbours); where no human labelled that whole block,
+    it cannot be judged and is dropped.
+    """
+    if not any((gt == 0).any() for gt in gts):
+        return None
+    judged = np.zeros(gts[0].shape, dtype=bool)
+    for gt in gts:
+        full = gt != 0
+        full[:, :-1] &= full[:, 1:].copy()
+        full[:-1, :] &= full[1:, :].copy()
+        judged |= full
+    return judged
+
+
 def _boundary_scores(labels: NDArray[np.int64], gts: list[NDArray[np.int64]], tol: float) -> BoundaryScores:
     result = _seg2bmap(labels, ignore_zero=False)
-    if any((gt == 0).any() for gt in gts):
-        # A result boundary pixel tests its 2x2 block (itself and its east,
-        # south and south-east neighbours); where no human labelled that
-        # whole block, it cannot be judged and is dropped.
-        judged = np.zeros(labels.shape, dtype=bool)
-        for gt in gts:
-            full = gt != 0
-            full[:, :-1] &= full[:, 1:].copy()
-            full[:-1, :] &= full[1:, :].copy()
-            judged |= full
+    judged = _judged(gts)
+    if judged is not None:
         result &= judged
     gt_maps = [_thin(_seg2bmap(gt, ignore_zero=True)) for gt in gts]
     return _match_counts(_thin(result), gt_maps, tol * math.hypot(*labels.shape))
