@@ -13,7 +13,9 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL, JIT_SIMD
-from ._region_kernels import BRIGHT_L  # EDISON's bright-centre rule, shared with region fusion
+from ._region_kernels import (
+    BRIGHT_L,  # EDISON's bright-centre rule, shared with region fusion
+)
 
 UNIFORM = 0
 GAUSSIAN = 1

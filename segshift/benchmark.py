@@ -6,15 +6,24 @@ segmentations of a ground-truth folder (matched by file stem), in parallel
 over images; settings that differ only in the region stage share one
 mean-shift filter per image. It sits above :func:`segshift.segment`, like
 the batch runner; the metrics module stays free of the pipeline.
+
+Segmentations that carry a region hierarchy (``seg.ucm``, an ultrametric
+contour map) are also scored by the contour benchmark
+(:mod:`segshift.evaluate.contours`), at thresholds common to every image of
+the folder: a first pass segments and scores the regions, keeping each UCM
+in a temporary folder; a second pass matches every UCM's boundaries at
+those thresholds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -26,20 +35,26 @@ from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from ._compile import warm_up
 from ._signals import hold_sigint
 from .errors import ImageError, ImageReadError, ParameterError, SegshiftError
 from .evaluate import (
     DEFAULT_TOLERANCE,
+    ContourCounts,
+    ContourScores,
     DatasetScores,
     PathLike,
     Scores,
     _check_tolerance,
     aggregate,
+    aggregate_contours,
     evaluate_segmentation,
+    evaluate_ucm,
     load_ground_truth,
 )
+from .evaluate.contours import DEFAULT_THRESHOLDS, _check_thresholds
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
 from .segment import (
@@ -94,6 +109,9 @@ class ImageEvaluation:
         Wall time for the image: reading, every setting, scoring.
     error : str or None
         Why the image failed: one line naming the file.
+    contours : tuple of ContourCounts or None
+        One per setting: the contour benchmark of the segmentation's UCM,
+        None for a segmentation without one; empty when none has one.
     """
 
     image: str
@@ -103,6 +121,7 @@ class ImageEvaluation:
     seconds: float = 0.0
     error: str | None = None
     detail: str | None = field(default=None, repr=False, compare=False)
+    contours: tuple[ContourCounts | None, ...] = field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:
@@ -118,9 +137,21 @@ class ImageEvaluation:
             "error": self.error,
             "seconds": round(self.seconds, 4),
             "scores": {
-                name: dict(s.as_dict(), regions=n) for name, s, n in zip(names, self.scores, self.regions)
+                name: dict(s.as_dict(), regions=n, **self._contour_dict(k))
+                for k, (name, s, n) in enumerate(zip(names, self.scores, self.regions))
             },
         }
+
+    def _contour_dict(self, setting: int) -> dict[str, Any]:
+        """``{"contours": the best threshold's threshold, P, R, F}`` (OIS pick), or nothing."""
+        c = self.contours[setting] if setting < len(self.contours) else None
+        if c is None:
+            return {}
+        f = c.f
+        k = int(np.flatnonzero(f == f.max())[-1])
+        best = {"threshold": float(c.thresholds[k]), "precision": float(c.precision[k]),
+                "recall": float(c.recall[k]), "f": float(f[k])}
+        return {"contours": best}
 
 
 @dataclass
@@ -149,6 +180,11 @@ class FolderEvaluation:
         image was scored.
     seconds : float
         Wall time of the run.
+    contours : list of ContourScores or None
+        For each setting, the contour benchmark of its UCMs over the scored
+        images (:func:`~segshift.evaluate.aggregate_contours`): the
+        precision-recall curve, ODS, OIS and AP; None for a setting whose
+        segmentations carry no UCM; empty when none does.
     """
 
     image_dir: Path
@@ -160,6 +196,13 @@ class FolderEvaluation:
     per_setting: list[DatasetScores] = field(default_factory=list)
     summary: DatasetScores | None = None
     seconds: float = 0.0
+    contours: list[ContourScores | None] = field(default_factory=list)
+
+    @property
+    def best_contours(self) -> int | None:
+        """The setting whose UCMs score the best contour ODS F (None when no setting has UCMs)."""
+        ranked = [(c.ods_f, -k) for k, c in enumerate(self.contours) if c is not None]
+        return -max(ranked)[1] if ranked else None
 
     @property
     def scored(self) -> list[ImageEvaluation]:
@@ -177,7 +220,14 @@ class FolderEvaluation:
         return float(np.mean(counts)) if counts else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """Everything as plain JSON-ready data, per-image scores included."""
+        """Everything as plain JSON-ready data, per-image scores included.
+
+        When segmentations carry a UCM, each setting's row has its
+        ``"contours"`` and the top level a ``"contours"`` key: thresholds,
+        precision, recall, f (lists), ``ods`` (threshold, precision, recall,
+        f), ``ois`` (precision, recall, f) and ``ap``, of the setting with
+        the best ODS F.
+        """
         rows = []
         for k, (name, params) in enumerate(zip(self.names, self.settings)):
             row: dict[str, Any] = {"name": name, "params": dict(params)}
@@ -192,8 +242,10 @@ class FolderEvaluation:
                     boundary_f=d.boundary_ods.f,
                     mean_regions=self.mean_regions(k),
                 )
+            if k < len(self.contours) and self.contours[k] is not None:
+                row["contours"] = self.contours[k].as_dict()
             rows.append(row)
-        return {
+        out = {
             "image_dir": str(self.image_dir),
             "gt_dir": str(self.gt_dir),
             "counts": {
@@ -207,6 +259,11 @@ class FolderEvaluation:
             "images": [r.as_dict(self.names) for r in self.images],
             "missing_ground_truth": list(self.missing),
         }
+        best = self.best_contours
+        if best is not None:
+            # The contour benchmark of the setting with the best ODS F (the only one, with one setting).
+            out["contours"] = self.contours[best].as_dict()
+        return out
 
 
 def setting_name(setting: Mapping[str, Any]) -> str:
@@ -345,6 +402,20 @@ class _PhotoTask:
     settings: tuple[dict[str, Any], ...]
     max_pixels: int | None
     tolerance: float
+    ucm_dir: str | None = None
+    n_thresholds: int = DEFAULT_THRESHOLDS
+
+
+@dataclass(frozen=True)
+class _ContourTask:
+    """The contour benchmark of one image's UCMs (second pass; picklable)."""
+
+    index: int
+    image: str  # path, for messages
+    ground_truth: str
+    ucms: tuple[tuple[int, str], ...]  # (setting, .npy file)
+    thresholds: tuple[tuple[float, ...], ...]  # per setting
+    tolerance: float
 
 
 def evaluate_folder(
@@ -356,6 +427,7 @@ def evaluate_folder(
     limit: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     tolerance: float = DEFAULT_TOLERANCE,
+    thresholds: int | Sequence[float] = DEFAULT_THRESHOLDS,
     progress: Callable[[int, int, ImageEvaluation | None], None] | None = None,
 ) -> FolderEvaluation:
     """Segment every image of a folder under each setting and score it against its ground truth.
@@ -390,6 +462,14 @@ def evaluate_folder(
         Refuse larger images (as :func:`segshift.load_image`).
     tolerance : float
         Boundary match distance as a fraction of the image diagonal.
+    thresholds : int or sequence of float
+        Thresholds of the contour benchmark, for segmentations that carry a
+        UCM: the same for every image, so that ODS is one threshold for the
+        data set. A count ``N`` (default 99): when the UCMs of a setting
+        have at most ``N`` distinct heights in all, each of them (see
+        :func:`~segshift.evaluate.ucm_thresholds`), otherwise ``N``
+        evenly spaced from 0 up to the largest height of any image. Or the
+        increasing thresholds themselves.
     progress : callable, optional
         ``progress(done, total, record)``: once with ``(0, total, None)``
         before the first image, then after each image with its
@@ -399,7 +479,8 @@ def evaluate_folder(
     -------
     FolderEvaluation
         Per-image scores for every setting, each setting's data-set scores,
-        and ODS/OIS over the settings. Images without ground truth are
+        ODS/OIS over the settings, and the contour benchmark of the settings
+        whose segmentations carry a UCM. Images without ground truth are
         listed in ``missing``; images that cannot be read, segmented or
         scored (corrupt, ground truth of another size, ...) are kept with
         their ``error`` and left out of the data-set scores.
@@ -435,6 +516,7 @@ def evaluate_folder(
     if max_pixels is not None:
         max_pixels = int(check_positive("max_pixels", max_pixels, integer=True))
     tolerance = _check_tolerance(tolerance)
+    thresholds = _check_thresholds(thresholds)
     image_root, gt_root = Path(image_dir), Path(gt_dir)
 
     pairs, missing = find_ground_truth(image_root, gt_root)
@@ -448,13 +530,52 @@ def evaluate_folder(
     if limit is not None:
         pairs = pairs[:limit]
     groups = _groups(full)
-    tasks = [
-        _PhotoTask(i, str(image_root / name), str(gt), groups, tuple(full), max_pixels, tolerance)
-        for i, (name, gt) in enumerate(pairs)
-    ]
+    with tempfile.TemporaryDirectory(prefix="segshift-ucm-") as ucm_dir:
+        n_thresholds = thresholds if isinstance(thresholds, int) else DEFAULT_THRESHOLDS
+        tasks = [
+            _PhotoTask(
+                i, str(image_root / name), str(gt), groups, tuple(full), max_pixels, tolerance, ucm_dir, n_thresholds
+            )
+            for i, (name, gt) in enumerate(pairs)
+        ]
+        records, ucm_files = _first_pass(tasks, pairs, full, jobs, progress)
+        if ucm_files:
+            records = _second_pass(records, ucm_files, thresholds, n_thresholds, tolerance, jobs)
+
+    names = [setting_name(s) for s in full]
+    evaluation = FolderEvaluation(image_root, gt_root, full, names, records, missing)
+    scored = evaluation.scored
+    if scored:
+        by_setting = {name: [r.scores[k] for r in scored] for k, name in enumerate(names)}
+        evaluation.per_setting = [aggregate({name: rows}) for name, rows in by_setting.items()]
+        evaluation.summary = aggregate(by_setting)
+        if any(r.contours for r in scored):
+            evaluation.contours = []
+            for k in range(len(full)):
+                counts = [r.contours[k] for r in scored if r.contours and r.contours[k] is not None]
+                evaluation.contours.append(aggregate_contours(counts) if counts else None)
+    evaluation.seconds = time.perf_counter() - start
+    return evaluation
+
+
+def _first_pass(
+    tasks: list[_PhotoTask],
+    pairs: list[tuple[str, Path]],
+    full: list[dict[str, Any]],
+    jobs: int,
+    progress: Callable[[int, int, ImageEvaluation | None], None] | None,
+) -> tuple[list[ImageEvaluation], dict[int, list[tuple[int, str, NDArray[np.float64] | float]]]]:
+    """Segment and score every image; returns the records and, per image, its UCM files.
+
+    The UCM files of image ``i``: ``[(setting, path, heights), ...]``, with
+    ``heights`` its distinct heights when few, else its largest one.
+    """
     results: dict[int, ImageEvaluation] = {}
+    ucm_files: dict[int, list[tuple[int, str, Any]]] = {}
 
     def done(task: _PhotoTask, result: dict[str, Any]) -> None:
+        if result.get("ucms"):
+            ucm_files[task.index] = result["ucms"]
         results[task.index] = ImageEvaluation(
             pairs[task.index][0],
             task.ground_truth,
@@ -477,18 +598,95 @@ def evaluate_folder(
         # Compile (or load) the kernels here once, so that the workers load
         # them from the cache rather than all compiling at once.
         warm_up(full, evaluate=True)
-        _run_pool(tasks, jobs, done)
-
+        _run_pool(tasks, jobs, done, _evaluate_photo)
     records = [results[i] for i in sorted(results)]
-    names = [setting_name(s) for s in full]
-    evaluation = FolderEvaluation(image_root, gt_root, full, names, records, missing)
-    scored = evaluation.scored
-    if scored:
-        by_setting = {name: [r.scores[k] for r in scored] for k, name in enumerate(names)}
-        evaluation.per_setting = [aggregate({name: rows}) for name, rows in by_setting.items()]
-        evaluation.summary = aggregate(by_setting)
-    evaluation.seconds = time.perf_counter() - start
-    return evaluation
+    ucm_files = {i: files for i, files in ucm_files.items() if records[i].ok}
+    return records, ucm_files
+
+
+def _common_thresholds(heights: list[Any], n: int) -> tuple[float, ...]:
+    """Thresholds common to the UCMs of one setting (each: its distinct heights, or its maximum)."""
+    if all(isinstance(h, np.ndarray) for h in heights):
+        every = np.unique(np.concatenate([np.zeros(1), *heights]))
+        positive = every[every > 0]
+        if positive.size <= n:
+            return tuple(float(v) for v in np.concatenate([[0.0], positive[:-1]]))
+    top = max((float(h.max()) if h.size else 0.0) if isinstance(h, np.ndarray) else float(h) for h in heights)
+    return tuple(float(v) for v in top * np.arange(n, dtype=np.float64) / n)
+
+
+def _second_pass(
+    records: list[ImageEvaluation],
+    ucm_files: dict[int, list[tuple[int, str, Any]]],
+    thresholds: int | NDArray[np.float64],
+    n_thresholds: int,
+    tolerance: float,
+    jobs: int,
+) -> list[ImageEvaluation]:
+    """The contour benchmark of every kept UCM at thresholds common to the folder."""
+    settings = sorted({k for files in ucm_files.values() for k, _, _ in files})
+    common: dict[int, tuple[float, ...]] = {}
+    for k in settings:
+        if isinstance(thresholds, int):
+            common[k] = _common_thresholds([h for files in ucm_files.values() for s, _, h in files if s == k], n_thresholds)
+        else:
+            common[k] = tuple(float(v) for v in thresholds)
+    tasks = [
+        _ContourTask(
+            i, records[i].image, records[i].ground_truth,
+            tuple((k, path) for k, path, _ in files), tuple(common[k] for k, _, _ in files), tolerance,
+        )
+        for i, files in sorted(ucm_files.items())
+    ]
+    out = list(records)
+    n_settings = len(records[0].scores) if records else 0
+
+    def done(task: _ContourTask, result: dict[str, Any]) -> None:
+        record = out[task.index]
+        if result.get("error") is not None:
+            out[task.index] = dataclasses.replace(
+                record, scores=(), regions=(), error=result["error"], detail=result.get("detail")
+            )
+            return
+        contours: list[ContourCounts | None] = [None] * max(n_settings, len(record.scores))
+        for k, counts in result["contours"]:
+            contours[k] = counts
+        out[task.index] = dataclasses.replace(
+            record, contours=tuple(contours), seconds=record.seconds + result["seconds"]
+        )
+
+    jobs = max(1, min(jobs, len(tasks)))
+    if jobs == 1:
+        for task in tasks:
+            done(task, _evaluate_contours(task))
+    else:
+        # Compile (or load) the contour kernels here once, before the workers do.
+        tiny = np.zeros((8, 8))
+        tiny[:, 3] = 1.0
+        evaluate_ucm(tiny, [np.ones((8, 8), dtype=np.int64)])
+        _run_pool(tasks, jobs, done, _evaluate_contours)
+    return out
+
+
+def _evaluate_contours(task: _ContourTask) -> dict[str, Any]:
+    """The contour benchmark of one image's UCMs; never raises except KeyboardInterrupt."""
+    start = time.perf_counter()
+    try:
+        gts = load_ground_truth(task.ground_truth)
+        contours = []
+        for (k, path), thresholds in zip(task.ucms, task.thresholds):
+            ucm = np.load(path, allow_pickle=False)
+            contours.append((k, evaluate_ucm(ucm, gts, thresholds=np.array(thresholds), tolerance=task.tolerance)))
+        return {"contours": contours, "seconds": time.perf_counter() - start}
+    except (SegshiftError, OSError) as exc:
+        message, detail = str(exc).strip() or type(exc).__name__, None
+    except MemoryError:
+        message, detail = "out of memory (lower --max-pixels, or use fewer --jobs)", None
+    except Exception as exc:  # a bug: keep going, keep the traceback
+        message, detail = f"unexpected {type(exc).__name__}: {exc}", traceback.format_exc()
+    if task.image not in message and task.ground_truth not in message:
+        message = f"{task.image}: {message}"
+    return {"error": " ".join(message.split()), "detail": detail, "seconds": time.perf_counter() - start}
 
 
 def _default_jobs() -> int:
@@ -513,6 +711,7 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
             )
         scores: list[Any] = [None] * len(task.settings)
         regions = [0] * len(task.settings)
+        ucms: list[tuple[int, str, Any]] = []
         for shared, members in task.groups:
             # The steps of segment(), with the filter run once for the whole group.
             modes = None
@@ -527,7 +726,10 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
                     seg = regions_from_modes(rgb, modes, setting["range_radius"], min_pixels, compat=setting["compat"])
                 scores[i] = evaluate_segmentation(seg.labels, gts, tolerance=task.tolerance)
                 regions[i] = int(seg.n_regions)
-        return {"scores": scores, "regions": regions, "seconds": time.perf_counter() - start}
+                ucm = getattr(seg, "ucm", None)
+                if ucm is not None and task.ucm_dir is not None:
+                    ucms.append(_keep_ucm(task, i, ucm))
+        return {"scores": scores, "regions": regions, "ucms": ucms, "seconds": time.perf_counter() - start}
     except (SegshiftError, OSError) as exc:
         message, detail = str(exc).strip() or type(exc).__name__, None
     except MemoryError:
@@ -537,6 +739,15 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
     if task.image not in message and task.ground_truth not in message:
         message = f"{task.image}: {message}"
     return {"error": " ".join(message.split()), "detail": detail, "seconds": time.perf_counter() - start}
+
+
+def _keep_ucm(task: _PhotoTask, setting: int, ucm: Any) -> tuple[int, str, Any]:
+    """Save a UCM for the second pass: (setting, file, its distinct heights when few, else its largest)."""
+    array = np.asarray(ucm)
+    path = os.path.join(task.ucm_dir or "", f"{task.index}-{setting}.npy")
+    np.save(path, array, allow_pickle=False)
+    heights = np.unique(array[array > 0]) if array.size else np.zeros(0)
+    return setting, path, heights if heights.size <= task.n_thresholds else float(heights[-1])
 
 
 def _test_crash_hook(path: str) -> None:
@@ -553,9 +764,12 @@ def _init_worker() -> None:
 
 
 def _run_pool(
-    tasks: list[_PhotoTask], jobs: int, done: Callable[[_PhotoTask, dict[str, Any]], None]
+    tasks: Sequence[Any],
+    jobs: int,
+    done: Callable[[Any, dict[str, Any]], None],
+    work: Callable[[Any], dict[str, Any]],
 ) -> None:
-    """Run ``tasks`` in ``jobs`` worker processes, calling ``done`` for each result.
+    """Run ``work(task)`` for ``tasks`` in ``jobs`` worker processes, calling ``done`` for each result.
 
     When a worker dies, every running image gets a :class:`BrokenProcessPool`;
     an image that was running alone is the one that killed it and fails,
@@ -563,9 +777,9 @@ def _run_pool(
     """
     context = multiprocessing.get_context("spawn")
     queue = list(reversed(tasks))  # pop() from the end
-    alone: list[_PhotoTask] = []  # suspects of a crash, run one at a time
+    alone: list[Any] = []  # suspects of a crash, run one at a time
     executor: ProcessPoolExecutor | None = None
-    inflight: dict[Future, _PhotoTask] = {}
+    inflight: dict[Future, Any] = {}
     try:
         while queue or alone or inflight:
             if executor is None:
@@ -575,7 +789,7 @@ def _run_pool(
                 task = source.pop()
                 try:
                     with hold_sigint():  # a worker may start here: Ctrl-C is for this process only
-                        inflight[executor.submit(_evaluate_photo, task)] = task
+                        inflight[executor.submit(work, task)] = task
                 except BrokenProcessPool:  # a worker died since the last wait: its future tells which
                     source.append(task)
                     break

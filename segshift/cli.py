@@ -55,6 +55,7 @@ _FLAGS = {
     "numba_threads": "--threads",
     "image_format": "--format",
     "limit": "--limit",
+    "thresholds": "--thresholds",
 }
 
 _EXIT_HELP = """\
@@ -123,6 +124,12 @@ counts are pooled over the images, PRI and VI averaged (as BSDS500). With
 more than one setting, ODS (the best setting for the whole data set) and
 OIS (each image at its own best setting) follow. --json writes all of it,
 per-image scores included.
+
+When the segmentations carry a region hierarchy (an ultrametric contour
+map, UCM), its boundaries are also scored over thresholds as the BSDS500
+contour benchmark does: ODS (one threshold for every image), OIS (each
+image at its best threshold) and AP (average precision), in the table and
+under "contours" in --json; --plot draws the precision-recall curve.
 
 {_EXIT_HELP}"""
 
@@ -373,7 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", metavar="PATH", help="write everything, per-image scores too, as JSON; - for stdout "
         "(the table then goes to stderr)",
     )
-    out.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    out.add_argument(
+        "--plot", metavar="PATH",
+        help="draw the precision-recall curve of the contour benchmark (.png or .svg); needs segmentations"
+        " that carry a UCM",
+    )
+    out.add_argument(
+        "--thresholds", type=int, default=99, metavar="N",
+        help="thresholds of the contour benchmark (fewer when the UCMs have fewer distinct heights)",
+    )
+    out.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     run = ev.add_argument_group("running")
     run.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N",
@@ -645,11 +661,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ]
     if args.json not in (None, "-"):
         writers.check_output(args.json, "stats", overwrite=args.overwrite)
+    if args.plot is not None:
+        writers.check_output(args.plot, "plot", overwrite=args.overwrite)
+        if args.json not in (None, "-") and os.path.abspath(args.plot) == os.path.abspath(args.json):
+            raise ParameterError(f"--plot and --json name the same file {args.plot}")
     progress = _EvalProgress(enabled=not args.quiet and _isatty(sys.stderr), debug=args.debug)
     try:
         result = evaluate_folder(
             args.image_dir, args.gt_dir, settings, jobs=args.jobs, limit=args.limit,
-            max_pixels=args.max_pixels, progress=progress,
+            max_pixels=args.max_pixels, thresholds=args.thresholds, progress=progress,
         )
     finally:
         progress.close()
@@ -680,7 +700,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             sys.stdout.flush()
     if not result.scored:
         log.error("no image could be scored")
-    return EXIT_FAILURE if result.failed else EXIT_OK
+    plot_failed = False
+    if args.plot is not None:
+        curves = {name: c for name, c in zip(result.names, result.contours) if c is not None}
+        if curves:
+            from .evaluate import plot_precision_recall
+
+            plot_precision_recall(curves if len(curves) > 1 else next(iter(curves.values())), args.plot)
+            log.info("precision-recall curve: %s", args.plot)
+        else:
+            log.error("no precision-recall curve to draw: no segmentation carries a UCM; %s not written", args.plot)
+            plot_failed = True
+    return EXIT_FAILURE if result.failed or plot_failed else EXIT_OK
 
 
 def _score_table(result: Any) -> str:
@@ -707,6 +738,15 @@ def _score_table(result: Any) -> str:
             ("boundary F", o.boundary_ods.f, o.boundary_ods_setting, o.boundary_ois.f),
         ]:
             lines.append(f"{label:<10} ODS {ods:.3f} ({setting})  OIS {ois:.3f}")
+    contours = [(name, c) for name, c in zip(result.names, result.contours) if c is not None]
+    if contours:
+        lines.append("")
+        lines.append("contours (UCM)")
+        for name, c in contours:
+            lines.append(
+                f"{name:<{width}}ODS F {c.ods_f:.3f} (t={c.ods_threshold:.4g}, P {c.ods_precision:.3f},"
+                f" R {c.ods_recall:.3f})  OIS F {c.ois_f:.3f}  AP {c.ap:.3f}"
+            )
     n = len(result.scored)
     lines.append(f"{n} image{'s' if n != 1 else ''}")
     return "\n".join(lines) + "\n"

@@ -16,8 +16,13 @@ from . import regions as _regions
 from . import render
 from .errors import ParameterError
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
-from .meanshift import check_compat, check_kernel, check_positive, check_speedup, filter_image
-
+from .meanshift import (
+    check_compat,
+    check_kernel,
+    check_positive,
+    check_speedup,
+    filter_image,
+)
 
 #: segshift's default parameters, the one place the library, the command line
 #: and the batch runner read them from. Chosen on the BSDS500 train photos for

@@ -58,11 +58,15 @@ STATS_FORMATS: tuple[str, ...] = (".json",)
 MANIFEST_FORMATS: tuple[str, ...] = (".json", ".csv")
 
 #: What each kind of output accepts (used by :func:`output_format`).
+#: Figures (the precision-recall curve of ``segshift evaluate --plot``).
+PLOT_FORMATS: tuple[str, ...] = (".png", ".svg")
+
 FORMATS: dict[str, tuple[str, ...]] = {
     "image": tuple(IMAGE_FORMATS),
     "labels": LABEL_FORMATS,
     "stats": STATS_FORMATS,
     "manifest": MANIFEST_FORMATS,
+    "plot": PLOT_FORMATS,
 }
 
 #: The ``kind`` argument of :func:`output_format` for each output of a segmentation.
@@ -88,7 +92,7 @@ def output_format(path: PathLike, kind: str) -> str:
     ----------
     path : str or path-like
         The output file name.
-    kind : {"image", "labels", "stats", "manifest"}
+    kind : {"image", "labels", "stats", "manifest", "plot"}
         What will be written there.
 
     Returns
@@ -130,7 +134,7 @@ def check_output(
     ----------
     path : str or path-like
         The output file.
-    kind : {"image", "labels", "stats", "manifest"}
+    kind : {"image", "labels", "stats", "manifest", "plot"}
         What will be written (decides the accepted extensions).
     overwrite : bool
         Allow replacing an existing file.

@@ -42,6 +42,7 @@ Modules, one concern each:
 * :mod:`~segshift.evaluate.boundaries`: boundary maps and matching;
 * :mod:`~segshift.evaluate.contours`: the contour benchmark of an
   ultrametric contour map (precision-recall over thresholds, ODS, OIS, AP);
+* :mod:`~segshift.evaluate.plots`: the precision-recall figure;
 * :mod:`~segshift.evaluate.segmentation`: every score of one segmentation;
 * :mod:`~segshift.evaluate.summary`: ODS and OIS over parameter settings;
 * :mod:`~segshift.evaluate.ground_truth`: reading human segmentations;
@@ -63,6 +64,7 @@ from .contours import (
     ucm_thresholds,
 )
 from .ground_truth import load_ground_truth
+from .plots import plot_precision_recall
 from .regions import (
     mean_variation_of_information,
     probabilistic_rand_index,
@@ -90,6 +92,7 @@ __all__ = [
     "load_ground_truth",
     "match_boundaries",
     "mean_variation_of_information",
+    "plot_precision_recall",
     "probabilistic_rand_index",
     "rand_index",
     "segmentation_covering",
