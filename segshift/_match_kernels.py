@@ -33,81 +33,90 @@ def greedy_matching(left, right, active, n_right):
 
 
 @numba.njit(**JIT)
-def hopcroft_karp(indptr, indices, active, match_left, match_right):
-    """Grow a matching to maximum cardinality in place (Hopcroft-Karp).
+def _augment(indptr, indices, root_ok, other_ok, match_root, match_other):
+    """Kuhn's augmenting-path search from every free root node, in order, in place.
 
-    indptr (n_left + 1,), indices (E,): CSR adjacency of the left nodes;
-    active (n_left,) bool: the left nodes that take part (the others are
-    never roots; unmatched, they are never reached either);
-    match_left (n_left,), match_right (n_right,): the matching, -1 = free.
-    Augmenting only re-pairs matched nodes, so every node matched on entry
-    stays matched. O(E sqrt(V)); the DFS is iterative. The result is that
-    of the same call on the active nodes alone, renumbered in order.
+    indptr, indices: CSR adjacency of the root side, nearest first;
+    root_ok, other_ok: the nodes of each side that take part; match_root,
+    match_other: the matching, -1 = free. Nodes seen in a failed search are
+    not searched again until the matching changes (no augmenting path
+    passes through them). Augmenting only re-pairs matched nodes, so every
+    node matched on entry stays matched.
     """
-    n_left = match_left.size
-    unreached = np.iinfo(np.int64).max
-    layer = np.empty(n_left, dtype=np.int64)
-    queue = np.empty(n_left, dtype=np.int64)
-    stack = np.empty(n_left, dtype=np.int64)
-    cursor = np.empty(n_left, dtype=np.int64)
-    while True:
-        # BFS: layer the left nodes by alternating-path distance from a free one.
-        tail = 0
-        for u in range(n_left):
-            if match_left[u] < 0 and active[u]:
-                layer[u] = 0
-                queue[tail] = u
-                tail += 1
-            else:
-                layer[u] = unreached
-        head = 0
-        found = False
-        while head < tail:
-            u = queue[head]
-            head += 1
-            for k in range(indptr[u], indptr[u + 1]):
-                w = match_right[indices[k]]
-                if w < 0:
-                    found = True
-                elif layer[w] == unreached:
-                    layer[w] = layer[u] + 1
-                    queue[tail] = w
-                    tail += 1
-        if not found:
-            return
-        # DFS along the layers from every free left node; augment on success.
-        for u in range(n_left):
-            cursor[u] = indptr[u]
-        for root in range(n_left):
-            if match_left[root] >= 0 or not active[root]:
-                continue
-            top = 0
-            stack[0] = root
-            while top >= 0:
-                u = stack[top]
-                pushed = False
-                while cursor[u] < indptr[u + 1]:
-                    v = indices[cursor[u]]
-                    cursor[u] += 1
-                    w = match_right[v]
-                    if w < 0:
-                        # Free right node: flip the path root -> ... -> u -> v.
-                        for level in range(top, -1, -1):
-                            uu = stack[level]
-                            vv = indices[cursor[uu] - 1]
-                            match_left[uu] = vv
-                            match_right[vv] = uu
-                        top = -1
-                        pushed = True
-                        break
-                    if layer[w] == layer[u] + 1:
-                        top += 1
-                        stack[top] = w
-                        pushed = True
-                        break
-                if not pushed:
-                    layer[u] = unreached  # dead end for the rest of this phase
-                    top -= 1
+    n_root = match_root.size
+    seen = np.zeros(match_other.size, dtype=np.int64)  # stamp of the search that saw it
+    stamp = 1
+    stack = np.empty(n_root + 1, dtype=np.int64)
+    cursor = np.empty(n_root, dtype=np.int64)
+    for root in range(n_root):
+        if match_root[root] >= 0 or not root_ok[root] or indptr[root] == indptr[root + 1]:
+            continue
+        top = 0
+        stack[0] = root
+        cursor[root] = indptr[root]
+        while top >= 0:
+            j = stack[top]
+            advanced = False
+            while cursor[j] < indptr[j + 1]:
+                i = indices[cursor[j]]
+                cursor[j] += 1
+                if not other_ok[i] or seen[i] == stamp:
+                    continue
+                seen[i] = stamp
+                mate = match_other[i]
+                if mate < 0:
+                    # Free node: flip the path root -> ... -> j -> i.
+                    for level in range(top, -1, -1):
+                        jj = stack[level]
+                        ii = indices[cursor[jj] - 1]
+                        match_other[ii] = jj
+                        match_root[jj] = ii
+                    top = -1
+                    stamp += 1
+                    advanced = True
+                    break
+                top += 1
+                stack[top] = mate
+                cursor[mate] = indptr[mate]
+                advanced = True
+                break
+            if not advanced:
+                top -= 1
+
+
+@numba.njit(**JIT)
+def maximum_matching(g_left, g_right, l_indptr, l_indices, r_indptr, r_indices, active):
+    """A maximum matching of the active left nodes, greedy first.
+
+    g_left, g_right (E,): pairs in greedy order (nearest first); l_indptr
+    (n_left + 1,), l_indices (E,) and r_indptr (n_right + 1,), r_indices
+    (E,): CSR adjacency of each side, nearest first; active (n_left,) bool:
+    the left nodes that take part. The greedy matching is grown to maximum
+    by augmenting paths searched from the side with fewer free nodes that
+    have an active neighbour (ties: the right side); so the result is that
+    of the same call on the active nodes alone, renumbered in order.
+    Returns match_left (n_left,), match_right (n_right,), -1 = unmatched.
+    """
+    n_right = r_indptr.size - 1
+    match_left, match_right = greedy_matching(g_left, g_right, active, n_right)
+    free_left = 0
+    for i in range(active.size):
+        if active[i] and match_left[i] < 0 and l_indptr[i] < l_indptr[i + 1]:
+            free_left += 1
+    free_right = 0
+    for j in range(n_right):
+        if match_right[j] < 0:
+            for k in range(r_indptr[j], r_indptr[j + 1]):
+                if active[r_indices[k]]:
+                    free_right += 1
+                    break
+    if free_left < free_right:
+        everyone = np.ones(n_right, dtype=np.bool_)
+        _augment(l_indptr, l_indices, active, everyone, match_left, match_right)
+    else:
+        everyone = np.ones(active.size, dtype=np.bool_)
+        _augment(r_indptr, r_indices, everyone, active, match_right, match_left)
+    return match_left, match_right
 
 
 @numba.njit(**JIT)
@@ -152,26 +161,24 @@ def candidate_pairs(left_rows, left_cols, right_rows, right_cols, shape, offsets
 
 
 @numba.njit(**JIT)
-def match_levels(active, g_left, g_right, indptr, indices, n_right):
+def match_levels(active, last, g_left, g_right, l_indptr, l_indices, r_indptr, r_indices):
     """Maximum matchings of one human's boundary pixels, at every threshold.
 
     active (T, n_left) bool: the result pixels present at each threshold;
-    g_left, g_right (E,): candidate pairs in greedy order; indptr
-    (n_left + 1,), indices (E,): CSR adjacency. Each row is matched as
-    greedy_matching then hopcroft_karp would match its active pixels alone
-    (the graph is cut down to them first); a row equal to the previous one
-    reuses its matching. Returns hits (T, n_left) bool (matched result
-    pixels) and matched (T,) int64 (matching sizes).
+    last (n_left,) int64: the last threshold at which each can be present
+    (its height exceeds no later one); the pairs and adjacencies as
+    maximum_matching takes them. Each row is matched as maximum_matching
+    matches it alone; a row equal to the previous one reuses its matching,
+    and pairs of pixels past their last threshold are dropped as the
+    threshold grows. Returns hits (T, n_left) bool (matched result pixels)
+    and matched (T,) int64 (matching sizes).
     """
     n_levels, n_left = active.shape
     hits = np.zeros((n_levels, n_left), dtype=np.bool_)
     matched = np.zeros(n_levels, dtype=np.int64)
-    new_id = np.empty(n_left, dtype=np.int64)
-    old_id = np.empty(n_left, dtype=np.int64)
-    sub_left = np.empty(g_left.size, dtype=np.int64)
-    sub_right = np.empty(g_left.size, dtype=np.int64)
-    sub_indices = np.empty(g_left.size, dtype=np.int64)
-    sub_indptr = np.empty(n_left + 1, dtype=np.int64)
+    live_left = g_left.copy()
+    live_right = g_right.copy()
+    n_live = g_left.size
     for t in range(n_levels):
         if t > 0:
             same = True
@@ -183,34 +190,20 @@ def match_levels(active, g_left, g_right, indptr, indices, n_right):
                 hits[t] = hits[t - 1]
                 matched[t] = matched[t - 1]
                 continue
-        # The sub-graph of the active pixels, renumbered in order.
-        n_sub = 0
-        n_edges = 0
-        sub_indptr[0] = 0
-        for i in range(n_left):
-            if active[t, i]:
-                new_id[i] = n_sub
-                old_id[n_sub] = i
-                for k in range(indptr[i], indptr[i + 1]):
-                    sub_indices[n_edges] = indices[k]
-                    n_edges += 1
-                n_sub += 1
-                sub_indptr[n_sub] = n_edges
-        if n_edges == 0:
-            continue
-        m = 0
-        for k in range(g_left.size):
-            if active[t, g_left[k]]:
-                sub_left[m] = new_id[g_left[k]]
-                sub_right[m] = g_right[k]
-                m += 1
-        everyone = np.ones(n_sub, dtype=np.bool_)
-        match_left, match_right = greedy_matching(sub_left[:m], sub_right[:m], everyone, n_right)
-        hopcroft_karp(sub_indptr[: n_sub + 1], sub_indices[:n_edges], everyone, match_left, match_right)
+        kept = 0
+        for k in range(n_live):
+            if last[live_left[k]] >= t:
+                live_left[kept] = live_left[k]
+                live_right[kept] = live_right[k]
+                kept += 1
+        n_live = kept
+        match_left, _ = maximum_matching(
+            live_left[:n_live], live_right[:n_live], l_indptr, l_indices, r_indptr, r_indices, active[t]
+        )
         count = 0
-        for i in range(n_sub):
+        for i in range(n_left):
             if match_left[i] >= 0:
-                hits[t, old_id[i]] = True
+                hits[t, i] = True
                 count += 1
         matched[t] = count
     return hits, matched

@@ -322,6 +322,8 @@ def evaluate_ucm(
         heights.shape, *_THIN_LUTS,
     )  # (T, n_candidates)
     n_levels, n_cand = active.shape
+    # A pixel is on at threshold k only while thresholds[k] < its height.
+    last = np.searchsorted(levels, heights[rows, cols], side="left").astype(np.int64) - 1
     radius = tol * math.hypot(*heights.shape) * (1.0 + _RADIUS_SLACK)
     cand = np.column_stack([rows, cols])
     matched_any = np.zeros((n_levels, n_cand), dtype=bool)
@@ -332,11 +334,21 @@ def evaluate_ucm(
         gt_pixels += len(g_coords)
         if n_cand == 0 or len(g_coords) == 0:
             continue
-        g_left, g_right, indptr, indices = _pairs(cand, g_coords, heights.shape, radius)
+        g_left, g_right, l_indptr, l_indices, r_indptr, r_indices = _pairs(cand, g_coords, heights.shape, radius)
         if g_left.size == 0:
             continue
-        hits, matched = _match_kernels.match_levels(active, g_left, g_right, indptr, indices, len(g_coords))
-        matched_any |= hits
+        # Only result pixels near this human's take part: renumber them in order.
+        degree = np.diff(l_indptr)
+        near = np.flatnonzero(degree > 0)
+        new_id = np.full(n_cand, -1, dtype=np.int64)
+        new_id[near] = np.arange(near.size)
+        sub_indptr = np.zeros(near.size + 1, dtype=np.int64)
+        np.cumsum(degree[near], out=sub_indptr[1:])
+        hits, matched = _match_kernels.match_levels(
+            np.ascontiguousarray(active[:, near]), last[near], new_id[g_left], g_right,
+            sub_indptr, l_indices, r_indptr, new_id[r_indices],
+        )
+        matched_any[:, near] |= hits
         matched_gt += matched
     return ContourCounts(
         thresholds=np.array(levels, dtype=np.float64),
