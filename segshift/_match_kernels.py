@@ -110,12 +110,11 @@ def maximum_matching(g_left, g_right, l_indptr, l_indices, r_indptr, r_indices, 
                 if active[r_indices[k]]:
                     free_right += 1
                     break
+    every_right = np.ones(n_right, dtype=np.bool_)
     if free_left < free_right:
-        everyone = np.ones(n_right, dtype=np.bool_)
-        _augment(l_indptr, l_indices, active, everyone, match_left, match_right)
+        _augment(l_indptr, l_indices, active, every_right, match_left, match_right)
     else:
-        everyone = np.ones(active.size, dtype=np.bool_)
-        _augment(r_indptr, r_indices, everyone, active, match_right, match_left)
+        _augment(r_indptr, r_indices, every_right, active, match_right, match_left)
     return match_left, match_right
 
 

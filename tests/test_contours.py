@@ -19,6 +19,7 @@ from segshift.evaluate import (
     boundary_precision_recall,
     contours,
     evaluate_ucm,
+    match_boundaries,
     ucm_thresholds,
 )
 from segshift.evaluate.boundaries import _thin
@@ -127,6 +128,48 @@ def test_recall_counts_are_maximum_matchings():
         close = np.hypot(*(r[:, None, :] - g[None, :, :]).transpose(2, 0, 1)) <= radius
         size = (maximum_bipartite_matching(sparse.csr_matrix(close), perm_type="column") >= 0).sum()
         assert c.matched_gt[k] == size
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_matching_is_maximum_whichever_side_is_larger(seed):
+    # Few result pixels against many human ones and the other way round:
+    # the augmenting search runs from either side.
+    rng = np.random.default_rng(seed)
+    dense, scattered = rng.random((24, 30)) < 0.3, rng.random((24, 30)) < 0.05
+    result, human = (dense, scattered) if seed % 2 else (scattered, dense)
+    s = match_boundaries(result, [human], tolerance=2.2 / np.hypot(24, 30))
+    r, g = np.argwhere(result), np.argwhere(human)
+    close = np.hypot(*(r[:, None, :] - g[None, :, :]).transpose(2, 0, 1)) <= 2.2 * (1 + 1e-9)
+    size = (maximum_bipartite_matching(sparse.csr_matrix(close), perm_type="column") >= 0).sum()
+    assert s.matched_gt == size
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_matching_kernels_as_plain_python_index_in_bounds(seed, monkeypatch):
+    # The kernels run as Python functions, where every index is checked.
+    from segshift import _match_kernels as kernels
+    from segshift.evaluate.boundaries import _pairs
+
+    for name in ("greedy_matching", "_augment"):
+        monkeypatch.setattr(kernels, name, getattr(kernels, name).py_func)
+    rng = np.random.default_rng(seed)
+    if seed == 0:
+        # Fewer result pixels than human ones, but more of them left unmatched.
+        result, human = np.zeros((20, 60), dtype=bool), np.zeros((20, 60), dtype=bool)
+        result[:, :3] = True
+        human[:5, 3] = True
+        human[:, 20:] = True
+    else:
+        dense, scattered = rng.random((16, 20)) < 0.35, rng.random((16, 20)) < 0.06
+        result, human = (dense, scattered) if seed % 2 else (scattered, dense)
+    r, g = np.argwhere(result), np.argwhere(human)
+    pairs = _pairs(r, g, result.shape, 2.2)
+    for active in (np.ones(len(r), dtype=bool), rng.random(len(r)) < 0.5):
+        match_left, match_right = kernels.maximum_matching.py_func(*pairs, active)
+        close = (np.hypot(*(r[:, None, :] - g[None, :, :]).transpose(2, 0, 1)) <= 2.2) & active[:, None]
+        size = (maximum_bipartite_matching(sparse.csr_matrix(close), perm_type="column") >= 0).sum()
+        assert (match_left >= 0).sum() == (match_right >= 0).sum() == size
+        assert np.all(match_left[~active] < 0)
 
 
 def test_thresholds():
