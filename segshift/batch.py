@@ -12,8 +12,11 @@
    those, keep their extension: ``a.jpg.png`` and ``a.png.png``;
 3. skips inputs whose outputs all exist, unless ``overwrite`` (so an
    interrupted run resumes where it stopped);
-4. segments the others, in parallel worker processes or in this process
-   for ``jobs=1``, writing every file atomically (:mod:`segshift.writers`),
+4. segments the others (:func:`segment_file`, one plain function per
+   file) where :mod:`segshift.runner` runs them: in parallel worker
+   processes, in this process for ``jobs=1``, or on any
+   ``concurrent.futures.Executor`` such as a Dask cluster's
+   (:mod:`segshift.cluster`), writing every file atomically (:mod:`segshift.writers`),
    so that no half-written file is ever left behind (and removing the
    temporary files of a run that was killed); a worker process that dies
    costs only the file it was segmenting;
@@ -25,25 +28,22 @@ A failing file (corrupt, unreadable, too large) never stops the batch.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
-import signal
 import time
 import traceback
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from ._compile import warm_up
-from ._signals import hold_sigint
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
+from .runner import Runner, capacity_of, default_jobs
 from .segment import DEFAULTS, check_min_size
 from .writers import (
     IMAGE_FORMATS,
@@ -53,7 +53,6 @@ from .writers import (
     output_format,
     read_manifest,
     remove_stale_temp_files,
-    remove_temp_files,
     write_manifest,
     write_output,
 )
@@ -157,7 +156,8 @@ class BatchReport:
     ignored : list of str
         Files of the input folder that matched no pattern (not images).
     jobs : int
-        Worker processes used (1: this process).
+        Worker processes used (1: this process); with an executor, the most
+        files in flight at once.
     """
 
     records: list[FileRecord]
@@ -194,14 +194,30 @@ class BatchReport:
 
 
 @dataclass(frozen=True)
-class _Task:
-    """One input to segment (picklable, sent to a worker)."""
+class FileTask:
+    """One input to segment: everything :func:`segment_file` needs (picklable).
+
+    Attributes
+    ----------
+    index : int
+        Position of the input among the inputs found.
+    source : str
+        Path of the input.
+    outputs : tuple of (kind, path)
+        Outputs to write (only the missing ones, unless overwriting).
+    params : dict
+        Keyword arguments of :func:`segshift.segment`.
+    max_pixels : int or None
+    numba_threads : int or None
+        Numba threads for this file (None: leave the worker's setting).
+    """
 
     index: int
     source: str
     outputs: tuple[tuple[str, str], ...]
     params: dict[str, Any]
     max_pixels: int | None
+    numba_threads: int | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -377,14 +393,6 @@ def plan_outputs(
 # --------------------------------------------------------------------------- #
 
 
-def default_jobs() -> int:
-    """The number of CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def run_batch(
     in_dir: PathLike,
     out_dir: PathLike,
@@ -406,6 +414,7 @@ def run_batch(
     overwrite: bool = False,
     manifest: PathLike | None | Literal[False] = None,
     progress: Callable[[BatchEvent], None] | None = None,
+    executor: Executor | None = None,
 ) -> BatchReport:
     """Segment every image of a folder into an output folder.
 
@@ -436,7 +445,8 @@ def run_batch(
     numba_threads : int, optional
         Numba threads per worker process when ``jobs > 1``. Default: the
         numba thread count divided by ``jobs`` (at least 1), so that the
-        workers together use each core once.
+        workers together use each core once. With ``executor``: numba
+        threads per file (default: the worker's own setting).
     overwrite : bool
         Redo inputs whose outputs exist. Without it, only missing outputs are
         written, and an input whose outputs all exist is skipped.
@@ -449,6 +459,12 @@ def run_batch(
         Called with a :class:`BatchEvent` at the start, after each file, and
         when an interrupt arrives. An exception from it stops the run as an
         interrupt does if it is a KeyboardInterrupt, else propagates.
+    executor : concurrent.futures.Executor, optional
+        Run the files there instead of in a local process pool: any
+        executor whose workers can import segshift and reach ``out_dir``,
+        e.g. a Dask client's ``client.get_executor(pure=False)`` (see
+        :mod:`segshift.cluster`). It is not shut down here. Its workers write
+        the outputs; this process writes the manifest.
 
     Returns
     -------
@@ -473,7 +489,9 @@ def run_batch(
     finished output stays, and the manifest marks the rest
     ``"interrupted"``. Worker processes ignore SIGINT, so that only this
     process decides. The report's ``interrupted`` is then True; nothing is
-    raised.
+    raised. On an ``executor``, the first Ctrl-C also cancels the
+    submitted files that have not started (on a Dask cluster: all of
+    them), and a second one stops waiting for the running ones.
 
     Examples
     --------
@@ -496,7 +514,8 @@ def run_batch(
     kinds = _check_kinds(outputs)
     image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
     labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
-    jobs = default_jobs() if jobs is None else int(check_positive("jobs", jobs, integer=True))
+    if jobs is not None:
+        jobs = int(check_positive("jobs", jobs, integer=True))
     if numba_threads is not None:
         check_positive("numba_threads", numba_threads, integer=True)
 
@@ -528,7 +547,7 @@ def run_batch(
     previous = {r.get("input"): r for r in read_manifest(manifest_path)} if manifest_path else {}
 
     records: dict[int, FileRecord] = {}
-    tasks: list[_Task] = []
+    tasks: list[FileTask] = []
     for index, rel in enumerate(images):
         if rel in clashes:
             records[index] = FileRecord(rel, status="failed", error=clashes[rel])
@@ -547,7 +566,8 @@ def run_batch(
                 rel, tuple(rel_outputs.values()), "skipped", regions=regions, seconds=seconds
             )
             continue
-        tasks.append(_Task(index, str(source_root / rel), tuple(todo), params, max_pixels))
+        threads = numba_threads if executor is not None else None  # a local pool sets it per worker
+        tasks.append(FileTask(index, str(source_root / rel), tuple(todo), params, max_pixels, threads))
     for offset, folder in enumerate(unreadable):
         records[len(images) + offset] = FileRecord(
             folder, status="failed", error=f"{source_root / folder}: cannot list folder"
@@ -555,18 +575,29 @@ def run_batch(
 
     # A batch that was killed (not interrupted) may have left temporary files.
     remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
-    jobs = max(1, min(jobs, len(tasks)))
-    runner = _Runner(tasks, names, images, target_root, progress)
+    rows = _Rows(images, names, target_root, progress)
+    runner = Runner(tasks, segment_file, rows.notify)
+    rows.runner = runner
     try:
-        if jobs == 1:
-            runner.run_serial()
-        else:
-            # Compile (or load) the kernels here once, so that the workers
-            # load them from the cache rather than all compiling at once.
+        if executor is not None:
+            # Fill the on-disk kernel cache that workers sharing this file
+            # system load from, rather than each compiling the kernels.
             warm_up([params])
-            runner.run_pool(jobs, numba_threads)
+            fixed = jobs
+            capacity = (lambda: fixed) if fixed else capacity_of(executor)
+            runner.run_executor(executor, capacity)
+            jobs = fixed or capacity()
+        else:
+            jobs = max(1, min(jobs or default_jobs(), len(tasks)))
+            if jobs == 1:
+                runner.run_serial()
+            else:
+                # Compile (or load) the kernels here once, so that the workers
+                # load them from the cache rather than all compiling at once.
+                warm_up([params])
+                runner.run_pool(jobs, numba_threads)
     finally:
-        records.update(runner.records())
+        records.update(rows.records(tasks))
         report = BatchReport(
             records=[records[i] for i in sorted(records)],
             in_dir=source_root,
@@ -574,12 +605,59 @@ def run_batch(
             manifest=manifest_path,
             interrupted=runner.interrupted,
             ignored=ignored,
-            jobs=jobs,
+            jobs=jobs or 1,
         )
         if manifest_path is not None:
             write_manifest(manifest_path, [r.as_dict() for r in report.records])
         report.seconds = time.perf_counter() - start
     return report
+
+
+class _Rows:
+    """Turns the runner's plain results into :class:`FileRecord` rows and progress events."""
+
+    def __init__(
+        self,
+        images: list[str],
+        names: dict[str, dict[str, str]],
+        out_dir: Path,
+        progress: Callable[[BatchEvent], None] | None,
+    ) -> None:
+        self.images = images
+        self.names = names
+        self.out_dir = out_dir
+        self.progress = progress
+        self.runner: Runner | None = None
+
+    def record(self, task: FileTask, result: dict[str, Any]) -> FileRecord:
+        """The manifest row of a task from its result."""
+        rel = self.images[task.index]
+        status = result["status"]
+        if status == "ok":
+            outputs = tuple(self.names[rel].values())
+        else:
+            outputs = tuple(n for n in self.names[rel].values() if (self.out_dir / n).exists())
+        return FileRecord(
+            rel,
+            outputs,
+            status,
+            regions=result.get("regions"),
+            seconds=result.get("seconds"),
+            error=result.get("error"),
+            detail=result.get("detail"),
+        )
+
+    def records(self, tasks: Sequence[FileTask]) -> dict[int, FileRecord]:
+        """Rows of all tasks; those without a result are ``interrupted``."""
+        results = self.runner.results if self.runner is not None else {}
+        return {t.index: self.record(t, results.get(t.index) or {"status": "interrupted"}) for t in tasks}
+
+    def notify(self, kind: str, task: FileTask | None, running: int) -> None:
+        if self.progress is None or self.runner is None:
+            return
+        results = self.runner.results
+        record = self.record(task, results[task.index]) if task is not None else None
+        self.progress(BatchEvent(kind, len(results), len(self.runner.tasks), record, running))  # type: ignore[arg-type]
 
 
 def _check_kinds(outputs: Sequence[str]) -> tuple[str, ...]:
@@ -613,257 +691,11 @@ def _prepare_out_dir(target_root: Path) -> None:
         raise OutputError(f"{target_root}: folder is not writable")
 
 
-class _Runner:
-    """Runs tasks serially or in a process pool and keeps their results.
-
-    Results are stored as soon as they are known, before anything else is
-    done with them, so that an interrupt at any point loses nothing.
-    """
-
-    def __init__(
-        self,
-        tasks: list[_Task],
-        names: dict[str, dict[str, str]],
-        images: list[str],
-        out_dir: Path,
-        progress: Callable[[BatchEvent], None] | None,
-    ) -> None:
-        self.tasks = tasks
-        self.names = names
-        self.images = images
-        self.out_dir = out_dir
-        self.progress = progress
-        self.results: dict[int, dict[str, Any]] = {}
-        self.interrupted = False
-
-    # -- bookkeeping ------------------------------------------------------ #
-
-    def _record(self, task: _Task, result: dict[str, Any]) -> FileRecord:
-        rel = self.images[task.index]
-        status = result["status"]
-        if status == "ok":
-            outputs = tuple(self.names[rel].values())
-        else:
-            outputs = tuple(n for n in self.names[rel].values() if (self.out_dir / n).exists())
-        return FileRecord(
-            rel,
-            outputs,
-            status,
-            regions=result.get("regions"),
-            seconds=result.get("seconds"),
-            error=result.get("error"),
-            detail=result.get("detail"),
-        )
-
-    def records(self) -> dict[int, FileRecord]:
-        """Records of all tasks; those without a result are ``interrupted``."""
-        out = {}
-        for task in self.tasks:
-            result = self.results.get(task.index) or {"status": "interrupted"}
-            out[task.index] = self._record(task, result)
-        return out
-
-    def _notify(self, kind: str, task: _Task | None = None, running: int = 0) -> None:
-        if self.progress is None:
-            return
-        record = self._record(task, self.results[task.index]) if task is not None else None
-        self.progress(BatchEvent(kind, len(self.results), len(self.tasks), record, running))  # type: ignore[arg-type]
-
-    # -- serial ----------------------------------------------------------- #
-
-    def run_serial(self) -> None:
-        """Segment in this process; Ctrl-C stops at once (writes are atomic)."""
-        try:
-            self._notify("start")
-            for task in self.tasks:
-                self.results[task.index] = _segment_one(task)
-                self._notify("file", task)
-        except KeyboardInterrupt:
-            self.interrupted = True
-            self._notify_quietly("stopping", 0)
-
-    def _notify_quietly(self, kind: str, running: int) -> None:
-        with contextlib.suppress(Exception, KeyboardInterrupt):
-            self._notify(kind, running=running)
-
-    # -- parallel --------------------------------------------------------- #
-
-    def run_pool(self, jobs: int, numba_threads: int | None) -> None:
-        """Segment in ``jobs`` worker processes, at most ``jobs`` files at a time.
-
-        The first KeyboardInterrupt stops submitting and lets the running
-        files finish; a second one terminates the workers and removes the
-        temporary files they may have left.
-
-        A worker that dies (killed, out of memory, a crash in a decoder)
-        breaks the pool, and every running file with it. A file that was
-        running alone is the one that killed it and fails; the others are
-        run again one at a time, so that only the guilty file is lost.
-        """
-        queue = deque(self.tasks)
-        alone: deque[_Task] = deque()  # suspects of a crash, run one at a time
-        inflight: dict[Future, _Task] = {}
-        pool = _Pool(jobs, numba_threads)
-        started = terminated = False
-        try:
-            while True:
-                try:
-                    if not started:
-                        started = True
-                        self._notify("start")
-                    while not self.interrupted and (alone or queue) and len(inflight) < (1 if alone else jobs):
-                        source = alone if alone else queue
-                        task = source.popleft()
-                        if not pool.submit(task, inflight):
-                            source.appendleft(task)  # the pool broke: _collect finds out why
-                            break
-                    if not inflight:
-                        break
-                    self._collect(inflight, pool, alone)
-                except KeyboardInterrupt:
-                    if not self.interrupted:
-                        self.interrupted = True
-                        self._notify_quietly("stopping", len(inflight))
-                        continue
-                    pool.terminate()
-                    terminated = True
-                    for task in inflight.values():
-                        for _, path in task.outputs:
-                            remove_temp_files(path)
-                    inflight.clear()
-                    break
-        finally:
-            pool.shutdown(wait=not terminated)
-            for future, task in inflight.items():  # finished while we were leaving
-                if future.done() and not future.cancelled() and task.index not in self.results:
-                    if not _broken(future):
-                        self.results[task.index] = _future_result(future, task)
-
-    def _collect(self, inflight: dict[Future, _Task], pool: _Pool, alone: deque[_Task]) -> None:
-        """Wait for at least one running file and store its result; sort out a broken pool."""
-        done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-        suspects = []
-        for future in done:
-            task = inflight.pop(future)
-            if _broken(future):
-                suspects.append(task)
-                continue
-            self.results[task.index] = _future_result(future, task)
-            self._notify("file", task)
-        if not suspects:
-            return
-        # The pool is broken: every file still running is lost with it,
-        # except one that happened to finish first.
-        for future, task in list(inflight.items()):
-            if future.done() and not future.cancelled() and not _broken(future):
-                self.results[task.index] = _future_result(future, task)
-                self._notify("file", task)
-            else:
-                suspects.append(task)
-        inflight.clear()
-        pool.restart()
-        for task in suspects:
-            for _, path in task.outputs:
-                remove_temp_files(path)
-        if len(suspects) == 1:
-            task = suspects[0]
-            self.results[task.index] = {
-                "status": "failed",
-                "error": f"{task.source}: the worker process died while segmenting it (crashed, killed, "
-                "or out of memory?)",
-            }
-            self._notify("file", task)
-        else:
-            alone.extendleft(reversed(suspects))
-
-
-def _broken(future: Future) -> bool:
-    """True when ``future`` failed because its worker process died."""
-    return future.done() and not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
-
-
-class _Pool:
-    """A process pool whose workers ignore SIGINT; restarted if a worker dies."""
-
-    def __init__(self, jobs: int, numba_threads: int | None) -> None:
-        self.jobs = jobs
-        self.numba_threads = numba_threads
-        self.executor: ProcessPoolExecutor | None = None
-        self._start()
-
-    def _start(self) -> None:
-        # Workers start with SIGINT ignored (an ignored signal stays ignored
-        # across exec, and Python then installs no handler of its own), so a
-        # Ctrl-C in the terminal reaches the workers harmlessly and only this
-        # process decides what to do. "spawn": no fork of a threaded process.
-        with hold_sigint():
-            self.executor = ProcessPoolExecutor(
-                max_workers=self.jobs,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.numba_threads, self.jobs),
-            )
-
-    def submit(self, task: _Task, inflight: dict[Future, _Task]) -> bool:
-        """Submit ``task`` and record its future in ``inflight``.
-
-        Returns False, submitting nothing, when the pool is broken while
-        files are running (their futures say which broke it).
-        """
-        assert self.executor is not None
-        with hold_sigint():  # a worker may be spawned here
-            try:
-                future = self.executor.submit(_segment_one, task)
-            except BrokenProcessPool:
-                if inflight:
-                    return False
-                self.restart()  # a worker died while idle
-                future = self.executor.submit(_segment_one, task)
-            inflight[future] = task
-        return True
-
-    def restart(self) -> None:
-        """Replace a broken pool by a fresh one."""
-        if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-        self._start()
-
-    def terminate(self) -> None:
-        """Stop the workers now (after a second Ctrl-C)."""
-        processes = list(getattr(self.executor, "_processes", {}).values())
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.terminate()
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.join(5)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Release the pool (pending work, if any, is cancelled)."""
-        if self.executor is not None:
-            self.executor.shutdown(wait=wait, cancel_futures=True)
-
-
-def _init_worker(numba_threads: int | None, jobs: int) -> None:
-    """Worker start-up: ignore SIGINT; share the cores among the workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _set_numba_threads(threads: int) -> None:
     import numba
 
     available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    threads = numba_threads if numba_threads is not None else max(1, available // jobs)
     numba.set_num_threads(max(1, min(threads, available)))
-
-
-def _future_result(future: Future, task: _Task) -> dict[str, Any]:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        return {
-            "status": "failed",
-            "error": f"{task.source}: the worker process died while segmenting it (killed, or out of memory?)",
-        }
-    except Exception as exc:  # the worker catches its own; this is a pickling or pool problem
-        return {"status": "failed", "error": f"{task.source}: {type(exc).__name__}: {exc}"}
 
 
 def _test_crash_hook(source: str) -> None:
@@ -873,12 +705,29 @@ def _test_crash_hook(source: str) -> None:
         os._exit(70)
 
 
-def _segment_one(task: _Task) -> dict[str, Any]:
-    """Segment one input and write its outputs; never raises except KeyboardInterrupt."""
+def segment_file(task: FileTask) -> dict[str, Any]:
+    """Segment one input and write its outputs, each atomically.
+
+    The work of one file, wherever it runs (this process, a local worker, a
+    cluster's worker): it never raises except KeyboardInterrupt.
+
+    Parameters
+    ----------
+    task : FileTask
+
+    Returns
+    -------
+    dict
+        ``status`` (``"ok"`` or ``"failed"``), ``seconds``, and ``regions``
+        (ok) or ``error`` (one line naming the file) and ``detail`` (the
+        traceback of an unexpected error, or None).
+    """
     from .segment import segment
 
     _test_crash_hook(task.source)
     start = time.perf_counter()
+    if task.numba_threads is not None:
+        _set_numba_threads(task.numba_threads)
     try:
         seg = segment(task.source, **task.params, max_pixels=task.max_pixels)
         for kind, path in task.outputs:

@@ -354,3 +354,25 @@ def test_sigint_stops_a_real_batch_cleanly_and_it_resumes(capsys, tmp_path):
     err = capsys.readouterr().err
     assert f"{24 - done} segmented, {done} skipped (done before), 0 failed" in err
     assert [m["status"] for m in read_manifest(out / "manifest.json").values()].count("skipped") == done
+
+
+def test_any_executor_runs_the_files_with_the_same_results(tmp_path):
+    """The runner takes any concurrent.futures.Executor: a thread pool gives the serial run's files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = make_photos(folder, 6, np.random.default_rng(9))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    serial = run_batch(folder, tmp_path / "serial", recursive=True, jobs=1, outputs=("labels",))
+    events: list[BatchEvent] = []
+    with ThreadPoolExecutor(2) as pool:
+        report = run_batch(folder, tmp_path / "pool", recursive=True, outputs=("labels",), executor=pool,
+                           progress=events.append)
+    assert report.counts == serial.counts == {"ok": 6, "skipped": 0, "failed": 1, "interrupted": 0}
+    assert report.jobs == 2 and [e.done for e in events if e.kind == "file"] == list(range(1, 8))
+    for rel in names:
+        name = rel.rsplit(".", 1)[0] + ".labels.png"
+        assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+    assert [r.as_dict() for r in report.records if r.status == "failed"][0]["error"].startswith(
+        str(folder / "broken.jpg"))
