@@ -38,17 +38,21 @@ def compile_notice(say: Callable[[], None]) -> Iterator[None]:
         yield
 
 
-def warm_up(settings: Iterable[Mapping[str, Any]], *, evaluate: bool = False) -> None:
+def warm_up(settings: Iterable[Mapping[str, Any]], *, evaluate: bool = False) -> bool:
     """Compile or load the kernels that ``segment(image, **setting)`` uses for
     each setting (and, with ``evaluate``, the scoring kernels) by running them
-    on a tiny image."""
+    on a tiny image. Returns True when numba compiled anything (False: all
+    came from the on-disk cache, or were loaded already)."""
     from .segment import segment
 
+    compiled: list[bool] = []
     image = np.random.default_rng(0).random((24, 24, 3))
     labels = np.zeros((24, 24), dtype=np.int32)
-    for setting in settings:
-        labels = segment(image, **{**setting, "min_size": 5}).labels
-    if evaluate:
-        from .evaluate import evaluate_segmentation
+    with compile_notice(lambda: compiled.append(True)):
+        for setting in settings:
+            labels = segment(image, **{**setting, "min_size": 5}).labels
+        if evaluate:
+            from .evaluate import evaluate_segmentation
 
-        evaluate_segmentation(labels, [labels])
+            evaluate_segmentation(labels, [labels])
+    return bool(compiled)

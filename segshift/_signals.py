@@ -33,3 +33,37 @@ def hold_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class SigintCount:
+    """How many SIGINTs arrived (see :func:`count_sigint`)."""
+
+    count = 0
+
+
+@contextlib.contextmanager
+def count_sigint() -> Iterator[SigintCount]:
+    """Inside the block, SIGINT raises KeyboardInterrupt as usual and is also
+    counted, so that one raised where Python drops exceptions (a finaliser,
+    a weakref callback: a Dask future released in this thread) is still seen.
+
+    Only in the main thread, and only when SIGINT has Python's default
+    handler; otherwise the count stays 0.
+    """
+    counter = SigintCount()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield counter
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        counter.count += 1
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield counter
+    finally:
+        signal.signal(signal.SIGINT, previous)

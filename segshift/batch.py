@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from ._compile import warm_up
+from .cluster import client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
@@ -583,10 +584,17 @@ def run_batch(
             # Fill the on-disk kernel cache that workers sharing this file
             # system load from, rather than each compiling the kernels.
             warm_up([params])
+            client = client_of(executor)
+            if client is not None:  # and on every worker now, before the files
+                warm_workers(client, [params])
             fixed = jobs
             capacity = (lambda: fixed) if fixed else capacity_of(executor)
             runner.run_executor(executor, capacity)
             jobs = fixed or capacity()
+            if not runner.interrupted:
+                # A worker that died while writing left its temporary files
+                # (the file itself was redone elsewhere, or failed).
+                remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
         else:
             jobs = max(1, min(jobs or default_jobs(), len(tasks)))
             if jobs == 1:

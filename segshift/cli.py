@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, writers
-from .errors import ParameterError, SegshiftError
+from .errors import MissingDependencyError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
 from .meanshift import KERNELS, SPEEDUPS
 from .segment import DEFAULTS
@@ -100,6 +100,13 @@ that kills its worker process (out of memory, ...) fails alone; the others
 running with it are redone. The manifest lists every input with its outputs,
 regions, seconds, status and error; a manifest kept inside IN_DIR is never
 taken as an input.
+
+With --scheduler ADDRESS (or --scheduler-file PATH) the files run as tasks on
+that Dask cluster, whose workers write the outputs straight to OUT_DIR (a file
+system they share with this machine); everything above holds there too. Ctrl-C
+cancels the files not finished. A file whose worker dies is moved to another
+worker; one that kills each worker it touches fails after the scheduler's
+allowed-failures (3 by default), and the others go on.
 
 {_EXIT_HELP}"""
 
@@ -350,14 +357,32 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
     run = bat.add_argument_group("running")
     run.add_argument(
-        "-j", "--jobs", type=int, default=None, metavar="N", help="worker processes (default: the CPU cores)"
+        "-j", "--jobs", type=int, default=None, metavar="N",
+        help="worker processes (default: the CPU cores); with a scheduler, files in flight "
+        "(default: twice the cluster's worker threads)",
     )
     run.add_argument(
         "--threads",
         type=int,
         default=None,
         metavar="N",
-        help="numba threads per worker (default: cores / jobs, at least 1)",
+        help="numba threads per worker (default: cores / jobs, at least 1; with a scheduler: the worker's "
+        "NUMBA_NUM_THREADS)",
+    )
+    dask = bat.add_argument_group("on a Dask cluster (pip install 'segshift[dask]')")
+    where = dask.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run the files as tasks on the Dask cluster of this scheduler (e.g. tcp://10.0.0.5:8786); "
+        "its workers must reach IN_DIR and OUT_DIR at the same paths",
+    )
+    where.add_argument(
+        "--scheduler-file", metavar="PATH", help="or of the scheduler that wrote this file "
+        "(dask scheduler --scheduler-file PATH)",
+    )
+    dask.add_argument(
+        "--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="give up when the scheduler does not answer within this time",
     )
     _add_parameters(bat)
     _add_common(bat, top=False)
@@ -537,10 +562,13 @@ class _Progress:
                 )
             return
         if event.kind == "stopping":
-            log.warning(
-                "interrupted: finishing %d running file(s), then stopping (Ctrl-C again to stop at once)",
-                event.running,
-            )
+            if event.running:
+                log.warning(
+                    "interrupted: finishing %d running file(s), then stopping (Ctrl-C again to stop at once)",
+                    event.running,
+                )
+            else:
+                log.warning("interrupted: the files not finished are cancelled; stopping")
             return
         record = event.record
         if self.bar is not None:
@@ -573,6 +601,23 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         raise ParameterError("nothing to write: --no-modes needs --labels, --boundaries or --stats")
     manifest: Any = None if args.manifest is None else (False if args.manifest == "-" else args.manifest)
 
+    client = executor = None
+    if args.scheduler is not None or args.scheduler_file is not None:
+        from . import cluster
+
+        try:
+            with _quiet_dask(args.debug):
+                client = cluster.connect(
+                    args.scheduler, scheduler_file=args.scheduler_file, timeout=args.scheduler_timeout
+                )
+        except MissingDependencyError as exc:
+            log.error("%s", _one_line(exc), exc_info=args.debug)
+            return EXIT_USAGE
+        threads = client.nthreads()
+        log.info("Dask scheduler %s: %d worker(s), %d thread(s)%s", client.scheduler.address, len(threads),
+                 sum(threads.values()), "" if threads else "; waiting for workers to join")
+        executor = cluster.executor(client)
+
     progress = _Progress(enabled=not args.quiet and _isatty(sys.stderr), debug=args.debug)
     try:
         report = run_batch(
@@ -589,9 +634,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             manifest=manifest,
             progress=progress,
+            executor=executor,
         )
     finally:
         progress.close()
+        if client is not None:
+            with _quiet_dask(args.debug), contextlib.suppress(Exception):
+                client.close(timeout=args.scheduler_timeout)
 
     if args.manifest == "-":
         sys.stdout.buffer.write(writers.encode_manifest([r.as_dict() for r in report.records], ".json"))
@@ -614,6 +663,21 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         log.warning("interrupted; run the same command again to resume")
         return EXIT_INTERRUPTED
     return EXIT_FAILURE if c["failed"] else EXIT_OK
+
+
+@contextlib.contextmanager
+def _quiet_dask(debug: bool) -> Any:
+    """Keep Dask's own log lines (connection retries, closing) off stderr unless --debug."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
+    levels = [lg.level for lg in loggers]
+    if not debug:
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 class _EvalProgress:

@@ -30,3 +30,11 @@ class ImageTooLargeError(ImageReadError):
 
 class OutputError(SegshiftError, OSError):
     """An output file cannot be written (exists, folder missing, not writable, ...)."""
+
+
+class MissingDependencyError(SegshiftError, ImportError):
+    """An optional dependency a feature needs is not installed (the message says what to install)."""
+
+
+class SchedulerError(SegshiftError, ConnectionError):
+    """A Dask scheduler cannot be reached (or its scheduler file read)."""

@@ -38,8 +38,12 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from ._signals import hold_sigint
+from ._signals import SigintCount, count_sigint, hold_sigint
 from .writers import remove_temp_files
+
+
+#: How long the runner waits for results before it looks again for an interrupt.
+POLL_SECONDS = 0.2
 
 
 class Task(Protocol):
@@ -124,10 +128,15 @@ class Runner:
         others are run again one at a time, so that only the guilty file is
         lost.
         """
+        with count_sigint() as sigints:
+            self._run_on(slots, sigints)
+
+    def _run_on(self, slots: Slots, sigints: SigintCount) -> None:
         queue = deque(self.tasks)
         alone: deque[Task] = deque()  # suspects of a crash, run one at a time
         inflight: dict[Future, Task] = {}
         started = terminated = False
+        seen = 0  # SIGINTs handled so far
         try:
             while True:
                 try:
@@ -145,7 +154,10 @@ class Runner:
                     if not inflight:
                         break
                     self._collect(inflight, slots, alone)
+                    if sigints.count > seen:  # its KeyboardInterrupt was lost (raised in a finaliser)
+                        raise KeyboardInterrupt
                 except KeyboardInterrupt:
+                    seen = sigints.count
                     if not self.interrupted:
                         self.interrupted = True
                         for future in list(inflight):
@@ -168,8 +180,8 @@ class Runner:
                         self.results[task.index] = _future_result(future, task)
 
     def _collect(self, inflight: dict[Future, Task], slots: Slots, alone: deque[Task]) -> None:
-        """Wait for at least one running file and store its result; sort out a broken pool."""
-        done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+        """Wait a moment for a running file to finish and store its result; sort out a broken pool."""
+        done, _ = wait(list(inflight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
         suspects = []
         for future in done:
             task = inflight.pop(future)
@@ -375,8 +387,14 @@ def _future_result(future: Future, task: Task) -> dict[str, Any]:
 
 
 def capacity_of(executor: Executor) -> Callable[[], int]:
-    """How many files to keep in flight on ``executor``: its ``max_workers``
-    when it says (a ``ProcessPoolExecutor``), else the cores here."""
+    """How many files to keep in flight on ``executor``: on a Dask cluster
+    twice its worker threads (:func:`segshift.cluster.capacity`), else its
+    ``max_workers`` when it says (a ``ProcessPoolExecutor``), else the cores here."""
+    from .cluster import capacity, client_of
+
+    client = client_of(executor)
+    if client is not None:
+        return capacity(client)
     workers = getattr(executor, "_max_workers", None)
     if isinstance(workers, int) and workers > 0:
         return lambda: workers

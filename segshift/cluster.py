@@ -1,0 +1,205 @@
+"""Running a batch on a Dask cluster (``pip install 'segshift[dask]'``).
+
+segshift does not schedule anything itself here: a Dask client's
+``concurrent.futures`` executor runs :func:`segshift.batch.segment_file`, one
+task per input, and Dask's scheduler places the tasks, moves them off
+workers that die and gives up on a task after its
+``distributed.scheduler.allowed-failures`` worker deaths (default 3). The
+workers write the outputs straight to the output folder (a file system they
+share with this process), each atomically; this process writes the manifest.
+
+>>> from distributed import Client                          # doctest: +SKIP
+>>> from segshift.batch import run_batch                    # doctest: +SKIP
+>>> client = connect("tcp://10.0.0.5:8786")                 # doctest: +SKIP
+>>> run_batch("photos", "segments", executor=executor(client))  # doctest: +SKIP
+
+``dask.distributed`` is imported only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+from .errors import MissingDependencyError, ParameterError, SchedulerError
+
+#: What to install for the cluster path.
+INSTALL_HINT = "pip install 'segshift[dask]'"
+
+#: Seconds to wait for the scheduler before giving up, unless told otherwise.
+DEFAULT_TIMEOUT = 10.0
+
+#: Seconds :func:`warm_workers` waits for the workers before going on without them.
+WARM_TIMEOUT = 120.0
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise MissingDependencyError(
+            f"running on a Dask cluster needs dask.distributed: {INSTALL_HINT}"
+        ) from None
+    return distributed
+
+
+def read_scheduler_file(path: str | os.PathLike[str]) -> str:
+    """The scheduler address in a file written by ``dask scheduler --scheduler-file``.
+
+    Raises
+    ------
+    SchedulerError
+        The file is missing, unreadable, or names no address.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+    except OSError as exc:
+        raise SchedulerError(f"{path}: cannot read the scheduler file ({exc.strerror or exc})") from None
+    except ValueError:
+        raise SchedulerError(f"{path}: not a scheduler file (not JSON)") from None
+    address = info.get("address") if isinstance(info, dict) else None
+    if not isinstance(address, str) or not address:
+        raise SchedulerError(f'{path}: not a scheduler file (no "address")')
+    return address
+
+
+def connect(
+    scheduler: str | None = None,
+    *,
+    scheduler_file: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Any:
+    """Connect to a running Dask scheduler.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Its address, e.g. ``"tcp://10.0.0.5:8786"``.
+    scheduler_file : path-like, optional
+        Or the file ``dask scheduler --scheduler-file`` wrote (one of the two).
+    timeout : float
+        Seconds to wait for the scheduler.
+
+    Returns
+    -------
+    distributed.Client
+        Not set as Dask's default client; close it when done.
+
+    Raises
+    ------
+    MissingDependencyError
+        ``dask.distributed`` is not installed.
+    ParameterError
+        Neither or both of ``scheduler`` and ``scheduler_file``, a timeout
+        that is not positive, or an address Dask cannot parse.
+    SchedulerError
+        No scheduler answered within ``timeout`` (or the scheduler file is
+        missing or unreadable).
+    """
+    if (scheduler is None) == (scheduler_file is None):
+        raise ParameterError("give either a scheduler address or a scheduler file")
+    if not timeout > 0:
+        raise ParameterError(f"scheduler_timeout must be > 0, got {timeout!r}")
+    distributed = _distributed()
+    address = read_scheduler_file(scheduler_file) if scheduler_file is not None else str(scheduler)
+    try:
+        return distributed.Client(address, timeout=timeout, set_as_default=False)
+    except ValueError as exc:
+        raise ParameterError(f"scheduler address {address!r} is not valid ({' '.join(str(exc).split())})") from None
+    except (OSError, TimeoutError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if len(reason) > 160:
+            reason = reason[:157] + "..."
+        raise SchedulerError(
+            f"{address}: no Dask scheduler answered within {timeout:g} s ({reason})"
+        ) from None
+
+
+def executor(client: Any) -> Executor:
+    """The ``concurrent.futures`` executor of ``client`` that :func:`segshift.batch.run_batch` takes.
+
+    Tasks are not "pure" (each submission runs, also for equal inputs);
+    a task whose worker dies is moved to another worker by the scheduler, up
+    to its ``allowed-failures`` limit.
+    """
+    return client.get_executor(pure=False)
+
+
+def client_of(executor: Executor) -> Any:
+    """The Dask client behind a Dask executor, or None for any other executor."""
+    if type(executor).__module__.split(".")[0] != "distributed":
+        return None
+    return getattr(executor, "_client", None)
+
+
+def capacity(client: Any) -> Callable[[], int]:
+    """Files to keep in flight on a cluster: twice its worker threads (at least 1).
+
+    The second half waits on the scheduler, so that a worker that finishes a
+    file starts the next without a round trip to this process. Asked again
+    as the run goes, it follows workers that join or leave.
+    """
+
+    def threads() -> int:
+        try:
+            return max(1, 2 * sum(client.nthreads().values()))
+        except Exception:  # the scheduler is busy or gone: the futures will say so
+            return 1
+
+    return threads
+
+
+def _warm_worker(settings: list[dict[str, Any]]) -> bool:
+    from ._compile import warm_up
+
+    return warm_up(settings)
+
+
+def warm_workers(
+    client: Any,
+    settings: Iterable[Mapping[str, Any]] = ({},),
+    *,
+    timeout: float = WARM_TIMEOUT,
+) -> dict[str, bool]:
+    """Compile or load the kernels on every worker of the cluster now.
+
+    One small task pinned to each worker runs the kernels of each setting
+    (as ``segshift.segment(image, **setting)`` would) on a tiny image. A
+    worker loads them from numba's on-disk cache beside segshift's source
+    when they are there (this process fills it first when the workers
+    share its file system), and compiles them otherwise, once per worker
+    process, not once per file.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    settings : iterable of dict
+        Keyword arguments of :func:`segshift.segment` (default: its defaults).
+    timeout : float
+        Seconds to wait; workers that have not answered by then warm up on
+        their first file instead.
+
+    Returns
+    -------
+    dict
+        ``{worker address: True if it compiled, False if it loaded the cache}``
+        for the workers that answered.
+    """
+    distributed = _distributed()
+    wanted = [dict(s) for s in settings]
+    addresses = list(client.nthreads())
+    futures = {
+        address: client.submit(_warm_worker, wanted, workers=[address], allow_other_workers=False, pure=False)
+        for address in addresses
+    }
+    try:
+        with client.as_current():
+            distributed.wait(list(futures.values()), timeout=timeout)
+    except TimeoutError:
+        pass
+    client.cancel([f for f in futures.values() if not f.done()])
+    return {address: bool(f.result()) for address, f in futures.items() if f.status == "finished"}

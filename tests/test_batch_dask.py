@@ -1,0 +1,266 @@
+"""``segshift batch`` on a real Dask cluster: a ``distributed.LocalCluster``
+with two worker *processes* (one thread each) on loopback, shared by the
+tests of this module.
+
+The scheduler gives up on a task after one worker death beyond the first
+(``allowed-failures: 1``, so that a file that kills every worker costs two
+worker restarts, not four), and sends each worker one task at a time
+(``worker-saturation: 1.0``), so that only the file a worker was running is
+suspected when it dies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+distributed = pytest.importorskip("distributed", reason="the cluster tests need dask.distributed (segshift[dask])")
+
+from segshift import cluster  # noqa: E402
+from segshift.batch import BatchEvent, run_batch  # noqa: E402
+from segshift.cli import main  # noqa: E402
+from segshift.writers import read_manifest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTOS = sorted((REPO / "images").glob("*.jpg"))
+N_PHOTOS = 8
+
+
+def make_photos(folder: Path, n: int, seed: int, size: tuple[int, int] = (120, 90)) -> list[str]:
+    """Crops of the bundled photos, PNG and JPEG, some in ``sub/``; their relative paths."""
+    rng = np.random.default_rng(seed)
+    names = []
+    width, height = size
+    for i in range(n):
+        with Image.open(PHOTOS[i % len(PHOTOS)]) as im:
+            x = int(rng.integers(0, im.width - width))
+            y = int(rng.integers(0, im.height - height))
+            crop = im.convert("RGB").crop((x, y, x + width, y + height))
+        rel = f"{'sub/' if i % 4 == 3 else ''}img{i:02d}.{'png' if i % 3 == 0 else 'jpg'}"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        crop.save(folder / rel)
+        names.append(rel)
+    return names
+
+
+def labels_of(rel: str) -> str:
+    return rel.rsplit(".", 1)[0] + ".labels.png"
+
+
+def temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def client():
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.worker-saturation": 1.0}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                      dashboard_address=None, silence_logs=50) as local:
+            with distributed.Client(local, set_as_default=False) as client:
+                yield client
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Eight photos, a broken one, and the local serial run's outputs to compare with."""
+    root = tmp_path_factory.mktemp("photos")
+    folder = root / "in"
+    folder.mkdir()
+    names = make_photos(folder, N_PHOTOS, seed=3)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    reference = run_batch(folder, root / "local", recursive=True, jobs=1, outputs=("modes", "labels"))
+    assert reference.counts["ok"] == N_PHOTOS
+    return folder, names, root / "local"
+
+
+def run_on(client, folder: Path, out: Path, **kwargs):
+    return run_batch(folder, out, recursive=True, outputs=("modes", "labels"), numba_threads=1,
+                     executor=cluster.executor(client), **kwargs)
+
+
+def assert_same_outputs(out: Path, reference: Path, names: list[str]) -> None:
+    for rel in names:
+        for name in (labels_of(rel), rel.rsplit(".", 1)[0] + ".png"):
+            assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    assert temp_files(out) == []
+
+
+# --------------------------------------------------------------------------- #
+
+
+def test_workers_load_the_kernels_from_the_cache(client):
+    """Fresh worker processes load the compiled kernels from numba's disk cache: none compiles."""
+    from segshift._compile import warm_up
+
+    warm_up([{}])  # this process fills the cache (or finds it full)
+    if any(client.run(lambda: "segshift.segment" in sys.modules).values()):
+        client.restart()  # not fresh (this test ran after others)
+    answers = cluster.warm_workers(client, [{}])
+    assert sorted(answers) == sorted(client.nthreads()) and len(answers) == 2
+    assert answers == dict.fromkeys(answers, False)
+
+
+def test_the_cluster_writes_the_local_runs_bytes(client, photos, tmp_path):
+    folder, names, reference = photos
+    events: list[BatchEvent] = []
+    report = run_on(client, folder, tmp_path / "out", progress=events.append)
+    assert report.counts == {"ok": N_PHOTOS, "skipped": 0, "failed": 1, "interrupted": 0}
+    assert report.jobs == 4  # twice the cluster's two threads in flight
+    assert_same_outputs(tmp_path / "out", reference, names)
+    # The progress follows the tasks as they finish: one event per file, then the manifest.
+    assert events[0].kind == "start" and events[0].total == N_PHOTOS + 1
+    assert [e.done for e in events if e.kind == "file"] == list(range(1, N_PHOTOS + 2))
+    rows = {r["input"]: r for r in read_manifest(tmp_path / "out" / "manifest.json")}
+    assert rows["broken.jpg"]["status"] == "failed" and rows["broken.jpg"]["error"].startswith(
+        str(folder / "broken.jpg") + ": ")
+    assert all(rows[rel]["status"] == "ok" and rows[rel]["regions"] > 0 for rel in names)
+    assert set(rows["img01.jpg"]) == {"input", "outputs", "regions", "seconds", "status", "error"}
+
+
+def test_a_worker_killed_mid_file_costs_a_retry_on_another(client, photos, tmp_path):
+    folder, names, reference = photos
+    before = client.run(os.getpid)
+    killed: list[int] = []
+
+    def progress(event: BatchEvent) -> None:
+        # After the first file, SIGKILL a worker that is running one.
+        if event.kind == "file" and not killed:
+            busy = [addr for addr, keys in client.processing().items() if keys and addr in before]
+            if busy:
+                killed.append(before[busy[0]])
+                os.kill(killed[0], signal.SIGKILL)
+
+    report = run_on(client, folder, tmp_path / "out", progress=progress)
+    assert killed, "no worker was busy to kill"
+    assert report.counts == {"ok": N_PHOTOS, "skipped": 0, "failed": 1, "interrupted": 0}
+    assert_same_outputs(tmp_path / "out", reference, names)
+    deadline = time.monotonic() + 60
+    while len(client.nthreads()) < 2 and time.monotonic() < deadline:  # the nanny restarts it
+        time.sleep(0.1)
+    assert killed[0] not in client.run(os.getpid).values()
+
+
+def test_a_file_that_kills_every_worker_fails_and_the_others_finish(client, photos, tmp_path, monkeypatch):
+    folder, names, reference = photos
+    # Workers started from now on (restarted ones) inherit it; the two running get it set.
+    monkeypatch.setenv("SEGSHIFT_TEST_CRASH_ON", "img02.jpg")
+    client.run(lambda: os.environ.update(SEGSHIFT_TEST_CRASH_ON="img02.jpg"))
+    try:
+        start = time.monotonic()
+        report = run_on(client, folder, tmp_path / "out")
+        elapsed = time.monotonic() - start
+    finally:
+        client.run(lambda: os.environ.pop("SEGSHIFT_TEST_CRASH_ON", None))
+    assert report.counts == {"ok": N_PHOTOS - 1, "skipped": 0, "failed": 2, "interrupted": 0}, elapsed
+    row = {r.input: r for r in report.records}["img02.jpg"]
+    assert row.status == "failed" and row.outputs == ()
+    assert row.error == (f"{folder / 'img02.jpg'}: the worker process died each of the 2 times it was "
+                         "segmenting it (crashed, killed, or out of memory?)")
+    assert_same_outputs(tmp_path / "out", reference, [n for n in names if n != "img02.jpg"])
+    assert not (tmp_path / "out" / labels_of("img02.jpg")).exists()
+
+
+def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_path, capsys):
+    """A real ``segshift batch --scheduler`` process gets SIGINT after its first file; the same
+    command with ``--scheduler-file`` resumes."""
+    folder = tmp_path / "in"
+    names = make_photos(folder, 16, seed=5, size=(160, 120))
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    address = client.scheduler.address
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segshift.cli", "batch", str(folder), str(out), "-R", "-v", "--labels",
+         "--threads", "1", "--scheduler", address],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stderr:  # the per-file line: this process has the first result
+            lines.append(line)
+            if " -> " in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        stderr = "".join(lines) + proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted: the files not finished are cancelled" in stderr
+    rows = {r["input"]: r for r in read_manifest(out / "manifest.json")}
+    statuses = [r["status"] for r in rows.values()]
+    assert len(rows) == 16 and statuses.count("ok") >= 1 and statuses.count("interrupted") >= 1, statuses
+    assert statuses.count("ok") + statuses.count("interrupted") == 16
+    # The submitted tasks were cancelled: the cluster becomes idle at once
+    # (a file already running may still finish its atomic writes).
+    deadline = time.monotonic() + 30
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(client.processing().values())
+    assert not any((out / labels_of(rel)).exists() for rel, r in rows.items() if r["status"] == "interrupted"
+                   and rel not in {n for n in names if (out / labels_of(n)).exists()})
+
+    # The same command with a scheduler file resumes: only what is missing is done.
+    sched = tmp_path / "scheduler.json"
+    sched.write_text(json.dumps({"type": "Scheduler", "address": address}))
+    code = main(["batch", str(folder), str(out), "-R", "--labels", "--threads", "1", "--scheduler-file", str(sched)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    again = [r["status"] for r in read_manifest(out / "manifest.json")]
+    assert again.count("ok") + again.count("skipped") == 16 and again.count("skipped") >= statuses.count("ok")
+    assert "Dask scheduler" in err and f"{again.count('skipped')} skipped (done before), 0 failed" in err
+    assert temp_files(out) == []
+    for rel in names:
+        with Image.open(out / labels_of(rel)) as im:
+            assert im.size == (160, 120) and np.asarray(im).max() >= 1
+
+
+def test_an_unreachable_scheduler_is_one_line_within_the_timeout(capsys, tmp_path):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "in").mkdir()
+    start = time.monotonic()
+    code = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--scheduler", f"tcp://127.0.0.1:{port}",
+                 "--scheduler-timeout", "1"])
+    elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 1 and elapsed < 15, (code, elapsed)
+    assert err.count("\n") == 1 and err.startswith(
+        f"segshift: error: tcp://127.0.0.1:{port}: no Dask scheduler answered within 1 s"), err
+    # A scheduler file that is not there, or names nothing.
+    code = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--scheduler-file", str(tmp_path / "no.json")])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"segshift: error: {tmp_path / 'no.json'}: cannot read the scheduler file " \
+        "(No such file or directory)\n"
+    (tmp_path / "empty.json").write_text("{}")
+    code = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--scheduler-file", str(tmp_path / "empty.json")])
+    assert code == 1 and capsys.readouterr().err == f'segshift: error: {tmp_path / "empty.json"}: not a scheduler ' \
+        'file (no "address")\n'
+
+
+def test_without_dask_the_scheduler_option_says_what_to_install(tmp_path):
+    (tmp_path / "in").mkdir()
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from segshift.cli import main\n"
+        f"sys.exit(main(['batch', {str(tmp_path / 'in')!r}, {str(tmp_path / 'out')!r}, "
+        "'--scheduler', 'tcp://127.0.0.1:8786']))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == ("segshift: error: running on a Dask cluster needs dask.distributed: "
+                           "pip install 'segshift[dask]'\n")
