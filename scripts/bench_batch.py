@@ -14,11 +14,21 @@ Usage::
 ``--threads-compare`` adds a run with 2 jobs whose workers keep numba's
 default thread count instead of sharing the cores (cores / jobs threads
 each), to measure the oversubscription that the default avoids.
+
+``--cluster N`` adds a run on a Dask ``LocalCluster`` of N worker processes
+with one thread each, started here once (as a user's cluster would already
+be running): ``segshift batch --scheduler ADDRESS --threads 1``. Its workers
+are restarted before each run, so that, like the local pool's, they start,
+import segshift and load the kernels within the timed run; cpu_s adds their
+CPU time to the command's. Needs dask.distributed::
+
+    python scripts/bench_batch.py /work/shared/data/bsds500/images/val --limit 0 --jobs 2 --cluster 2 --repeat 2
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -28,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -35,11 +46,21 @@ sys.path.insert(0, str(REPO))
 from segshift.batch import default_jobs, find_images  # noqa: E402
 
 
-def run_once(folder: Path, out: Path, jobs: int, threads: int | None, extra: list[str]) -> tuple[float, dict]:
-    """Run one batch in a fresh process; return (wall seconds, counts and CPU seconds)."""
+def run_once(folder: Path, out: Path, jobs: int | None, threads: int | None, extra: list[str],
+             client: Any = None) -> tuple[float, dict]:
+    """Run one batch in a fresh process; return (wall seconds, counts and CPU seconds).
+
+    With ``client`` (a Dask client), the batch runs on its cluster, whose
+    workers are restarted first and whose CPU time is added.
+    """
     manifest = out / "manifest.json"
     cmd = [sys.executable, "-m", "segshift.cli", "batch", str(folder), str(out), "-q", "--overwrite",
-           "--jobs", str(jobs), "--manifest", str(manifest), *extra]
+           "--manifest", str(manifest), *extra]
+    if jobs is not None:
+        cmd += ["--jobs", str(jobs)]
+    if client is not None:
+        client.restart()
+        cmd += ["--scheduler", client.scheduler.address]
     if threads is not None:
         cmd += ["--threads", str(threads)]
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -49,6 +70,8 @@ def run_once(folder: Path, out: Path, jobs: int, threads: int | None, extra: lis
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the batch process and its workers
     cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    if client is not None:
+        cpu += sum(client.run(_own_cpu).values())
     if proc.returncode not in (0, 1):
         sys.exit(f"bench_batch: batch failed (exit {proc.returncode}):\n{proc.stderr}")
     records = json.loads(manifest.read_text())
@@ -61,6 +84,11 @@ def run_once(folder: Path, out: Path, jobs: int, threads: int | None, extra: lis
     return wall, counts
 
 
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="folder of images (not modified, not copied)")
@@ -68,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="job counts to compare (default: 1 2)")
     parser.add_argument("--threads-compare", action="store_true",
                         help="also run 2 jobs with numba's default thread count per worker")
+    parser.add_argument("--cluster", type=int, default=0, metavar="N",
+                        help="also run on a Dask LocalCluster of N single-thread worker processes")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per configuration, interleaved; the fastest is kept")
     parser.add_argument("--args", default="", help="extra options for 'segshift batch', e.g. '--stats'")
@@ -81,9 +111,19 @@ def main(argv: list[str] | None = None) -> int:
 
     import numba
 
-    configs: list[tuple[str, int, int | None]] = [(f"jobs={j}", j, None) for j in args.jobs]
+    configs: list[tuple[str, int | None, int | None]] = [(f"jobs={j}", j, None) for j in args.jobs]
     if args.threads_compare:
         configs.append((f"jobs=2 threads={numba.config.NUMBA_NUM_THREADS}", 2, numba.config.NUMBA_NUM_THREADS))
+    stack = contextlib.ExitStack()
+    client = None
+    if args.cluster:
+        import distributed
+
+        local = stack.enter_context(distributed.LocalCluster(
+            n_workers=args.cluster, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, silence_logs=40))
+        client = stack.enter_context(distributed.Client(local, set_as_default=False))
+        configs.append((f"dask workers={args.cluster}", None, 1))
 
     print(f"# segshift batch throughput: {len(images)} images from {args.folder}")
     print(f"# {platform.processor() or platform.machine()}, {default_jobs()} cores available, "
@@ -102,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, jobs, threads in configs:
                 out = Path(tmp) / f"out-{jobs}-{threads}-{rep}"
                 load = os.getloadavg()[0]
-                wall, counts = run_once(selection, out, jobs, threads, args.args.split())
+                on = client if name.startswith("dask") else None
+                wall, counts = run_once(selection, out, jobs, threads, args.args.split(), on)
                 if name not in best or wall < best[name][0]:
                     best[name] = (wall, counts, load)
         base_rate = None
@@ -113,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             status = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("mean_s", "cpu_s"))
             print(f"{name:<22} {wall:>8.2f} {rate:>8.2f} {rate / base_rate:>7.2f}x {counts['mean_s']:>8.3f} "
                   f"{counts['cpu_s']:>8.1f} {load:>5.1f}  {status}", flush=True)
+    stack.close()
     return 0
 
 

@@ -601,23 +601,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         raise ParameterError("nothing to write: --no-modes needs --labels, --boundaries or --stats")
     manifest: Any = None if args.manifest is None else (False if args.manifest == "-" else args.manifest)
 
-    client = executor = None
-    if args.scheduler is not None or args.scheduler_file is not None:
-        from . import cluster
-
-        try:
-            with _quiet_dask(args.debug):
-                client = cluster.connect(
-                    args.scheduler, scheduler_file=args.scheduler_file, timeout=args.scheduler_timeout
-                )
-        except MissingDependencyError as exc:
-            log.error("%s", _one_line(exc), exc_info=args.debug)
-            return EXIT_USAGE
-        threads = client.nthreads()
-        log.info("Dask scheduler %s: %d worker(s), %d thread(s)%s", client.scheduler.address, len(threads),
-                 sum(threads.values()), "" if threads else "; waiting for workers to join")
-        executor = cluster.executor(client)
-
+    stack = contextlib.ExitStack()  # the Dask client, if any, and Dask's log level
+    try:
+        executor = _dask_executor(args, stack)
+    except MissingDependencyError as exc:
+        log.error("%s", _one_line(exc), exc_info=args.debug)
+        return EXIT_USAGE
     progress = _Progress(enabled=not args.quiet and _isatty(sys.stderr), debug=args.debug)
     try:
         report = run_batch(
@@ -638,9 +627,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-        if client is not None:
-            with _quiet_dask(args.debug), contextlib.suppress(Exception):
-                client.close(timeout=args.scheduler_timeout)
+        stack.close()
 
     if args.manifest == "-":
         sys.stdout.buffer.write(writers.encode_manifest([r.as_dict() for r in report.records], ".json"))
@@ -663,6 +650,30 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         log.warning("interrupted; run the same command again to resume")
         return EXIT_INTERRUPTED
     return EXIT_FAILURE if c["failed"] else EXIT_OK
+
+
+def _dask_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
+    """With --scheduler/--scheduler-file: connect, and return the client's executor (closed by ``stack``)."""
+    if args.scheduler is None and args.scheduler_file is None:
+        return None
+    from . import cluster
+
+    stack.enter_context(_quiet_dask(args.debug))
+    try:
+        client = cluster.connect(args.scheduler, scheduler_file=args.scheduler_file, timeout=args.scheduler_timeout)
+    except BaseException:
+        stack.close()
+        raise
+    stack.callback(_close_client, client, args.scheduler_timeout)
+    threads = client.nthreads()
+    log.info("Dask scheduler %s: %d worker(s), %d thread(s)%s", client.scheduler.address, len(threads),
+             sum(threads.values()), "" if threads else "; waiting for workers to join")
+    return cluster.executor(client)
+
+
+def _close_client(client: Any, timeout: float) -> None:
+    with contextlib.suppress(Exception):
+        client.close(timeout=timeout)
 
 
 @contextlib.contextmanager
