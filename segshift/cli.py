@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N",
         help="worker processes (default: the CPU cores); with a scheduler, files in flight "
-        "(default: twice the cluster's worker threads)",
+        "(default: the cluster's worker threads)",
     )
     run.add_argument(
         "--threads",

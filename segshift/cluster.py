@@ -137,16 +137,17 @@ def client_of(executor: Executor) -> Any:
 
 
 def capacity(client: Any) -> Callable[[], int]:
-    """Files to keep in flight on a cluster: twice its worker threads (at least 1).
+    """Files to keep in flight on a cluster: its worker threads (at least 1).
 
-    The second half waits on the scheduler, so that a worker that finishes a
-    file starts the next without a round trip to this process. Asked again
-    as the run goes, it follows workers that join or leave.
+    No more, so that a file waits here, not in a worker's queue: when a
+    worker dies, the scheduler suspects every task it held, and a file
+    queued behind one that kills workers would be suspected with it. Asked
+    again as the run goes, it follows workers that join or leave.
     """
 
     def threads() -> int:
         try:
-            return max(1, 2 * sum(client.nthreads().values()))
+            return max(1, sum(client.nthreads().values()))
         except Exception:  # the scheduler is busy or gone: the futures will say so
             return 1
 

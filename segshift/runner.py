@@ -388,7 +388,7 @@ def _future_result(future: Future, task: Task) -> dict[str, Any]:
 
 def capacity_of(executor: Executor) -> Callable[[], int]:
     """How many files to keep in flight on ``executor``: on a Dask cluster
-    twice its worker threads (:func:`segshift.cluster.capacity`), else its
+    its worker threads (:func:`segshift.cluster.capacity`), else its
     ``max_workers`` when it says (a ``ProcessPoolExecutor``), else the cores here."""
     from .cluster import capacity, client_of
 
