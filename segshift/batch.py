@@ -16,7 +16,7 @@
    file) where :mod:`segshift.runner` runs them: in parallel worker
    processes, in this process for ``jobs=1``, or on any
    ``concurrent.futures.Executor`` such as a Dask cluster's
-   (:mod:`segshift.cluster`), writing every file atomically (:mod:`segshift.writers`),
+   (:mod:`segshift.dask_cluster`), writing every file atomically (:mod:`segshift.writers`),
    so that no half-written file is ever left behind (and removing the
    temporary files of a run that was killed); a worker process that dies
    costs only the file it was segmenting;
@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from ._compile import warm_up
-from .cluster import client_of, warm_workers
+from .dask_cluster import client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
@@ -464,7 +464,7 @@ def run_batch(
         Run the files there instead of in a local process pool: any
         executor whose workers can import segshift and reach ``out_dir``,
         e.g. a Dask client's ``client.get_executor(pure=False)`` (see
-        :mod:`segshift.cluster`). It is not shut down here. Its workers write
+        :mod:`segshift.dask_cluster`). It is not shut down here. Its workers write
         the outputs; this process writes the manifest.
 
     Returns

@@ -656,7 +656,7 @@ def _dask_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any
     """With --scheduler/--scheduler-file: connect, and return the client's executor (closed by ``stack``)."""
     if args.scheduler is None and args.scheduler_file is None:
         return None
-    from . import cluster
+    from . import dask_cluster as cluster
 
     stack.enter_context(_quiet_dask(args.debug))
     try:

@@ -26,7 +26,7 @@ from PIL import Image
 
 distributed = pytest.importorskip("distributed", reason="the cluster tests need dask.distributed (segshift[dask])")
 
-from segshift import cluster  # noqa: E402
+from segshift import dask_cluster as cluster  # noqa: E402
 from segshift.batch import BatchEvent, run_batch  # noqa: E402
 from segshift.cli import main  # noqa: E402
 from segshift.writers import read_manifest  # noqa: E402
