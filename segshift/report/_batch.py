@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+import numpy as np
+
 from ..errors import OutputError
 from ..loader import DEFAULT_MAX_PIXELS
 from ..writers import read_manifest, write_atomic
 from . import _thumbnails as th
-from ._html import relative_url, render, text, url
+from ._html import folder_url, render, text, url
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -30,6 +32,7 @@ BATCH_REPORT = "report.html"
 THUMB_FOLDER = ".report"
 
 _STATUSES = ("ok", "skipped", "failed", "interrupted")
+_LABELS = {"p": "photo", "m": "mode colours", "b": "boundaries"}
 _CACHE = "index.json"
 
 
@@ -179,6 +182,12 @@ class _CardMaker:
         self.max_pixels = max_pixels
         self.used: set[str] = set()
         self.thumb_url = url(THUMB_FOLDER)
+        # Links are the relative URL of a folder plus the file's relative path (relpath per file is slow).
+        self.out_url = folder_url(out_root, report_root)
+        self.in_url = None if in_root is None else folder_url(in_root, report_root)
+
+    def _link(self, prefix: str | None, rel: str) -> str | None:
+        return None if prefix is None else prefix + url(rel)
 
     def card(self, row: Mapping[str, Any]) -> _Card:
         name = row["input"]
@@ -198,50 +207,61 @@ class _CardMaker:
 
     def _fill(self, card: _Card, row: Mapping[str, Any]) -> None:
         key = _key(card.name)
+        old = self.cache.get(card.name)
+        old = old if isinstance(old, dict) and isinstance(old.get("t"), dict) else {"t": {}}
+        entry: dict[str, Any] = {"t": {}}
         outputs = [o for o in row.get("outputs") or [] if isinstance(o, str)]
-        kinds: dict[str, Path] = {}
+        kinds: dict[str, Path] = {}  # kind -> output file
+        links: dict[Path, str | None] = {}  # output file -> its link
         for out in outputs:
             kind = th.picture_kind(out, card.name)
-            if kind and kind not in kinds and (self.out_root / out).is_file():
-                kinds[kind] = self.out_root / out
-        first = kinds.get("modes") or kinds.get("boundaries") or (self.out_root / outputs[0] if outputs else None)
-        if first is not None and first.exists():
-            card.href = relative_url(first, self.report_root)
-
-        photo_small = None
-        source = None if self.in_root is None else self.in_root / card.name
-        if source is not None and source.is_file():
-            photo_small = self._photo(card, source, key)
-        if "modes" in kinds:
-            self._modes(card, kinds["modes"], key)
-        edges_from = kinds.get("labels") or kinds.get("modes")
-        if edges_from is not None:
-            self._boundaries(card, edges_from, source, photo_small, key)
-        elif "boundaries" in kinds:
-            self._copy(card, kinds["boundaries"], key + "b.jpg", "boundaries")
+            path = self.out_root / out
+            if kind and kind not in kinds and path.is_file():
+                kinds[kind] = path
+                links[path] = self._link(self.out_url, out)
+        first = kinds.get("modes") or kinds.get("boundaries")
+        if first is not None:
+            card.href = links[first]
+        elif outputs and (self.out_root / outputs[0]).exists():
+            card.href = self._link(self.out_url, outputs[0])
+        try:
+            photo_small = None
+            source = None if self.in_root is None else self.in_root / card.name
+            if source is not None and source.is_file():
+                href = self._link(self.in_url, card.name)
+                photo_small = self._photo(card, source, href, key, old, entry)
+            if "modes" in kinds:
+                self._thumb(card, kinds["modes"], links[kinds["modes"]], key, "m", old, entry)
+            edges_from = kinds.get("labels") or kinds.get("modes")
+            if edges_from is not None:
+                self._boundaries(card, edges_from, links[edges_from], photo_small, key, old, entry)
+            elif "boundaries" in kinds:
+                self._thumb(card, kinds["boundaries"], links[kinds["boundaries"]], key, "b", old, entry)
+        finally:
+            self.new_cache[card.name] = entry
 
     # -- one thumbnail each ---------------------------------------------- #
 
-    def _add(self, card: _Card, file_name: str, size: tuple[int, int], label: str, href: str | None) -> None:
+    def _add(self, card: _Card, kind: str, file_name: str, size: Any, href: str | None,
+             entry: dict[str, Any]) -> None:
         self.used.add(file_name)
-        card.thumbs.append(
-            {"src": f"{self.thumb_url}/{file_name}", "w": size[0], "h": size[1], "label": label, "href": href}
-        )
+        entry["t"][kind] = [int(size[0]), int(size[1])]
+        card.thumbs.append({"kind": kind, "src": f"{self.thumb_url}/{file_name}", "w": size[0], "h": size[1],
+                            "label": _LABELS[kind], "href": href})
 
-    def _photo(self, card: _Card, source: Path, key: str) -> Any:
-        """The photo's thumbnail (made or reused); returns it as a Pillow image, or None."""
+    def _photo(self, card: _Card, source: Path, href: str | None, key: str, old: dict[str, Any],
+               entry: dict[str, Any]) -> Any:
+        """The photo's thumbnail (made or reused); returns it as a Pillow image when made now."""
         target = self.thumb_dir / (key + "p.jpg")
         stat = source.stat()
         stamp = [stat.st_mtime_ns, stat.st_size]
-        old = self.cache.get(card.name)
-        href = relative_url(source, self.report_root)
-        if isinstance(old, dict) and old.get("stamp") == stamp and th.fresh(target, source):
+        if old.get("stamp") == stamp and "p" in old["t"] and old.get("size") and th.fresh(target, source):
+            entry.update(stamp=stamp, size=old["size"])
             card.width, card.height = old["size"]
-            self.new_cache[card.name] = old
-            self._add(card, target.name, tuple(old["thumb"]), "photo", href)
+            self._add(card, "p", target.name, old["t"]["p"], href, entry)
             return None  # read from disk only if a boundary thumbnail needs it
         try:
-            im, size = th.open_picture(source, max_pixels=self.max_pixels, draft=2 * th.THUMB_SIZE)
+            im, size = th.open_picture(source, max_pixels=self.max_pixels, draft=th.THUMB_SIZE)
         except (OSError, ValueError, SyntaxError, MemoryError):
             if card.status != "failed":  # a failed card's error already says why
                 card.problem = "the photo cannot be read"
@@ -249,60 +269,50 @@ class _CardMaker:
         small = th.shrink(th.to_rgb(im))
         th.save_thumbnail(small, target)
         card.width, card.height = size
-        self.new_cache[card.name] = {"stamp": stamp, "size": list(size), "thumb": list(small.size)}
-        self._add(card, target.name, small.size, "photo", href)
+        entry.update(stamp=stamp, size=list(size))
+        self._add(card, "p", target.name, small.size, href, entry)
         return small
 
-    def _modes(self, card: _Card, source: Path, key: str) -> None:
-        target = self.thumb_dir / (key + "m.jpg")
-        href = relative_url(source, self.report_root)
+    def _thumb(self, card: _Card, source: Path, href: str | None, key: str, kind: str, old: dict[str, Any],
+               entry: dict[str, Any]) -> None:
+        """A shrunk copy of an output picture (mode colours; boundaries when there is nothing to draw them from)."""
+        target = self.thumb_dir / (key + kind + ".jpg")
         if th.fresh(target, source):
-            size = _jpeg_size(target)
+            size = old["t"].get(kind) or _jpeg_size(target)
         else:
             im, _ = th.open_picture(source, max_pixels=self.max_pixels)
             size = th.save_thumbnail(th.shrink(th.to_rgb(im)), target)
-        self._add(card, target.name, size, "mode colours", href)
+        self._add(card, kind, target.name, size, href, entry)
 
-    def _boundaries(self, card: _Card, edges_from: Path, photo: Path | None, small: Any, key: str) -> None:
+    def _boundaries(self, card: _Card, edges_from: Path, href: str | None, small: Any, key: str,
+                    old: dict[str, Any], entry: dict[str, Any]) -> None:
+        """Region boundaries drawn over the photo's thumbnail, from the label map or the mode colours."""
         from PIL import Image
 
         target = self.thumb_dir / (key + "b.jpg")
-        href = relative_url(edges_from, self.report_root)
         photo_thumb = self.thumb_dir / (key + "p.jpg")
-        base_ok = photo is not None and photo_thumb.name in self.used
-        if th.fresh(target, edges_from) and (not base_ok or th.fresh(target, photo_thumb)):
-            self._add(card, target.name, _jpeg_size(target), "boundaries", href)
+        has_photo = "p" in entry["t"]
+        if small is None and th.fresh(target, edges_from) and (not has_photo or th.fresh(target, photo_thumb)):
+            self._add(card, "b", target.name, old["t"].get("b") or _jpeg_size(target), href, entry)
             return
-        if edges_from.suffix.lower() == ".npy" or ".labels." in edges_from.name.lower():
+        if th.picture_kind(edges_from.name, Path(card.name).name) == "labels":
             edges = th.label_edges(th.read_labels(edges_from))
         else:
             im, _ = th.open_picture(edges_from, max_pixels=self.max_pixels)
-            import numpy as np
-
             edges = th.colour_edges(np.asarray(th.to_rgb(im)), th.is_lossy(edges_from))
-        if small is None and base_ok:
-            with Image.open(photo_thumb) as opened:
-                small = opened.convert("RGB")
-        if small is None:  # no photo: draw over the mode colours, or over gray
-            modes = self.thumb_dir / (key + "m.jpg")
-            if modes.name in self.used:
-                with Image.open(modes) as opened:
-                    small = opened.convert("RGB")
+        base = small
+        if base is None:
+            # No photo made now: the cached photo thumbnail, else the mode colours, else gray.
+            fallback = photo_thumb if has_photo else self.thumb_dir / (key + "m.jpg")
+            if "p" in entry["t"] or "m" in entry["t"]:
+                with Image.open(fallback) as opened:
+                    base = opened.convert("RGB")
             else:
                 h, w = edges.shape
-                scale = th.THUMB_SIZE / max(h, w)
-                small = Image.new("RGB", (max(1, round(w * scale)), max(1, round(h * scale))), (128, 128, 128))
-        size = th.save_thumbnail(th.overlay_edges(small, edges), target)
-        self._add(card, target.name, size, "boundaries", href)
-
-    def _copy(self, card: _Card, source: Path, file_name: str, label: str) -> None:
-        target = self.thumb_dir / file_name
-        if th.fresh(target, source):
-            size = _jpeg_size(target)
-        else:
-            im, _ = th.open_picture(source, max_pixels=self.max_pixels)
-            size = th.save_thumbnail(th.shrink(th.to_rgb(im)), target)
-        self._add(card, file_name, size, label, relative_url(source, self.report_root))
+                scale = min(1.0, th.THUMB_SIZE / max(h, w))
+                base = Image.new("RGB", (max(1, round(w * scale)), max(1, round(h * scale))), (128, 128, 128))
+        size = th.save_thumbnail(th.overlay_edges(base, edges), target)
+        self._add(card, "b", target.name, size, href, entry)
 
 
 def _jpeg_size(path: Path) -> tuple[int, int]:

@@ -84,6 +84,15 @@ def relative_url(target: Path, start: Path) -> str | None:
     return url(PurePosixPath(*Path(rel).parts))
 
 
+def folder_url(folder: Path, start: Path) -> str | None:
+    """The relative URL of folder ``folder`` seen from folder ``start``, ending in ``/`` (``""`` when the same)."""
+    try:
+        rel = os.path.relpath(os.path.abspath(folder), os.path.abspath(start))
+    except ValueError:
+        return None
+    return "" if rel == "." else url(PurePosixPath(*Path(rel).parts)) + "/"
+
+
 def number(value: Any, digits: int = 3) -> str:
     """A score for display: ``digits`` decimals, or an en dash when missing."""
     if value is None:

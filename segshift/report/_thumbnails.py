@@ -11,13 +11,12 @@ import contextlib
 import io
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-
-from ..writers import write_atomic
 
 #: Longest side of a thumbnail, pixels.
 THUMB_SIZE = 256
@@ -41,9 +40,11 @@ def fresh(target: Path, source: Path) -> bool:
 def open_picture(path: Path, *, max_pixels: int | None, draft: int | None = None) -> Any:
     """Open a picture with Pillow, upright, refusing more than ``max_pixels`` pixels before decoding.
 
-    Returns a loaded ``PIL.Image.Image`` (any mode) and the full upright size
-    as ``(image, (width, height))``. Raises ``OSError`` or ``ValueError`` on
-    unreadable files.
+    With ``draft``, a JPEG is decoded at the smallest scale (1/2, 1/4, 1/8)
+    whose longest side still has at least ``draft`` pixels, which is far
+    quicker. Returns ``(image, (width, height))``: a loaded
+    ``PIL.Image.Image`` (any mode) and the full upright size. Raises
+    ``OSError`` or ``ValueError`` on unreadable files.
     """
     from PIL import Image, ImageOps
 
@@ -54,17 +55,16 @@ def open_picture(path: Path, *, max_pixels: int | None, draft: int | None = None
         if max_pixels is not None and width * height > max_pixels:
             raise ValueError(f"{path}: {width}x{height} pixels, too large for a thumbnail")
         if draft and opened.format == "JPEG":
-            opened.draft("RGB", (draft, draft))  # decode at a reduced scale: far quicker
+            scale = draft / max(width, height)
+            opened.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
         opened.load()
         orientation = 1
         with contextlib.suppress(Exception):
             orientation = int(opened.getexif().get(0x0112, 1))
         if orientation in (5, 6, 7, 8):
             width, height = height, width
-        im = ImageOps.exif_transpose(opened)
-        if im is opened:
-            im = opened.copy()
-    return im, (width, height)
+        im = ImageOps.exif_transpose(opened) if orientation != 1 else opened
+    return im, (width, height)  # leaving "with" closes the file; the decoded pixels stay
 
 
 def to_rgb(im: Any) -> Any:
@@ -80,29 +80,49 @@ def to_rgb(im: Any) -> Any:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return im.convert("RGB")
+    return im if mode == "RGB" else im.convert("RGB")
 
 
 def shrink(im: Any, size: int = THUMB_SIZE) -> Any:
-    """A copy of ``im`` whose longest side is at most ``size`` pixels."""
+    """``im`` with its longest side at most ``size`` pixels (area averaging: quick, and no aliasing)."""
     from PIL import Image
 
-    im = im.copy()
-    im.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return im
+    width, height = im.size
+    scale = size / max(width, height)
+    if scale >= 1:
+        return im
+    return im.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
 
 
 def encode_jpeg(im: Any) -> bytes:
     """JPEG bytes of an RGB Pillow image, for thumbnails."""
     buffer = io.BytesIO()
-    im.save(buffer, format="JPEG", quality=THUMB_QUALITY, optimize=True)
+    im.save(buffer, format="JPEG", quality=THUMB_QUALITY)
     return buffer.getvalue()
 
 
 def save_thumbnail(im: Any, target: Path) -> tuple[int, int]:
-    """Write ``im`` (already small) as a JPEG atomically; return its size."""
-    write_atomic(target, encode_jpeg(im))
+    """Write ``im`` (already small) as a JPEG; return its size.
+
+    Written under a temporary name and renamed, so that a reader never sees
+    half a file, but not flushed to disk: a thumbnail is a cache, remade
+    whenever it is missing or older than its source.
+    """
+    write_cache_file(target, encode_jpeg(im))
     return im.size
+
+
+def write_cache_file(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target`` and rename it over ``target`` (no fsync)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_labels(path: Path) -> NDArray[np.integer]:
