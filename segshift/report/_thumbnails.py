@@ -97,7 +97,7 @@ def shrink(im: Any, size: int = THUMB_SIZE) -> Any:
 def encode_jpeg(im: Any) -> bytes:
     """JPEG bytes of an RGB Pillow image, for thumbnails."""
     buffer = io.BytesIO()
-    im.save(buffer, format="JPEG", quality=THUMB_QUALITY)
+    im.save(buffer, format="JPEG", quality=THUMB_QUALITY, subsampling=0)  # 4:4:4: thin lines keep their colour
     return buffer.getvalue()
 
 
