@@ -229,9 +229,9 @@ def _write_plots(folder: Path, settings: list[Mapping[str, Any]], scored: list[M
     if not scored:
         return plots
 
-    def save(name: str, svg: bytes, alt: str, caption: str) -> None:
+    def save(name: str, svg: bytes, alt: str, caption: str, wide: bool = False) -> None:
         write_atomic(folder / name, svg)
-        plots.append({"src": f"plots/{name}", "alt": alt, "caption": caption})
+        plots.append({"src": f"plots/{name}", "alt": alt, "caption": caption, "wide": wide})
 
     ods_name = summary.get("boundary_ods_setting") if summary else None
     save(
@@ -243,15 +243,15 @@ def _write_plots(folder: Path, settings: list[Mapping[str, Any]], scored: list[M
             if contours else "one point per setting, the ODS setting starred"
         ) + "; grey curves are equal F.",
     )
-    if _plots.can_sweep(settings):
-        save("sweep.svg", _plots.sweep(settings), "Each metric against the swept parameters",
-             "Each metric over the data set against the swept parameters.")
     per_metric = {
         m: [r["scores"][ods_setting[m]][m] for r in scored if ods_setting[m] in r["scores"]] for m in _METRIC_KEYS
     }
     save("per-photo.svg", _plots.distributions(per_metric, {m: ods_setting[m] for m in _METRIC_KEYS}),
          "Per-photo score distributions",
          "Scores of single photos, each metric at its ODS setting (named under each panel).")
+    if _plots.can_sweep(settings):
+        save("sweep.svg", _plots.sweep(settings), "Each metric against the swept parameters",
+             "Each metric over the data set against the swept parameters.", wide=True)
     return plots
 
 
