@@ -39,8 +39,9 @@ def shoot(browser, page_file: Path, target: Path, *, width: int, height: int, sc
     png = page.screenshot(full_page=False, clip=None if clip_height is None else
                           {"x": 0, "y": page.evaluate("window.scrollY"), "width": width, "height": clip_height})
     page.close()
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
     image = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
@@ -82,7 +83,7 @@ def main() -> None:
             shoot(browser, batch_page, out / "report-batch.png", width=1280, height=1060)
             shoot(browser, batch_page, out / "report-batch-phone.png", width=390, height=844, scheme="dark")
             evaluation = work / "evaluation" / "index.html"
-            shoot(browser, evaluation, out / "report-evaluate.png", width=1280, height=1000, scroll_to="#scores")
+            shoot(browser, evaluation, out / "report-evaluate.png", width=1280, height=1500, scroll_to="#scores")
             shoot(browser, evaluation, out / "report-evaluate-photos.png", width=1280, height=900,
                   scroll_to="#photos")
             browser.close()

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import IMAGES, block_image
 from PIL import Image
 
-from conftest import IMAGES, block_image
 from segshift.batch import run_batch
 from segshift.benchmark import evaluate_folder
 from segshift.cli import main
@@ -176,7 +176,7 @@ def _clean(v: Visit) -> None:
 
 
 def test_batch_report_covers_every_input_of_a_resumed_run(batch):
-    in_dir, out_dir = batch
+    _, out_dir = batch
     manifest = json.loads((out_dir / "manifest.json").read_text())
     statuses = {r["input"]: r["status"] for r in manifest}
     assert statuses["early.png"] == "skipped" and statuses["broken.jpg"] == "failed"
@@ -271,7 +271,7 @@ def test_reports_fit_a_phone_screen(batch, evaluation, visit):
 
 
 def test_batch_report_from_a_static_web_server(batch, visit):
-    in_dir, out_dir = batch
+    _, out_dir = batch
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out_dir.parent))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -339,7 +339,7 @@ def test_url_encodes_every_unsafe_byte():
 
 
 def test_evaluation_report_opens_cleanly(evaluation, visit):
-    result, report = evaluation
+    _, report = evaluation
     v = visit(report.as_uri())
     _clean(v)
     plots = v.page.evaluate("Array.from(document.querySelectorAll('#plots img')).map(i => i.getAttribute('src'))")

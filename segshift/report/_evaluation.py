@@ -15,7 +15,8 @@ import numpy as np
 from ..errors import OutputError, ParameterError
 from ..loader import DEFAULT_MAX_PIXELS
 from ..writers import write_atomic
-from . import _plots, _thumbnails as th
+from . import _plots
+from . import _thumbnails as th
 from ._html import relative_url, render, text, url
 
 PathLike = Union[str, "os.PathLike[str]"]
