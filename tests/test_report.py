@@ -396,3 +396,26 @@ def test_evaluate_command_writes_a_report_and_keeps_it(evaluation, tmp_path):
     assert (out / "index.html").is_file() and (out / "plots" / "per-photo.svg").is_file()
     assert main([*args, "--report", str(out)]) == 1  # exists: not replaced without --overwrite
     assert main([*args, "--report", str(out), "--overwrite"]) == 0
+
+
+def test_batch_report_after_ctrl_c(tmp_path, monkeypatch):
+    """An interrupted run still rebuilds the report, listing the files it did not reach."""
+    from segshift import cli
+
+    in_dir, out_dir = tmp_path / "in", tmp_path / "out"
+    in_dir.mkdir()
+    rng = np.random.default_rng(9)
+    for k in range(3):
+        Image.fromarray(_photo(rng)).save(in_dir / f"p{k}.png")
+    real = cli._Progress.__call__
+
+    def stop_after_first(self, event):
+        real(self, event)
+        if event.kind == "file":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli._Progress, "__call__", stop_after_first)
+    assert main(["batch", str(in_dir), str(out_dir), "--jobs", "1", "--report", "-q"]) == 130
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert html.count('data-s="ok"') == 1 and html.count('data-s="interrupted"') == 2
+    assert "The last run was interrupted" in html
