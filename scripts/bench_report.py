@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10000, help="inputs in the synthetic batch")
     parser.add_argument("--scratch", default="/tmp/segshift-report-bench", help="scratch folder (reused)")
     parser.add_argument("--jobs", type=int, default=None, help="thumbnail threads")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the scratch batch and its thumbnails from an earlier run (times cached builds)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
 
@@ -81,7 +83,10 @@ def main() -> None:
 
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    in_dir, out_dir = make_batch(scratch, args.n)
+    if args.reuse and (scratch / "out" / "manifest.json").exists():
+        in_dir, out_dir = scratch / "in", scratch / "out"
+    else:
+        in_dir, out_dir = make_batch(scratch, args.n)
     t0 = time.perf_counter()
     path = write_batch_report(out_dir, in_dir, jobs=args.jobs)
     first = time.perf_counter() - t0
@@ -90,7 +95,7 @@ def main() -> None:
     second = time.perf_counter() - t0
     size = path.stat().st_size
     thumbs = sum(1 for _ in (out_dir / ".report").glob("*.jpg"))
-    print(f"{args.n} inputs: first build {first:.1f} s ({thumbs} thumbnails made), "
+    print(f"{args.n} inputs: first build {first:.1f} s ({thumbs} thumbnails{' kept' if args.reuse else ' made'}), "
           f"second build {second:.2f} s (cached); report.html {size / 1e6:.2f} MB "
           f"({size / args.n:.0f} bytes an input)")
 
