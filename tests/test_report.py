@@ -160,6 +160,12 @@ def visit(browser):
         v.close()
 
 
+def _rows(html: str) -> list[list]:
+    """The cards of a batch report, as the JSON its script draws them from."""
+    start = html.index('<script type="application/json" id="cards">') + len('<script type="application/json" id="cards">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
 def _clean(v: Visit) -> None:
     """No console error, no request leaving the allowed schemes, every picture decoded, no script run."""
     v.load_all_images()
@@ -181,13 +187,13 @@ def test_batch_report_covers_every_input_of_a_resumed_run(batch):
     statuses = {r["input"]: r["status"] for r in manifest}
     assert statuses["early.png"] == "skipped" and statuses["broken.jpg"] == "failed"
     html = (out_dir / "report.html").read_text(encoding="utf-8")
-    assert html.count('<li class="card') == len(manifest) == 8
+    assert [r[0] for r in _rows(html)] == [r["input"] for r in manifest] and len(manifest) == 8
     # The file done by the earlier run (without --report) has its three thumbnails too.
     thumbs = sorted(p.name for p in (out_dir / ".report").glob("*.jpg"))
     assert len(thumbs) == 3 * 7  # seven segmented inputs; the broken one has no picture to show
     for name in HOSTILE:
         assert name not in html  # only ever escaped
-    assert "&lt;img src=x onerror=window.__pwned=1&gt;.png" in html
+    assert "\\u003cimg src=x onerror=window.__pwned=1\\u003e.png" in html  # in the cards' JSON
     assert not re.search(r'(src|href)="(?!data:,")([a-z]+:|/)', html)  # relative links only
 
 
@@ -417,5 +423,23 @@ def test_batch_report_after_ctrl_c(tmp_path, monkeypatch):
     monkeypatch.setattr(cli._Progress, "__call__", stop_after_first)
     assert main(["batch", str(in_dir), str(out_dir), "--jobs", "1", "--report", "-q"]) == 130
     html = (out_dir / "report.html").read_text(encoding="utf-8")
-    assert html.count('data-s="ok"') == 1 and html.count('data-s="interrupted"') == 2
+    assert [r[1] for r in _rows(html)] == ["ok", "interrupted", "interrupted"]
     assert "The last run was interrupted" in html
+
+
+def test_a_large_gallery_is_drawn_page_by_page(tmp_path, visit):
+    rng = np.random.default_rng(4)
+    seconds = rng.uniform(0.1, 9.0, size=300).round(3)
+    rows = [{"input": f"p{k:03d}.jpg", "outputs": [], "regions": int(k % 17), "seconds": float(t),
+             "status": "ok", "error": None} for k, t in enumerate(seconds)]
+    path = write_batch_report(tmp_path, None, manifest=rows)
+    v = visit(path.as_uri())
+    assert v.errors == [] and v.outside() == []
+    count = "document.querySelectorAll('#gallery > li').length"
+    assert v.page.evaluate(count) == 120  # the first page only
+    v.page.evaluate("document.getElementById('more').click()")
+    assert v.page.evaluate(count) == 240
+    v.page.select_option("#f-sort", "time-desc")  # sorts all 300, then draws the first page again
+    assert v.page.evaluate(count) == 120
+    assert _order(v, "t")[:3] == sorted(seconds.tolist(), reverse=True)[:3]
+    assert "300 of 300 shown" in v.page.inner_text("#shown")

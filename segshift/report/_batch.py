@@ -138,6 +138,7 @@ def write_batch_report(
         "batch.html.j2",
         title=f"segshift batch: {text(out_root.name or str(out_root))}",
         cards=cards,
+        rows=[_row(c) for c in cards],
         summary=_summary(cards, run),
         failed=[c for c in cards if c.status == "failed"],
         interrupted=[c for c in cards if c.status == "interrupted"],
@@ -313,6 +314,15 @@ class _CardMaker:
                 base = Image.new("RGB", (max(1, round(w * scale)), max(1, round(h * scale))), (128, 128, 128))
         size = th.save_thumbnail(th.overlay_edges(base, edges), target)
         self._add(card, "b", target.name, size, href, entry)
+
+
+def _row(card: _Card) -> list[Any]:
+    """A card as the compact row the page's script draws (see templates/batch.html.j2)."""
+    return [
+        text(card.name), card.status, card.regions, None if card.seconds is None else round(card.seconds, 3),
+        card.width, card.height, None if card.error is None else text(card.error), card.problem, card.href,
+        [[t["kind"], t["src"], t["href"]] for t in card.thumbs],
+    ]
 
 
 def _jpeg_size(path: Path) -> tuple[int, int]:
