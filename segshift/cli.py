@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, writers
-from .errors import MissingDependencyError, ParameterError, SegshiftError
+from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
 from .meanshift import KERNELS, SPEEDUPS
 from .segment import DEFAULTS
@@ -355,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="manifest file, .json or .csv; - for JSON on stdout (default: OUT_DIR/manifest.json)",
     )
     out.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
+    out.add_argument(
+        "--report", action="store_true",
+        help="write OUT_DIR/report.html: a gallery of every input (thumbnails in OUT_DIR/.report/), "
+        "rebuilt from the manifest after each run",
+    )
     run = bat.add_argument_group("running")
     run.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N",
@@ -414,7 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--thresholds", type=int, default=99, metavar="N",
         help="thresholds of the contour benchmark (fewer when the UCMs have fewer distinct heights)",
     )
-    out.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
+    out.add_argument(
+        "--report", metavar="DIR",
+        help="write an HTML report to DIR/index.html: scores, plots, photos from worst to best",
+    )
+    out.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --json or --plot file, or --report"
+    )
     run = ev.add_argument_group("running")
     run.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N",
@@ -646,6 +657,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         log.info("ignored %d file(s) that are not images by name (use --glob to choose inputs)", len(report.ignored))
     if report.manifest is not None:
         log.info("manifest: %s", report.manifest)
+    if args.report:
+        _batch_report(args, report)
     if report.interrupted:
         log.warning("interrupted; run the same command again to resume")
         return EXIT_INTERRUPTED
@@ -689,6 +702,23 @@ def _quiet_dask(debug: bool) -> Any:
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+def _batch_report(args: argparse.Namespace, report: Any) -> None:
+    """Rebuild OUT_DIR/report.html from the manifest (or, without a manifest file, this run's records)."""
+    from .report import write_batch_report
+
+    c = report.counts
+    path = write_batch_report(
+        report.out_dir,
+        report.in_dir,
+        manifest=report.manifest if report.manifest is not None else [r.as_dict() for r in report.records],
+        run={"seconds": report.seconds, "processed": c["ok"] + c["failed"], "jobs": report.jobs,
+             "interrupted": report.interrupted},
+        jobs=args.jobs,
+        max_pixels=args.max_pixels,
+    )
+    log.info("report: %s", path)
 
 
 class _EvalProgress:
@@ -740,6 +770,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         writers.check_output(args.plot, "plot", overwrite=args.overwrite)
         if args.json not in (None, "-") and os.path.abspath(args.plot) == os.path.abspath(args.json):
             raise ParameterError(f"--plot and --json name the same file {args.plot}")
+    if args.report is not None:
+        _check_report_dir(args.report, overwrite=args.overwrite)
     progress = _EvalProgress(enabled=not args.quiet and _isatty(sys.stderr), debug=args.debug)
     try:
         result = evaluate_folder(
@@ -773,6 +805,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(table)
             sys.stdout.flush()
+    if args.report is not None:
+        from .report import write_evaluation_report
+
+        log.info("report: %s", write_evaluation_report(result, args.report, max_pixels=args.max_pixels))
     if not result.scored:
         log.error("no image could be scored")
     plot_failed = False
@@ -787,6 +823,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             log.error("no precision-recall curve to draw: no segmentation carries a UCM; %s not written", args.plot)
             plot_failed = True
     return EXIT_FAILURE if result.failed or plot_failed else EXIT_OK
+
+
+def _check_report_dir(folder: str, *, overwrite: bool) -> None:
+    """Refuse a --report folder that is a file, or holds a report, unless --overwrite."""
+    from .report import EVALUATION_REPORT
+
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    if not overwrite and (path / EVALUATION_REPORT).exists():
+        raise OutputError(f"{path / EVALUATION_REPORT}: exists (use --overwrite to replace it)")
 
 
 def _score_table(result: Any) -> str:
