@@ -11,7 +11,6 @@ that says so.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,9 +251,18 @@ def _open_whole(path: Path, memory_limit: int | None) -> Raster:
     return Raster(path, array.shape[0], array.shape[1], bands, array.dtype, False, False, _array=array)
 
 
-def file_size(path) -> int:
-    """The size of a file in bytes (0 when it cannot be read)."""
+def image_size(path) -> tuple[int, int, bool] | None:
+    """(height, width, multiband) from a file's header, or None when it cannot be read."""
+    path = Path(path)
     try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
+        if _sniff(path) == "TIFF" or _is_bigtiff(path):
+            raster = _open_tiff(path)
+            raster.close()
+            return raster.height, raster.width, raster.multiband
+        from PIL import Image
+
+        with Image.open(path) as im:
+            width, height = im.size
+        return height, width, False
+    except Exception:  # noqa: BLE001 - the reader proper says what is wrong
+        return None

@@ -249,6 +249,7 @@ def segment_large(
     max_iter: int = 100,
     compat: str | None = DEFAULTS["compat"],
     overwrite: bool = False,
+    margin: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RegionTable:
     """Segment an image file of any size, tile by tile, exactly as :func:`segshift.segment` would.
@@ -287,6 +288,11 @@ def segment_large(
         As :func:`segshift.segment`.
     overwrite : bool
         Replace existing output files.
+    margin : int, optional
+        Rows and columns of real pixels read around each block (default
+        ``3 * ceil(spatial_radius) + 8``). Any margin gives the same result:
+        a tile of climbs in which a climb needs data beyond it is filtered
+        again from a larger window; a small margin only costs those redos.
     progress : callable, optional
         Called as ``progress(done, total)`` in pixels filtered.
 
@@ -335,7 +341,8 @@ def segment_large(
         # the whole-image run's clamps (segshift.meanshift.filter_image)
         hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
         hr = max(range_radius, 1e-100)
-        margin = default_margin(hs)
+        margin = default_margin(hs) if margin is None else int(check_positive("margin", margin, integer=True,
+                                                                                  allow_zero=True))
         tiled = tile_size is not None or needs_tiling(height, width, limit)
         if tiled:
             rows, cols = block_shape(height, width, limit, margin, tile_size)
@@ -469,7 +476,7 @@ class _Run:
             a0 = i0 + (t // across) * BLOCK_ROWS
             b0 = j0 + (t % across) * BLOCK_COLS
             a1, b1 = min(i1, a0 + BLOCK_ROWS), min(j1, b0 + BLOCK_COLS)
-            margin = 2 * self.margin
+            margin = max(2 * self.margin, 2 * int(math.ceil(self.hs)) + 16)
             while True:
                 self.refiltered += 1
                 window = self._window(a0, a1, b0, b1, margin)
