@@ -529,7 +529,10 @@ class _Run:
         graph.sums.append(sums)
         graph.seeds.append(strip.reshape(-1, 3)[first])
         edges = _rk.adjacent_pairs(labels)
-        graph.edges.append(np.unique(edges, axis=0) + offset if len(edges) else edges)
+        if len(edges):  # each pair once (as one int64 key: a sort of one column)
+            keys = np.unique(edges[:, 0] * n + edges[:, 1])
+            edges = np.stack([keys // n, keys % n], axis=1) + offset
+        graph.edges.append(edges)
         ids = labels[0].astype(np.int64) + offset
         if previous is not None:
             joins, touches = _tk.seam_pairs(previous[0], previous[1], strip[0], ids, _regions.AGREE)
@@ -573,7 +576,7 @@ class _Run:
         edges = np.concatenate(graph.edges) if graph.edges else np.empty((0, 2), dtype=np.int64)
         edges = component[edges]
         edges = edges[edges[:, 0] != edges[:, 1]]
-        edges = np.unique(np.sort(edges, axis=1), axis=0) if len(edges) else edges.reshape(0, 2)
+        edges = np.sort(edges, axis=1)
         regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes, areas,
                                    np.ascontiguousarray(edges, dtype=np.int64))
         regions = _regions.fuse_regions(regions, self.hr)

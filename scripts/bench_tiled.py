@@ -1,0 +1,153 @@
+"""Tiled against untiled segmentation: time per megapixel, peak memory, same labels.
+
+Builds a mosaic of the bundled photos (flipped and shifted copies, so no two
+parts are equal) as a tiled TIFF, then segments it in fresh processes:
+untiled (``segshift.segment``) and tiled (``segshift.tiled.segment_large``
+with ``--memory-limit``), each with 1 and 2 numba threads. Each process
+first segments a small image (kernels loaded from the cache), then times one
+run and reports its peak resident memory (VmHWM). The tiled labels are
+compared with the untiled ones pixel for pixel.
+
+    python scripts/bench_tiled.py --height 2400 --width 3200 --memory-limit 256MB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def mosaic(height: int, width: int) -> np.ndarray:
+    from segshift.loader import load_image
+
+    photos = [np.round(load_image(p) * 255).astype(np.uint8) for p in sorted((ROOT / "images").glob("*.jpg"))]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    y = 0
+    k = 0
+    while y < height:
+        x = 0
+        row_h = 0
+        while x < width:
+            tile = photos[k % len(photos)]
+            if (k // len(photos)) % 2:
+                tile = tile[:, ::-1]
+            if (k // (2 * len(photos))) % 2:
+                tile = tile[::-1]
+            h, w = min(tile.shape[0], height - y), min(tile.shape[1], width - x)
+            out[y:y + h, x:x + w] = tile[:h, :w]
+            row_h = max(row_h, h)
+            x += w
+            k += 1
+        y += row_h
+        k += 1
+    return out
+
+
+def peak_rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def child(args) -> None:
+    import numba
+
+    import segshift
+    from segshift import tiled
+
+    numba.set_num_threads(int(args.threads))
+    small = np.zeros((64, 128, 3), dtype=np.uint8)
+    small[:, 64:] = 200
+    warm = Path(args.out) / f"warm-{os.getpid()}.tif"
+    import tifffile
+
+    tifffile.imwrite(warm, small, tile=(64, 64))
+    params = (args.spatial_radius, args.range_radius, args.min_size)
+    if args.mode == "untiled":
+        segshift.segment(small, *params)
+    else:
+        tiled.segment_large(warm, *params, tile_size=64)
+    warm.unlink()
+    start = time.perf_counter()
+    if args.mode == "untiled":
+        seg = segshift.segment(args.image, *params, max_pixels=None)
+        np.save(Path(args.out) / f"untiled-{args.threads}.npy", seg.labels)
+        n = seg.n_regions
+        extra = {}
+    else:
+        labels = Path(args.out) / f"tiled-{args.threads}.npy"
+        table = tiled.segment_large(args.image, *params, labels_path=labels, memory_limit=args.memory_limit,
+                                    overwrite=True)
+        n = table.n_regions
+        extra = {"block": list(table.block), "refiltered": table.refiltered, "tiled": table.tiled}
+    seconds = time.perf_counter() - start
+    print(json.dumps({"mode": args.mode, "threads": args.threads, "seconds": seconds, "regions": n,
+                      "peak_rss": peak_rss(), **extra}))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--height", type=int, default=2400)
+    parser.add_argument("--width", type=int, default=3200)
+    parser.add_argument("--memory-limit", default="256MB")
+    parser.add_argument("-s", "--spatial-radius", type=float, default=10.0)
+    parser.add_argument("-r", "--range-radius", type=float, default=12.0)
+    parser.add_argument("-m", "--min-size", type=float, default=0.013)
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--mode", choices=["untiled", "tiled"], help=argparse.SUPPRESS)
+    parser.add_argument("--image", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.min_size >= 1:
+        args.min_size = int(args.min_size)
+    if args.mode:
+        child(args)
+        return 0
+
+    import tifffile
+
+    with tempfile.TemporaryDirectory(prefix="bench-tiled-") as out:
+        image = Path(out) / "mosaic.tif"
+        tifffile.imwrite(image, mosaic(args.height, args.width), tile=(256, 256))
+        mp = args.height * args.width / 1e6
+        print(f"mosaic {args.width}x{args.height} ({mp:.1f} MP), spatial {args.spatial_radius:g}, "
+              f"range {args.range_radius:g}, min size {args.min_size:g}, tiled with --memory-limit {args.memory_limit}")
+        print(f"{'run':<10}{'threads':>8}{'seconds':>9}{'s/MP':>7}{'ratio':>7}{'peak RSS':>10}{'regions':>9}  notes")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        base = {}
+        for threads in [int(t) for t in args.threads.split(",")]:
+            for mode in ("untiled", "tiled"):
+                cmd = [sys.executable, __file__, "--mode", mode, "--image", str(image), "--out", out,
+                       "--threads", str(threads), "--memory-limit", args.memory_limit,
+                       "-s", str(args.spatial_radius), "-r", str(args.range_radius), "-m", str(args.min_size)]
+                result = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+                                    .stdout.strip().splitlines()[-1])
+                if mode == "untiled":
+                    base[threads] = result["seconds"]
+                    notes = ""
+                else:
+                    same = np.array_equal(np.load(Path(out) / f"tiled-{threads}.npy"),
+                                          np.load(Path(out) / f"untiled-{threads}.npy"))
+                    notes = (f"blocks {result['block'][0]}x{result['block'][1]}, refiltered tiles "
+                             f"{result['refiltered']}, labels {'equal' if same else 'DIFFER'}")
+                print(f"{mode:<10}{threads:>8}{result['seconds']:>9.1f}{result['seconds'] / mp:>7.2f}"
+                      f"{result['seconds'] / base[threads]:>7.2f}{result['peak_rss'] / 1e9:>9.2f}G"
+                      f"{result['regions']:>9}  {notes}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
