@@ -121,7 +121,7 @@ def component_stats(labels, n, row0):
 def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
     """What joins the last row of one strip to the first row of the next.
 
-    upper_*, lower_*: (w, 3) float32 modes and (w,) int64 component ids of
+    upper_*, lower_*: (w, c) float32 modes and (w,) int64 component ids of
     the two rows. Returns (joins (k, 2) int64: components of 8-neighbouring
     pixels whose modes agree, every channel within ``threshold``, the test
     of connect_close; touches (e, 2) int64: components of vertically
@@ -140,11 +140,12 @@ def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
             ux = x + dx
             if ux < 0 or ux >= width:
                 continue
-            if (
-                abs(lower_modes[x, 0] - upper_modes[ux, 0]) < threshold
-                and abs(lower_modes[x, 1] - upper_modes[ux, 1]) < threshold
-                and abs(lower_modes[x, 2] - upper_modes[ux, 2]) < threshold
-            ):
+            agree = True
+            for c in range(lower_modes.shape[1]):
+                if not abs(lower_modes[x, c] - upper_modes[ux, c]) < threshold:
+                    agree = False
+                    break
+            if agree:
                 joins[nj, 0] = upper_ids[ux]
                 joins[nj, 1] = b
                 nj += 1

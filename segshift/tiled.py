@@ -52,6 +52,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _band_kernels as _bk
 from . import _filter_kernels as _fk
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
@@ -125,7 +126,8 @@ def needs_tiling(height: int, width: int, memory_limit: int) -> bool:
     return height * width * IN_MEMORY_BYTES_PER_PIXEL > memory_limit
 
 
-def block_shape(height: int, width: int, memory_limit: int, margin: int, tile_size: int | None = None) -> tuple[int, int]:
+def block_shape(height: int, width: int, memory_limit: int, margin: int, tile_size: int | None = None,
+                channels: int = 3) -> tuple[int, int]:
     """(rows, columns) of the blocks: whole tiles of climbs (multiples of 32
     rows and 64 columns); ``tile_size`` is rounded up to them, else the largest
     square that fits the memory limit with a strip of rows."""
@@ -136,7 +138,8 @@ def block_shape(height: int, width: int, memory_limit: int, margin: int, tile_si
     side = BLOCK_COLS
     while side + BLOCK_COLS <= MAX_BLOCK:
         nxt = side + BLOCK_COLS
-        need = (nxt + 2 * margin) ** 2 * BLOCK_BYTES_PER_PIXEL + nxt * width * STRIP_BYTES_PER_PIXEL
+        scale = max(channels, 3) / 3
+        need = (nxt + 2 * margin) ** 2 * BLOCK_BYTES_PER_PIXEL * scale + nxt * width * STRIP_BYTES_PER_PIXEL * scale
         if need > memory_limit // 2:
             break
         side = nxt
@@ -345,7 +348,7 @@ def segment_large(
                                                                                   allow_zero=True))
         tiled = tile_size is not None or needs_tiling(height, width, limit)
         if tiled:
-            rows, cols = block_shape(height, width, limit, margin, tile_size)
+            rows, cols = block_shape(height, width, limit, margin, tile_size, raster.bands)
         else:
             rows, cols = -(-height // BLOCK_ROWS) * BLOCK_ROWS, -(-width // BLOCK_COLS) * BLOCK_COLS
         run = _Run(raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress)
@@ -441,6 +444,7 @@ class _Run:
         self.progress = progress
         self.pad = _fk.window_reach(hs, self.width) + _fk.LANES + 1
         self.refiltered = 0
+        self.multiband = raster.multiband
         self.channels = raster.bands if raster.multiband else 3
 
     # -- filtering ---------------------------------------------------------------
@@ -451,10 +455,14 @@ class _Run:
         height, width = self.height, self.width
         r_lo, r_hi = max(i0 - margin, 0), min(i1 + margin, height)
         c_lo, c_hi = max(j0 - margin, 0), min(j1 + margin, width)
-        luv = rgb_to_luv(self.raster.read_rgb(r_lo, r_hi, c_lo, c_hi), compat=self.compat)
         left = self.pad if c_lo == 0 else 0
         right = self.pad if c_hi == width else 0
-        planes, stride = _tk.block_planes(luv, left, right)
+        if self.multiband:
+            values = self.raster.read_bands(r_lo, r_hi, c_lo, c_hi)
+            planes, stride = _bk.band_planes(values, left, right)
+        else:
+            luv = rgb_to_luv(self.raster.read_rgb(r_lo, r_hi, c_lo, c_hi), compat=self.compat)
+            planes, stride = _tk.block_planes(luv, left, right)
         first = c_lo - left
         bounds = np.array([r_lo, r_hi - 1, first, c_hi - 1 + right], dtype=np.int64)
         whole = r_lo == 0 and r_hi == height and c_lo == 0 and c_hi == width
@@ -465,7 +473,7 @@ class _Run:
         tiles = (-(-(i1 - i0) // BLOCK_ROWS)) * (-(-(j1 - j0) // BLOCK_COLS))
         escaped = np.zeros(tiles, dtype=np.bool_)
         with numba.parallel_chunksize(1):
-            _tk.filter_block(planes, stride, offset, bounds, self.height, self.width, i0, i1, j0, j1, self.hs,
+            (_bk.filter_bands_block if self.multiband else _tk.filter_block)(planes, stride, offset, bounds, self.height, self.width, i0, i1, j0, j1, self.hs,
                              self.hr, self.kernel_id, self.tol, self.max_iter, self.raw_units, out, escaped)
         return escaped
 
@@ -506,7 +514,7 @@ class _Run:
                 if k + 1 < len(blocks):
                     ahead = pool.submit(self._window, *blocks[k + 1], self.margin)
                 if j0 == 0:
-                    strip = np.empty((i1 - i0, width, 3), dtype=np.float32)
+                    strip = np.empty((i1 - i0, width, self.channels), dtype=np.float32)
                 self._filter_block(window, i0, i1, j0, j1, strip[:, j0:j1])
                 del window
                 done += (i1 - i0) * (j1 - j0)
@@ -519,7 +527,10 @@ class _Run:
 
     # -- regions -------------------------------------------------------------------
     def _connect_strip(self, graph: _Graph, strip, i0, previous, labels_out, modes_out):
-        labels, first = _rk.connect_close(strip, _regions.AGREE)
+        if self.multiband:
+            labels, first = _bk.connect_close_bands(strip, _regions.AGREE)
+        else:
+            labels, first = _rk.connect_close(strip, _regions.AGREE)
         n = len(first)
         offset = graph.add(n)
         graph.row_offset[i0:i0 + strip.shape[0]] = offset
@@ -527,7 +538,7 @@ class _Run:
         graph.areas.append(areas)
         graph.boxes.append(boxes)
         graph.sums.append(sums)
-        graph.seeds.append(strip.reshape(-1, 3)[first])
+        graph.seeds.append(strip.reshape(-1, self.channels)[first])
         edges = _rk.adjacent_pairs(labels)
         if len(edges):  # each pair once (as one int64 key: a sort of one column)
             keys = np.unique(edges[:, 0] * n + edges[:, 1])
@@ -553,7 +564,8 @@ class _Run:
                 local = np.frombuffer(lf.read(h * width * 4), dtype=np.int32).reshape(h, width)
                 modes = None
                 if mf is not None:
-                    modes = np.frombuffer(mf.read(h * width * 12), dtype=np.float32).reshape(h, width, 3)
+                    c = self.channels
+                    modes = np.frombuffer(mf.read(h * width * c * 4), dtype=np.float32).reshape(h, width, c)
                 yield y0, local, graph.row_offset[y0:y0 + h], modes
 
     def regions(self, graph: _Graph, min_pixels: int, band_order) -> dict:
@@ -568,7 +580,7 @@ class _Run:
         if self.compat == "edison":
             modes = np.concatenate(graph.seeds)[roots].astype(np.float64)
         else:
-            sums = np.zeros((n0, 3))
+            sums = np.zeros((n0, self.channels))
             for y0, local, offset, strip_modes in self._strips(graph, self.rows):
                 # rows of one strip share its offset
                 _tk.add_modes(local, int(offset[0]), component, strip_modes, sums)
@@ -579,7 +591,7 @@ class _Run:
         edges = np.sort(edges, axis=1)
         regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes, areas,
                                    np.ascontiguousarray(edges, dtype=np.int64))
-        regions = _regions.fuse_regions(regions, self.hr)
+        regions = _regions.fuse_regions(regions, self.hr, bright=not self.multiband)
         regions = _regions.prune_regions(regions, min_pixels)
         final = regions.region_label[component]  # final label of each strip component
         graph.final = final
@@ -595,8 +607,22 @@ class _Run:
         np.maximum.at(bbox[:, 3], final, boxes_c[:, 3])
         centroid = np.stack([np.bincount(final, weights=sums_c[:, k], minlength=n) for k in range(2)], axis=1)
         centroid /= np.maximum(regions.areas, 1)[:, None]
-        rgb = render.luv_to_rgb8(regions.modes, compat=self.compat)
+        if self.multiband:
+            rgb = stretch_bands(regions.modes[:, band_order])
+        else:
+            rgb = render.luv_to_rgb8(regions.modes, compat=self.compat)
         return dict(areas=regions.areas, modes=regions.modes, rgb=rgb, bbox=bbox, centroid=centroid)
+
+
+def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """Colours of multiband modes (n, 3): each band stretched linearly from
+    its smallest to its largest mode onto 0..255."""
+    modes = np.asarray(modes, dtype=np.float64)
+    if len(modes) == 0:
+        return np.zeros((0, 3), dtype=np.uint8)
+    lo = modes.min(axis=0)
+    span = np.maximum(modes.max(axis=0) - lo, 1e-12)
+    return np.clip(np.round((modes - lo) / span * 255.0), 0, 255).astype(np.uint8)
 
 
 def _label_rows(run: _Run, graph: _Graph, rows: int):

@@ -198,3 +198,68 @@ def test_memory_limit_and_block_shape():
     need = (rows + 76) ** 2 * tiled.BLOCK_BYTES_PER_PIXEL + rows * 14000 * tiled.STRIP_BYTES_PER_PIXEL
     assert need <= 10**9
     assert tiled.default_memory_limit() >= 256 * 10**6
+
+
+def multiband_scene(rng: np.random.Generator, height: int = 150, width: int = 200) -> np.ndarray:
+    """A 4-band 16-bit raster (R, G, B, NIR): a disc, a bar, a NIR ramp, noise."""
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.zeros((height, width, 4))
+    image[...] = (500, 800, 700, 2500)
+    image[(y - 70) ** 2 + (x - 100) ** 2 < 50**2] = (900, 1200, 600, 4000)
+    image[20:140, 10:30] = (300, 500, 400, 1000)
+    image[:, :, 3] += x * 3
+    image += rng.normal(0, 30, image.shape)
+    return np.clip(np.round(image), 0, 65535).astype(np.uint16)
+
+
+def test_band_climb_matches_the_naive_reference():
+    import naive
+
+    from segshift import _band_kernels, _filter_kernels
+
+    rng = np.random.default_rng(11)
+    image = multiband_scene(rng, 18, 22)[:, :, [0, 1, 3]].astype(np.float32)  # 3 bands, not L*u*v*
+    image = np.concatenate([image, image[:, :, :1] * 0.5 + 100], axis=2)  # and a fourth, 5 in all below
+    image = np.concatenate([image, rng.normal(1000, 50, image.shape[:2] + (1,)).astype(np.float32)], axis=2)
+    height, width, bands = image.shape
+    for kernel, kid in (("uniform", 0), ("gaussian", 1), ("epanechnikov", 2)):
+        for raw in (False, True):
+            hs, hr = 5.0, 250.0
+            pad = _filter_kernels.window_reach(hs, width) + _filter_kernels.LANES + 1
+            planes, stride = _band_kernels.band_planes(image, pad, pad)
+            bounds = np.array([0, height - 1, -pad, width + pad - 1], dtype=np.int64)
+            modes = np.empty_like(image)
+            escaped = np.zeros(1, dtype=np.bool_)
+            _band_kernels.filter_bands_block(planes, stride, pad, bounds, height, width, 0, height, 0, width, hs, hr,
+                                             kid, 0.01, 100, raw, modes, escaped)
+            assert not escaped.any()
+            reference = naive.filter_bands(image, hs, hr, kernel, raw_units=raw)
+            # float32 sums against float64: a pixel on the edge of a range ball may count in one and not
+            # the other, which moves its climb a little (a knife edge, not a different mode)
+            error = np.abs(modes - reference).max(axis=2)
+            assert (error < 2e-3).mean() > 0.98 and error.max() < 0.01 * hr
+
+
+@pytest.mark.parametrize("params", [(10, 200, 50), (7, 150, 20)])
+def test_multiband_16bit_tiled_equals_in_memory(tmp_path, params):
+    image = multiband_scene(np.random.default_rng(2))
+    path = tmp_path / "rgbn.tif"
+    tifffile.imwrite(path, image, tile=(64, 64), photometric="minisblack", planarconfig="contig")
+    whole = tiled.segment_large(path, *params, labels_path=tmp_path / "a.npy", modes_path=tmp_path / "a.tif")
+    parts = tiled.segment_large(path, *params, tile_size=64, labels_path=tmp_path / "b.npy", modes_path=tmp_path / "b.tif",
+                                bands=(4, 2, 1), margin=4)
+    assert not whole.tiled and parts.tiled and parts.refiltered > 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    assert whole.n_regions == 3 and whole.modes.shape == (3, 4)
+    # modes in the bands' units: the disc's NIR mode is about 4000 + 3 x
+    disc = int(np.load(tmp_path / "a.npy")[70, 100])
+    assert abs(whole.modes[disc, 0] - 900) < 5 and 4000 < whole.modes[disc, 3] < 4400
+    np.testing.assert_array_equal(whole.modes, parts.modes)
+    picture = tifffile.imread(tmp_path / "b.tif")
+    assert picture.shape == (150, 200, 3) and parts.params["bands"] == [4, 2, 1]
+    np.testing.assert_array_equal(picture[70, 100], parts.modes_rgb[disc])
+    # the command line takes it as multiband by itself, and --bands picks the picture's bands
+    assert main(["segment", str(path), "-o", str(tmp_path / "c.tif"), "-s", "10", "-r", "200", "-m", "50",
+                 "--bands", "4,2,1", "-q"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "c.tif"), picture)
+    assert main(["segment", str(path), "-o", str(tmp_path / "d.tif"), "--bands", "5,2,1", "-q"]) == 2
