@@ -8,14 +8,13 @@ import os
 import numpy as np
 import pytest
 import tifffile
+from conftest import IMAGES
 
 import segshift
 from segshift import tiled
 from segshift.cli import main
 from segshift.errors import ImageReadError, OutputError, ParameterError
 from segshift.loader import load_image
-
-from conftest import IMAGES
 
 EDISON = (7, 6.5, 20)
 DEFAULT = (10, 12, 0.013)
@@ -221,7 +220,7 @@ def test_band_climb_matches_the_naive_reference():
     image = multiband_scene(rng, 18, 22)[:, :, [0, 1, 3]].astype(np.float32)  # 3 bands, not L*u*v*
     image = np.concatenate([image, image[:, :, :1] * 0.5 + 100], axis=2)  # and a fourth, 5 in all below
     image = np.concatenate([image, rng.normal(1000, 50, image.shape[:2] + (1,)).astype(np.float32)], axis=2)
-    height, width, bands = image.shape
+    height, width = image.shape[:2]
     for kernel, kid in (("uniform", 0), ("gaussian", 1), ("epanechnikov", 2)):
         for raw in (False, True):
             hs, hr = 5.0, 250.0
