@@ -13,6 +13,9 @@ measure of work. The tiled labels are compared with the untiled ones pixel
 for pixel.
 
     python scripts/bench_tiled.py --height 2400 --width 3200 --memory-limit 256MB
+    # a 196-megapixel mosaic, tiled in 2 GB, against an untiled 12-megapixel part of it
+    python scripts/bench_tiled.py --height 14000 --width 14000 --memory-limit 2GB \
+        --untiled-height 3000 --untiled-width 4000 --threads 2 --repeat 1
 """
 
 from __future__ import annotations
@@ -106,7 +109,8 @@ def child(args) -> None:
         table = tiled.segment_large(args.image, *params, labels_path=labels, memory_limit=args.memory_limit,
                                     overwrite=True)
         n = table.n_regions
-        extra = {"block": list(table.block), "refiltered": table.refiltered, "tiled": table.tiled}
+        extra = {"block": list(table.block), "refiltered": table.refiltered, "tiled": table.tiled,
+                 "connected": table.connected}
     seconds = time.perf_counter() - start
     print(json.dumps({"mode": args.mode, "threads": args.threads, "seconds": seconds, "regions": n,
                       "cpu": cpu_seconds() - cpu, "base_rss": base_rss, "peak_rss": rss(), **extra}))
@@ -122,6 +126,8 @@ def main(argv=None) -> int:
     parser.add_argument("-m", "--min-size", type=float, default=0.013)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--untiled-height", type=int, help="untiled runs on the top-left part of this height")
+    parser.add_argument("--untiled-width", type=int, help="... and this width (default: the whole mosaic)")
     parser.add_argument("--mode", choices=["untiled", "tiled"], help=argparse.SUPPRESS)
     parser.add_argument("--image", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -136,18 +142,26 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-tiled-") as out:
         image = Path(out) / "mosaic.tif"
-        tifffile.imwrite(image, mosaic(args.height, args.width), tile=(256, 256))
-        mp = args.height * args.width / 1e6
-        print(f"mosaic {args.width}x{args.height} ({mp:.1f} MP), spatial {args.spatial_radius:g}, "
-              f"range {args.range_radius:g}, min size {args.min_size:g}, tiled with --memory-limit {args.memory_limit}")
-        print(f"{'run':<10}{'threads':>8}{'wall s':>8}{'s/MP':>7}{'ratio':>7}{'CPU s':>8}{'ratio':>7}"
+        pixels = mosaic(args.height, args.width)
+        tifffile.imwrite(image, pixels, tile=(256, 256))
+        uh, uw = args.untiled_height or args.height, args.untiled_width or args.width
+        images = {"tiled": image, "untiled": image}
+        if (uh, uw) != (args.height, args.width):
+            images["untiled"] = Path(out) / "part.tif"
+            tifffile.imwrite(images["untiled"], pixels[:uh, :uw], tile=(256, 256))
+        del pixels
+        mps = {"tiled": args.height * args.width / 1e6, "untiled": uh * uw / 1e6}
+        print(f"mosaic {args.width}x{args.height} ({mps['tiled']:.1f} MP) tiled with --memory-limit "
+              f"{args.memory_limit}, untiled {uw}x{uh} ({mps['untiled']:.1f} MP); spatial {args.spatial_radius:g}, "
+              f"range {args.range_radius:g}, min size {args.min_size:g}")
+        print(f"{'run':<10}{'threads':>8}{'wall s':>8}{'s/MP':>7}{'ratio':>7}{'CPU s':>8}{'per MP':>7}"
               f"{'RSS base':>10}{'peak':>7}{'regions':>9}  notes")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         for threads in [int(t) for t in args.threads.split(",")]:
             best: dict = {}
             for _ in range(args.repeat):
                 for mode in ("untiled", "tiled"):
-                    cmd = [sys.executable, __file__, "--mode", mode, "--image", str(image), "--out", out,
+                    cmd = [sys.executable, __file__, "--mode", mode, "--image", str(images[mode]), "--out", out,
                            "--threads", str(threads), "--memory-limit", args.memory_limit,
                            "-s", str(args.spatial_radius), "-r", str(args.range_radius), "-m", str(args.min_size)]
                     run = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
@@ -155,15 +169,20 @@ def main(argv=None) -> int:
                     if mode not in best or result["seconds"] < best[mode]["seconds"]:
                         best[mode] = result
                     best[mode]["cpu"] = min(best[mode]["cpu"], result["cpu"])
-            same = np.array_equal(np.load(Path(out) / f"tiled-{threads}.npy"),
-                                  np.load(Path(out) / f"untiled-{threads}.npy"))
+            same = images["tiled"] == images["untiled"] and np.array_equal(
+                np.load(Path(out) / f"tiled-{threads}.npy"), np.load(Path(out) / f"untiled-{threads}.npy"))
+            verdict = ("equal" if same else "DIFFER") if images["tiled"] == images["untiled"] else "not compared"
             for mode in ("untiled", "tiled"):
                 r, u = best[mode], best["untiled"]
                 notes = "" if mode == "untiled" else (
                     f"blocks {r['block'][0]}x{r['block'][1]}, refiltered tiles {r['refiltered']}, "
-                    f"labels {'equal' if same else 'DIFFER'}")
-                print(f"{mode:<10}{threads:>8}{r['seconds']:>8.1f}{r['seconds'] / mp:>7.2f}"
-                      f"{r['seconds'] / u['seconds']:>7.2f}{r['cpu']:>8.1f}{r['cpu'] / u['cpu']:>7.2f}"
+                    f"connected regions {r.get('connected', '?')}, "
+                    f"labels {verdict}")
+                per_mp = r["seconds"] / mps[mode]
+                base_mp = u["seconds"] / mps["untiled"]
+                cpu_ratio = (r["cpu"] / mps[mode]) / (u["cpu"] / mps["untiled"])
+                print(f"{mode:<10}{threads:>8}{r['seconds']:>8.1f}{per_mp:>7.2f}"
+                      f"{per_mp / base_mp:>7.2f}{r['cpu']:>8.1f}{cpu_ratio:>7.2f}"
                       f"{r['base_rss'] / 1e9:>9.2f}G{r['peak_rss'] / 1e9:>6.2f}G{r['regions']:>9}  {notes}", flush=True)
     return 0
 

@@ -183,6 +183,9 @@ class RegionTable:
     refiltered : int
         Tiles of climbs filtered again from a larger window (a climb left
         its block's margin).
+    connected : int
+        Regions of the connect stage (the region graph that fusing and
+        pruning start from).
     """
 
     shape: tuple[int, int]
@@ -196,6 +199,7 @@ class RegionTable:
     tiled: bool = True
     block: tuple[int, int] = (0, 0)
     refiltered: int = 0
+    connected: int = 0
 
     @property
     def n_regions(self) -> int:
@@ -365,6 +369,7 @@ def segment_large(
         shape=(height, width), areas=table["areas"], modes=table["modes"].astype(np.float32),
         modes_rgb=table["rgb"], bbox=table["bbox"], centroid=table["centroid"], params=params,
         seconds=time.perf_counter() - start, tiled=tiled, block=(rows, cols), refiltered=run.refiltered,
+        connected=table["connected"],
     )
 
 
@@ -611,7 +616,7 @@ class _Run:
             rgb = stretch_bands(regions.modes[:, band_order])
         else:
             rgb = render.luv_to_rgb8(regions.modes, compat=self.compat)
-        return dict(areas=regions.areas, modes=regions.modes, rgb=rgb, bbox=bbox, centroid=centroid)
+        return dict(areas=regions.areas, modes=regions.modes, rgb=rgb, bbox=bbox, centroid=centroid, connected=n0)
 
 
 def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:

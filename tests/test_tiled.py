@@ -262,3 +262,28 @@ def test_multiband_16bit_tiled_equals_in_memory(tmp_path, params):
                  "--bands", "4,2,1", "-q"]) == 0
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "c.tif"), picture)
     assert main(["segment", str(path), "-o", str(tmp_path / "d.tif"), "--bands", "5,2,1", "-q"]) == 2
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["gray-striped", "rgb16-planar", "rgba-tiled", "jpeg"],
+)
+def test_storage_layouts_and_sample_types(tmp_path, kind):
+    rgb = photo_crop("rocket.jpg", 110, 140, 100, 200)
+    path = tmp_path / "in.tif"
+    if kind == "gray-striped":
+        array = rgb[..., 1]
+        tifffile.imwrite(path, array, rowsperstrip=5, compression="zlib")
+    elif kind == "rgb16-planar":
+        array = (rgb.astype(np.uint16) * 257 + np.arange(140, dtype=np.uint16)[None, :, None]) % 65535
+        tifffile.imwrite(path, np.moveaxis(array, 2, 0), photometric="rgb", planarconfig="separate", tile=(32, 48))
+    elif kind == "rgba-tiled":
+        array = np.concatenate([rgb, np.linspace(0, 255, 140).astype(np.uint8)[None, :, None].repeat(110, 0)], axis=2)
+        tifffile.imwrite(path, array, photometric="rgb", extrasamples=["unassalpha"], tile=(48, 32))
+    else:
+        path = IMAGES / "chelsea.jpg"
+        array = load_image(path)
+    reference = segshift.segment(array, *EDISON)
+    table = tiled.segment_large(path, *EDISON, tile_size=64, labels_path=tmp_path / "l.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), reference.labels)
+    assert table.n_regions == reference.n_regions
