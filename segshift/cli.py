@@ -579,8 +579,9 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         if bar is None and not args.quiet and _isatty(sys.stderr):
             from tqdm import tqdm
 
+            # shown once a run has taken a couple of seconds
             bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
-                       dynamic_ncols=True, leave=False)
+                       dynamic_ncols=True, leave=False, delay=2)
         if bar is not None:
             bar.update(done - bar.n)
 
