@@ -39,6 +39,7 @@ def shifts(luv, hs, hr, shared):
     out = np.empty(3)
     visited = np.empty(K.MEMO_VISITS, dtype=np.int64)
     size = K.MEMO_SIZE if shared else 0
+    bounds = np.array([0, height - 1, -pad, width + pad - 1], dtype=np.int64)
     total = 0
     for i0 in range(0, height, K.TILE_ROWS):
         for j0 in range(0, width, K.TILE_COLS):
@@ -46,7 +47,7 @@ def shifts(luv, hs, hr, shared):
             memo[:, 7] = K.EMPTY
             for i in range(i0, min(height, i0 + K.TILE_ROWS)):
                 for j in range(j0, min(width, j0 + K.TILE_COLS)):
-                    total += K._climb(planes, stride, pad, height, width, i, j, hs, hr, K.UNIFORM, 0.01, 100,
+                    total += K._climb(planes, stride, pad, bounds, height, width, i, j, hs, hr, K.UNIFORM, 0.01, 100,
                                       True, acc, out, memo, visited)
     return total
 

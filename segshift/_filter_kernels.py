@@ -94,14 +94,21 @@ def window_span(hs, width):
 
 
 @numba.njit(**JIT_SIMD)
-def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, visited):
+def _climb(planes, stride, pad, bounds, height, width, y0, x0, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo,
+           visited):
     """Move the window started at pixel (y0, x0) to its mode.
 
-    planes: (3, H * stride) float32 from pad_planes. acc: (5, >= window_span)
-    float32 scratch. out: (3,) float64 receives the L*u*v* part of the mode.
-    raw_units: after the first shift, test convergence in pixels and
-    L*u*v* units instead of bandwidth units (EDISON's rule). Returns the
-    number of shifts made.
+    planes: (3, n) float32, pixel (row r, column x) of the image at index
+    r * stride + x + pad (pad_planes lays out the whole image so, with
+    PAD_VALUE beside it; a part of the image may be laid out so too, with
+    a negative pad). bounds: (4,) int64, the first and last row and the
+    first and last column (image coordinates, padding columns included)
+    that planes hold. height, width: the whole image's. acc: (5, >=
+    window_span) float32 scratch. out: (3,) float64 receives the L*u*v*
+    part of the mode. raw_units: after the first shift, test convergence in
+    pixels and L*u*v* units instead of bandwidth units (EDISON's rule).
+    Returns the number of shifts made, or -1 (out not set) when a window
+    needs rows or columns outside bounds (never with the whole image).
 
     The window's sums are kept per column (acc: weight, row, L, u, v) and
     added up once per shift: the column loop is elementwise, so LLVM turns
@@ -161,6 +168,8 @@ def _climb(planes, stride, pad, height, width, y0, x0, hs, hr, kernel, eps, max_
         r0 = int(max(0.0, math.ceil(cy - hs)))
         r1 = int(min(height - 1.0, math.floor(cy + hs)))
         first = ix - reach
+        if r0 < bounds[0] or r1 > bounds[1] or first < bounds[2] or first + span - 1 > bounds[3]:
+            return -1
         for k in range(span):
             acc_w[k] = zero
             acc_y[k] = zero
@@ -323,6 +332,7 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     tiles_across = (cols + TILE_COLS - 1) // TILE_COLS
     tiles = ((rows + TILE_ROWS - 1) // TILE_ROWS) * tiles_across
     slots = MEMO_SIZE if (kernel == UNIFORM and raw_units) else 0
+    bounds = np.array([0, height - 1, -pad, width + pad - 1], dtype=np.int64)
     for t in numba.prange(tiles):
         out = np.empty(3, dtype=np.float64)
         acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
@@ -333,7 +343,8 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
         j0 = (t % tiles_across) * TILE_COLS
         for i in range(i0, min(rows, i0 + TILE_ROWS)):
             for j in range(j0, min(cols, j0 + TILE_COLS)):
-                _climb(planes, stride, pad, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter, raw_units, acc, out, memo, visited)
+                _climb(planes, stride, pad, bounds, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter,
+                       raw_units, acc, out, memo, visited)
                 modes[i, j, 0] = out[0]
                 modes[i, j, 1] = out[1]
                 modes[i, j, 2] = out[2]

@@ -183,18 +183,19 @@ def join_regions(pairs, region_label, areas, modes, edges):
             m += 1
         else:
             new[i] = new[r]
+    channels = modes.shape[1]
     total = np.zeros(m)
-    sums = np.zeros((m, 3))
+    sums = np.zeros((m, channels))
     for i in range(n):
         j = new[i]
         w = float(areas[i])
         total[j] += w
-        for c in range(3):
+        for c in range(channels):
             sums[j, c] += w * modes[i, c]
     new_areas = np.empty(m, dtype=np.int64)
     for j in range(m):
         new_areas[j] = np.int64(total[j])
-        for c in range(3):
+        for c in range(channels):
             sums[j, c] = sums[j, c] / total[j]
     new_label = np.empty_like(region_label)
     for i in range(region_label.shape[0]):
@@ -233,7 +234,7 @@ def closest_neighbours(edges, modes, small):
             if not small[i]:
                 continue
             d = 0.0
-            for c in range(3):
+            for c in range(modes.shape[1]):
                 diff = modes[i, c] - modes[j, c]
                 d += diff * diff
             if d < best_d[i] or (d == best_d[i] and j < best[i]):

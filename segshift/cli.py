@@ -56,6 +56,9 @@ _FLAGS = {
     "image_format": "--format",
     "limit": "--limit",
     "thresholds": "--thresholds",
+    "memory_limit": "--memory-limit",
+    "tile_size": "--tile-size",
+    "bands": "--bands",
 }
 
 _EXIT_HELP = """\
@@ -223,6 +226,33 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
     _add_method_options(group)
 
 
+def _memory(text: str) -> int:
+    """A memory size such as 2GB (see segshift.tiled.parse_memory)."""
+    from .tiled import parse_memory
+
+    try:
+        return parse_memory(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("memory_limit", "--memory-limit")) from None
+
+
+_memory.__name__ = "size"
+
+
+def _bands(text: str) -> tuple[int, ...]:
+    """Three 1-based band numbers, comma-separated (3,2,1)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three band numbers from 1, such as 3,2,1; got {text!r}")
+    return values
+
+
+_bands.__name__ = "bands"
+
+
 def _min_size(text: str) -> int | float:
     """A minimum region size: whole pixels ("20"), or a fraction of the image's area ("0.002")."""
     try:
@@ -314,6 +344,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _add_parameters(seg)
+    big = seg.add_argument_group(
+        "huge images (tiled runs: the same labels as untiled, in bounded memory; outputs .tif, labels .tif or .npy)"
+    )
+    big.add_argument(
+        "--memory-limit", type=_memory, default=None, metavar="SIZE",
+        help="memory a run may use, e.g. 2GB; larger images are segmented tile by tile, read lazily from "
+        "TIFF/BigTIFF (default: a quarter of the physical memory)",
+    )
+    big.add_argument(
+        "--tile-size", type=int, default=None, metavar="N",
+        help="segment tile by tile, in blocks of N pixels (rounded up to 32 rows, 64 columns), at any size",
+    )
+    big.add_argument(
+        "--bands", type=_bands, default=None, metavar="R,G,B",
+        help="multiband rasters (e.g. R,G,B,NIR; the range radius is in the bands' units): the bands the "
+        "mode picture shows, 1-based, e.g. 3,2,1 (default: 1,2,3)",
+    )
     _add_common(seg, top=False)
     seg.set_defaults(func=_cmd_segment)
 
@@ -501,9 +548,89 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _tiled(args: argparse.Namespace) -> bool:
+    """Whether ``segment`` runs tile by tile: asked for, a multiband raster, or above the memory limit."""
+    from .raster import image_size
+    from .tiled import default_memory_limit, needs_tiling
+
+    if args.tile_size is not None:
+        return True
+    size = image_size(args.input)
+    if size is None:
+        return False
+    height, width, multiband = size
+    limit = args.memory_limit if args.memory_limit is not None else default_memory_limit()
+    return multiband or args.bands is not None or needs_tiling(height, width, limit)
+
+
+def _cmd_segment_tiled(args: argparse.Namespace) -> int:
+    """``segment`` on a huge image: segshift.tiled.segment_large, outputs written tile by tile."""
+    from .tiled import segment_large
+
+    if args.boundaries is not None:
+        raise ParameterError("--boundaries is not available for tiled runs (huge images); use --labels")
+    if args.speedup != "none":
+        raise ParameterError("--speedup fast is not available for tiled runs (huge images)")
+    output = args.output
+    if output is None and args.labels is None and args.stats is None:
+        output = f"{Path(args.input).stem}.seg.tif"
+    for dest in (output, args.labels):
+        if dest == "-":
+            raise ParameterError("a tiled run writes pictures and labels to files, not to stdout")
+    if args.stats not in (None, "-"):
+        writers.check_output(args.stats, "stats", overwrite=args.overwrite, inputs=[args.input])
+    names = [os.path.normcase(os.path.abspath(d)) for d in (output, args.labels, args.stats) if d not in (None, "-")]
+    if len(set(names)) < len(names):
+        raise ParameterError("the same file is named for two outputs")
+
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and _isatty(sys.stderr):
+            from tqdm import tqdm
+
+            # shown once a run has taken a couple of seconds
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    params = _params(args)
+    params.pop("max_pixels")
+    params.pop("speedup")
+    try:
+        table = segment_large(
+            args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
+            tile_size=args.tile_size, bands=args.bands, overwrite=args.overwrite, progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    log.debug("%s: %dx%d, %d regions in %.2f s (tiled in blocks of %dx%d)", args.input, *table.shape[::-1],
+              table.n_regions, table.seconds, *table.block)
+    if args.stats is not None:
+        data = writers.encode_stats(table.as_stats(source=args.input))
+        if args.stats == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            try:
+                writers.write_atomic(args.stats, data)
+            except BaseException:
+                for dest in (output, args.labels):  # all the outputs or none of them
+                    if dest is not None:
+                        with contextlib.suppress(OSError):
+                            os.unlink(dest)
+                raise
+    return EXIT_OK
+
+
 def _cmd_segment(args: argparse.Namespace) -> int:
     from .segment import segment
 
+    if _tiled(args):
+        return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("boundaries", args.boundaries), ("stats", args.stats)]
     output = args.output
     if output is None and not any(dest for _, dest in requested):

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _band_kernels
 from . import _region_kernels as _kernels
 
 #: Neighbouring modes agree when every L*u*v* component differs by less than this.
@@ -97,18 +98,23 @@ def _join(regions: Regions, pairs: NDArray[np.int64]) -> Regions:
     return Regions(regions.pixel_region, region_label, modes, areas, edges)
 
 
-def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2) -> Regions:
+def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2, bright: bool = True) -> Regions:
     """Join adjacent regions whose modes are within half the range radius.
 
     The distance is measured in range units; as in EDISON the L difference
-    counts four times between two bright modes (both L > 80). Each pass
+    counts four times between two bright modes (both L > 80), unless
+    ``bright`` is False (modes that are not L*u*v*, e.g. a multiband
+    raster's band values: plain Euclidean distance). Each pass
     joins transitively over the adjacency graph with the modes of the start
     of the pass, then recomputes the modes; EDISON's segmenter makes two.
     """
     # (r/2)^2 as a product of floats: saturates to inf or 0 instead of raising
     limit2 = 0.25 * range_radius * range_radius
     for _ in range(passes):
-        close = _kernels.close_pairs(regions.edges, regions.modes, limit2)
+        if bright:
+            close = _kernels.close_pairs(regions.edges, regions.modes, limit2)
+        else:
+            close = _band_kernels.close_pairs_plain(regions.edges, regions.modes, limit2)
         if len(close) == 0:
             break
         regions = _join(regions, close)

@@ -209,3 +209,35 @@ def bsds_collect(per_image):
                     break
         area *= 0.01
     return {"ods": ods, "ois": (r_max, p_max, _f(p_max, r_max)), "ap": area}
+
+
+def filter_bands(image, spatial_radius, range_radius, kernel="uniform", tol=0.01, max_iter=100, raw_units=False):
+    """Mean-shift filtering of a multiband (H, W, n) image by brute force:
+    as filter_image, with the bands' values as the range space (Euclidean,
+    no bright-centre rule). Returns (H, W, n) float64 modes."""
+    data = np.asarray(image, dtype=np.float64)
+    height, width, bands = data.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    feats = np.column_stack([xs.ravel(), ys.ravel(), data.reshape(-1, bands)])
+    out = np.empty((height, width, bands))
+    for i, start in enumerate(feats):
+        centre = start.copy()
+        for step in range(max_iter):
+            d = feats - centre
+            ds = (d[:, 0] ** 2 + d[:, 1] ** 2) / spatial_radius**2
+            dr = (d[:, 2:] ** 2).sum(axis=1) / range_radius**2
+            inside = (ds < 1) & (dr < 1)
+            if not inside.any():
+                break
+            w = _weights(kernel, ds[inside]) * _weights(kernel, dr[inside])
+            new = (w[:, None] * feats[inside]).sum(axis=0) / w.sum()
+            shift = new - centre
+            centre = new
+            if raw_units and step > 0:
+                size = (shift**2).sum()
+            else:
+                size = (shift[:2] ** 2).sum() / spatial_radius**2 + (shift[2:] ** 2).sum() / range_radius**2
+            if size < tol:
+                break
+        out[i // width, i % width] = centre[2:]
+    return out

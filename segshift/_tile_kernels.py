@@ -1,0 +1,213 @@
+"""Numba kernels of tiled segmentation: filter a block of the image exactly as
+the whole-image filter does, and gather what the region stage needs from one
+strip of rows at a time. No I/O, no user-facing errors.
+
+Wrapper: :mod:`segshift.tiled`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._config import JIT, JIT_PARALLEL
+from ._filter_kernels import (
+    ACC_MIN,
+    EMPTY,
+    MEMO_COLUMNS,
+    MEMO_SIZE,
+    MEMO_VISITS,
+    PAD_VALUE,
+    TILE_COLS,
+    TILE_ROWS,
+    UNIFORM,
+    _climb,
+    window_span,
+)
+
+
+@numba.njit(**JIT)
+def block_planes(luv, left, right):
+    """Lay out an (h, w, 3) float32 part of the image as _climb reads it:
+    three flattened planes whose rows carry ``left`` and ``right`` columns of
+    PAD_VALUE. Returns (planes (3, h * stride), stride)."""
+    height, width = luv.shape[0], luv.shape[1]
+    stride = width + left + right
+    planes = np.full((3, height, stride), PAD_VALUE, dtype=np.float32)
+    for y in range(height):
+        for x in range(width):
+            for k in range(3):
+                planes[k, y, x + left] = luv[y, x, k]
+    return planes.reshape(3, -1), stride
+
+
+@numba.njit(**JIT_PARALLEL)
+def filter_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j1, hs, hr, kernel, eps, max_iter, raw_units,
+                 modes, escaped):
+    """Climbs from the pixels of rows i0..i1-1 and columns j0..j1-1 (image
+    coordinates), over the density of the pixels ``planes`` hold.
+
+    planes, stride, pad, bounds: as _climb reads them (pixel (r, x) at
+    r * stride + x + pad; bounds the rows and columns held). height, width:
+    the whole image's. i0 and j0 are multiples of TILE_ROWS and TILE_COLS,
+    so the tiles of climbs (and their tables of windows) are those of
+    filter_grid on the whole image and every mode is bitwise the same.
+    modes: (i1 - i0, j1 - j0, 3) float32 receives the modes. escaped:
+    (tiles,) bool, set for each tile of climbs in which a window needed data
+    outside bounds; the modes of such a tile are not set.
+    """
+    span = window_span(hs, width)
+    rows = i1 - i0
+    cols = j1 - j0
+    tiles_across = (cols + TILE_COLS - 1) // TILE_COLS
+    tiles = ((rows + TILE_ROWS - 1) // TILE_ROWS) * tiles_across
+    slots = MEMO_SIZE if (kernel == UNIFORM and raw_units) else 0
+    for t in numba.prange(tiles):
+        out = np.empty(3, dtype=np.float64)
+        acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
+        memo = np.empty((slots, MEMO_COLUMNS), dtype=np.float64)
+        memo[:, 7] = EMPTY
+        visited = np.empty(MEMO_VISITS, dtype=np.int64)
+        a0 = i0 + (t // tiles_across) * TILE_ROWS
+        b0 = j0 + (t % tiles_across) * TILE_COLS
+        escaped[t] = False
+        for i in range(a0, min(i1, a0 + TILE_ROWS)):
+            for j in range(b0, min(j1, b0 + TILE_COLS)):
+                if _climb(planes, stride, pad, bounds, height, width, i, j, hs, hr, kernel, eps, max_iter, raw_units,
+                          acc, out, memo, visited) < 0:
+                    escaped[t] = True
+                    break
+                modes[i - i0, j - j0, 0] = out[0]
+                modes[i - i0, j - j0, 1] = out[1]
+                modes[i - i0, j - j0, 2] = out[2]
+            if escaped[t]:
+                break
+    return escaped
+
+
+@numba.njit(**JIT)
+def component_stats(labels, n, row0):
+    """Per label of an (h, w) int32 label map (labels 0..n-1) whose first row
+    is image row row0: area, bounding box (x_min, y_min, x_max, y_max,
+    maxima exclusive) and the sums of x and of y (exact, int64).
+    Returns (areas (n,), boxes (n, 4), sums (n, 2)), all int64."""
+    areas = np.zeros(n, dtype=np.int64)
+    boxes = np.empty((n, 4), dtype=np.int64)
+    sums = np.zeros((n, 2), dtype=np.int64)
+    for k in range(n):
+        boxes[k, 0] = 1 << 62
+        boxes[k, 1] = 1 << 62
+        boxes[k, 2] = -1
+        boxes[k, 3] = -1
+    for y in range(labels.shape[0]):
+        gy = row0 + y
+        for x in range(labels.shape[1]):
+            k = labels[y, x]
+            areas[k] += 1
+            sums[k, 0] += x
+            sums[k, 1] += gy
+            if x < boxes[k, 0]:
+                boxes[k, 0] = x
+            if gy < boxes[k, 1]:
+                boxes[k, 1] = gy
+            if x + 1 > boxes[k, 2]:
+                boxes[k, 2] = x + 1
+            if gy + 1 > boxes[k, 3]:
+                boxes[k, 3] = gy + 1
+    return areas, boxes, sums
+
+
+@numba.njit(**JIT)
+def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
+    """What joins the last row of one strip to the first row of the next.
+
+    upper_*, lower_*: (w, c) float32 modes and (w,) int64 component ids of
+    the two rows. Returns (joins (k, 2) int64: components of 8-neighbouring
+    pixels whose modes agree, every channel within ``threshold``, the test
+    of connect_close; touches (e, 2) int64: components of vertically
+    adjacent pixels that differ, once per run, as adjacent_pairs lists them).
+    """
+    width = upper_ids.shape[0]
+    joins = np.empty((3 * width, 2), dtype=np.int64)
+    touches = np.empty((width, 2), dtype=np.int64)
+    nj = 0
+    nt = 0
+    last_a = -1
+    last_b = -1
+    for x in range(width):
+        b = lower_ids[x]
+        for dx in range(-1, 2):
+            ux = x + dx
+            if ux < 0 or ux >= width:
+                continue
+            agree = True
+            for c in range(lower_modes.shape[1]):
+                if not abs(lower_modes[x, c] - upper_modes[ux, c]) < threshold:
+                    agree = False
+                    break
+            if agree:
+                joins[nj, 0] = upper_ids[ux]
+                joins[nj, 1] = b
+                nj += 1
+        a = upper_ids[x]
+        if a != b and (a != last_a or b != last_b):
+            touches[nt, 0] = a
+            touches[nt, 1] = b
+            nt += 1
+            last_a = a
+            last_b = b
+    return joins[:nj].copy(), touches[:nt].copy()
+
+
+@numba.njit(**JIT)
+def union(parent, pairs):
+    """Join the sets of each pair (union-find; the smaller root wins, so a
+    set's root is its smallest member)."""
+    for k in range(pairs.shape[0]):
+        a = pairs[k, 0]
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        b = pairs[k, 1]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+
+
+@numba.njit(**JIT)
+def number_sets(parent):
+    """Number the sets of a union-find forest by their smallest member:
+    (n,) int64 set number of each member, numbered from 0 in order."""
+    n = parent.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        # parents are below their children: the root's number is known
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        parent[i] = r
+        if r == i:
+            out[i] = count
+            count += 1
+        else:
+            out[i] = out[r]
+    return out
+
+
+@numba.njit(**JIT)
+def add_modes(labels, offset, component_label, modes, sums):
+    """Add every pixel's mode to its region's sum, in raster order (as
+    numpy.bincount does over the whole image). labels: (h, w) int32 strip
+    component of each pixel, offset: the strip's first component id;
+    component_label: (n,) int64; modes: (h, w, c) float32; sums: (m, c)
+    float64."""
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            r = component_label[offset + labels[y, x]]
+            for k in range(modes.shape[2]):
+                sums[r, k] += np.float64(modes[y, x, k])

@@ -1,0 +1,721 @@
+"""Huge images: segmentation tile by tile, identical to the untiled run, in bounded memory.
+
+:func:`segment_large` segments an image file of any size (TIFF/BigTIFF read
+lazily, see :mod:`segshift.raster`) with the full-resolution, fixed-scale
+mean shift of :func:`segshift.segment` (every pixel climbs, radii in
+pixels; connect, fuse, prune), and returns the table of regions instead of
+the label map, which it writes tile by tile to a file on request.
+
+How it stays exact:
+
+1. Filtering. The image is cut into blocks whose origins are multiples of
+   the compiled filter's own tiles of climbs (32 rows, 64 columns), so every
+   tile of climbs (and its table of shared windows) is the untiled run's.
+   Each block is read with a margin of real pixels (the image's own padding
+   at its borders), and every climb runs in image coordinates with the
+   whole image's arithmetic, so its mode is bitwise the untiled one. A climb
+   whose window would need data beyond the margin is stopped; its tile of
+   climbs is filtered again from a larger window of the file (margins
+   doubled until they suffice), so the result never depends on a guess of
+   how far climbs go.
+2. Regions. Strips of whole rows are connected as the untiled run connects
+   the whole image (8-neighbours whose modes agree, every L*u*v* component
+   within 1), strips are joined across their seams by the same test, and
+   connected regions are numbered by their first pixel in raster order;
+   their modes (the first pixel's with EDISON's numerics, else the mean
+   summed in raster order), areas and adjacency are those of the whole
+   image. Fusing and pruning then run on that region graph, which is small
+   even when the image is not, with the code of the untiled run.
+3. Outputs are written tile by tile (labels as a tiled BigTIFF of uint32 or
+   a ``.npy`` memory map; mode colours as a tiled TIFF), each to a temporary
+   file renamed into place at the end.
+
+Memory: one block with its margins, one strip of modes and labels, and the
+region table (a few tens of bytes per region); per-pixel intermediate data
+(the connected component of each pixel) goes to a temporary file beside the
+outputs (4 bytes a pixel, 16 with the mean modes of ``compat=None``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _band_kernels as _bk
+from . import _filter_kernels as _fk
+from . import _region_kernels as _rk
+from . import _tile_kernels as _tk
+from . import regions as _regions
+from .errors import OutputError, ParameterError
+from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
+from .raster import Raster, open_raster
+from .segment import DEFAULTS, check_min_size, min_size_pixels
+
+#: Bytes a pixel that in-memory segmentation needs (image, L*u*v*, modes,
+#: labels and their temporaries), used to decide when to tile.
+IN_MEMORY_BYTES_PER_PIXEL = 60
+#: Bytes a pixel of a block with its margins (samples, RGB, L*u*v*, planes, modes).
+BLOCK_BYTES_PER_PIXEL = 64
+#: Bytes a pixel of a strip of rows (modes, labels, their temporaries).
+STRIP_BYTES_PER_PIXEL = 48
+#: Blocks are whole tiles of climbs of the compiled filter.
+BLOCK_ROWS = _fk.TILE_ROWS
+BLOCK_COLS = _fk.TILE_COLS
+#: Largest block side chosen automatically.
+MAX_BLOCK = 2048
+#: Side of the tiles of written TIFF files.
+OUTPUT_TILE = 256
+#: Label-map formats of a tiled run by extension; the mode picture is a TIFF.
+LABEL_FORMATS = (".tif", ".tiff", ".npy")
+MODES_FORMATS = (".tif", ".tiff")
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_memory(text) -> int:
+    """Bytes from a size such as ``2GB``, ``512MB``, ``1.5GiB`` or ``4000000000``.
+
+    Raises
+    ------
+    ParameterError
+        Not a positive size with a known unit.
+
+    Examples
+    --------
+    >>> parse_memory("2GB"), parse_memory("512 MiB")
+    (2000000000, 536870912)
+    """
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        value = int(text)
+    else:
+        import re
+
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
+        unit = match.group(2).lower() if match else None
+        if not match or unit not in _UNITS:
+            raise ParameterError(f"memory_limit must be a size such as 2GB or 512MB, got {text!r}")
+        value = int(float(match.group(1)) * _UNITS[unit])
+    if value < 64 * 10**6:
+        raise ParameterError(f"memory_limit must be at least 64MB, got {text!r}")
+    return value
+
+
+def default_memory_limit() -> int:
+    """A quarter of the machine's physical memory (at least 256 MB; 2 GB when unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2 * 10**9
+    return max(256 * 10**6, total // 4)
+
+
+def needs_tiling(height: int, width: int, memory_limit: int) -> bool:
+    """Whether an image of this size is above what in-memory segmentation may use."""
+    return height * width * IN_MEMORY_BYTES_PER_PIXEL > memory_limit
+
+
+def block_shape(height: int, width: int, memory_limit: int, margin: int, tile_size: int | None = None,
+                channels: int = 3) -> tuple[int, int]:
+    """(rows, columns) of the blocks: whole tiles of climbs (multiples of 32
+    rows and 64 columns); ``tile_size`` is rounded up to them, else the largest
+    square that fits the memory limit with a strip of rows."""
+    if tile_size is not None:
+        rows = -(-tile_size // BLOCK_ROWS) * BLOCK_ROWS
+        cols = -(-tile_size // BLOCK_COLS) * BLOCK_COLS
+        return rows, cols
+    side = BLOCK_COLS
+    while side + BLOCK_COLS <= MAX_BLOCK:
+        nxt = side + BLOCK_COLS
+        scale = max(channels, 3) / 3
+        need = (nxt + 2 * margin) ** 2 * BLOCK_BYTES_PER_PIXEL * scale + nxt * width * STRIP_BYTES_PER_PIXEL * scale
+        if need > memory_limit // 2:
+            break
+        side = nxt
+    return side, side
+
+
+def default_margin(spatial_radius: float) -> int:
+    """Rows and columns of real pixels read around a block: room for climbs
+    that move a few windows away from their start (rarer ones are redone)."""
+    return int(3 * math.ceil(spatial_radius) + 8)
+
+
+@dataclass(frozen=True, eq=False)
+class RegionTable:
+    """The regions of a segmentation, without its label map (:func:`segment_large`).
+
+    Attributes
+    ----------
+    shape : (int, int)
+        (height, width) of the image.
+    areas : (n,) ndarray of int64
+        Pixels per region; region ``k`` has label ``k``.
+    modes : (n, c) ndarray of float32
+        Mode of each region in range units: L*u*v* for photos (as
+        :attr:`segshift.Segmentation.modes_luv`), the bands' own values for
+        multiband rasters.
+    modes_rgb : (n, 3) ndarray of uint8
+        The colour each region is painted with in the mode picture.
+    bbox : (n, 4) ndarray of int64
+        ``[x_min, y_min, x_max, y_max]``, maxima exclusive.
+    centroid : (n, 2) ndarray of float64
+        Mean ``[x, y]`` of each region's pixels.
+    params : dict
+        The parameters.
+    seconds : float
+        Wall time.
+    tiled : bool
+        Whether the image was processed in blocks (else as one block).
+    block : (int, int)
+        Rows and columns of a block.
+    refiltered : int
+        Tiles of climbs filtered again from a larger window (a climb left
+        its block's margin).
+    connected : int
+        Regions of the connect stage (the region graph that fusing and
+        pruning start from).
+    """
+
+    shape: tuple[int, int]
+    areas: NDArray[np.int64]
+    modes: NDArray[np.float32]
+    modes_rgb: NDArray[np.uint8]
+    bbox: NDArray[np.int64]
+    centroid: NDArray[np.float64]
+    params: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    tiled: bool = True
+    block: tuple[int, int] = (0, 0)
+    refiltered: int = 0
+    connected: int = 0
+
+    @property
+    def n_regions(self) -> int:
+        """Number of regions."""
+        return len(self.areas)
+
+    def as_array(self) -> np.ndarray:
+        """The table as a structured array: label, area, mode, rgb, bbox, centroid."""
+        n, c = self.modes.shape
+        dtype = [("label", np.int64), ("area", np.int64), ("mode", np.float32, (c,)), ("rgb", np.uint8, (3,)),
+                 ("bbox", np.int64, (4,)), ("centroid", np.float64, (2,))]
+        out = np.empty(n, dtype=dtype)
+        out["label"] = np.arange(n)
+        out["area"] = self.areas
+        out["mode"] = self.modes
+        out["rgb"] = self.modes_rgb
+        out["bbox"] = self.bbox
+        out["centroid"] = self.centroid
+        return out
+
+    def as_stats(self, source=None) -> dict:
+        """The JSON statistics of ``segshift segment --stats`` (see
+        :func:`segshift.writers.segmentation_stats`)."""
+        from . import __version__
+
+        key = "luv" if self.params.get("bands") is None else "bands"
+        regions = [
+            {"label": k, "area": int(self.areas[k]), "rgb": [int(v) for v in self.modes_rgb[k]],
+             key: [round(float(v), 3) for v in self.modes[k]], "bbox": [int(v) for v in self.bbox[k]],
+             "centroid": [round(float(v), 2) for v in self.centroid[k]]}
+            for k in range(self.n_regions)
+        ]
+        return {
+            "segshift_version": __version__, "input": None if source is None else str(source),
+            "params": dict(self.params), "width": int(self.shape[1]), "height": int(self.shape[0]),
+            "n_regions": self.n_regions, "seconds": round(float(self.seconds), 4),
+            "bbox_format": "[x_min, y_min, x_max, y_max], pixels, maxima exclusive", "regions": regions,
+        }
+
+
+def segment_large(
+    path,
+    spatial_radius: float = DEFAULTS["spatial_radius"],
+    range_radius: float = DEFAULTS["range_radius"],
+    min_size: int | float = DEFAULTS["min_size"],
+    *,
+    labels_path=None,
+    modes_path=None,
+    memory_limit: int | str | None = None,
+    tile_size: int | None = None,
+    bands: tuple[int, ...] | None = None,
+    kernel: str = DEFAULTS["kernel"],
+    tol: float = 0.01,
+    max_iter: int = 100,
+    compat: str | None = DEFAULTS["compat"],
+    overwrite: bool = False,
+    margin: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RegionTable:
+    """Segment an image file of any size, tile by tile, exactly as :func:`segshift.segment` would.
+
+    The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
+    (every pixel climbs to its mode, radii in pixels; regions connected,
+    fused and pruned) on blocks read lazily from the file, in memory bounded
+    by ``memory_limit`` plus the table of regions. The label map equals the
+    untiled one pixel for pixel (see :mod:`segshift.tiled` for how).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The image: a TIFF or BigTIFF (tiled or striped) is read in windows;
+        other formats are decoded whole, and refused when that would not
+        fit ``memory_limit``.
+    spatial_radius, range_radius, min_size
+        As :func:`segshift.segment`. For multiband rasters the range radius
+        is in the bands' own units.
+    labels_path : str or path-like, optional
+        Write the label map: ``.tif``/``.tiff`` (tiled BigTIFF, uint32) or
+        ``.npy`` (int32).
+    modes_path : str or path-like, optional
+        Write every pixel painted with its region's mode colour, a tiled
+        RGB TIFF (``.tif``/``.tiff``).
+    memory_limit : int or str, optional
+        Bytes (or a size such as ``"2GB"``) the run may use besides the
+        region table; default a quarter of the physical memory.
+    tile_size : int, optional
+        Process in blocks of this side (rounded up to 32 rows and 64
+        columns) even when the image would fit in memory.
+    bands : sequence of 3 int, optional
+        Of a multiband raster, the bands (1-based) the mode picture shows as
+        red, green and blue; default the first three.
+    kernel, tol, max_iter, compat
+        As :func:`segshift.segment`.
+    overwrite : bool
+        Replace existing output files.
+    margin : int, optional
+        Rows and columns of real pixels read around each block (default
+        ``3 * ceil(spatial_radius) + 8``). Any margin gives the same result:
+        a tile of climbs in which a climb needs data beyond it is filtered
+        again from a larger window; a small margin only costs those redos.
+    progress : callable, optional
+        Called as ``progress(done, total)`` in pixels filtered.
+
+    Returns
+    -------
+    RegionTable
+
+    Raises
+    ------
+    ParameterError
+        A parameter out of range, or an output of an unsupported format.
+    ImageReadError
+        The file cannot be read (the message says which tile or strip) or
+        cannot be read in parts and is too large.
+    OutputError
+        An output exists (without ``overwrite``) or cannot be written; no
+        output is then left half-written.
+
+    Examples
+    --------
+    >>> import numpy as np, tifffile, tempfile, os
+    >>> image = np.zeros((100, 150, 3), dtype=np.uint8)
+    >>> image[:, 70:] = (200, 40, 40)
+    >>> path = os.path.join(tempfile.mkdtemp(), "two.tif")
+    >>> tifffile.imwrite(path, image, tile=(64, 64))
+    >>> table = segment_large(path, 10, 12, 20, tile_size=64)
+    >>> table.n_regions, table.areas.tolist()
+    (2, [7000, 8000])
+    """
+    start = time.perf_counter()
+    spatial_radius = check_positive("spatial_radius", spatial_radius)
+    range_radius = check_positive("range_radius", range_radius)
+    min_size = check_min_size(min_size)
+    kernel_id = check_kernel(kernel)
+    compat = check_compat(compat)
+    tol, max_iter = _check_convergence(tol, max_iter)
+    limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
+    if tile_size is not None:
+        tile_size = int(check_positive("tile_size", tile_size, integer=True))
+    outputs = _check_outputs(labels_path, modes_path, overwrite, path)
+
+    with open_raster(path, memory_limit=limit) as raster:
+        band_order = _check_bands(bands, raster)
+        height, width = raster.shape
+        min_pixels = min_size_pixels(min_size, height * width)
+        # the whole-image run's clamps (segshift.meanshift.filter_image)
+        hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
+        hr = max(range_radius, 1e-100)
+        margin = default_margin(hs) if margin is None else int(check_positive("margin", margin, integer=True,
+                                                                                  allow_zero=True))
+        tiled = tile_size is not None or needs_tiling(height, width, limit)
+        if tiled:
+            rows, cols = block_shape(height, width, limit, margin, tile_size, raster.bands)
+        else:
+            rows, cols = -(-height // BLOCK_ROWS) * BLOCK_ROWS, -(-width // BLOCK_COLS) * BLOCK_COLS
+        run = _Run(raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress)
+        folder = Path(outputs[0]).parent if outputs else None
+        with tempfile.TemporaryDirectory(prefix=".segshift-", dir=folder) as scratch:
+            graph = run.filter_and_connect(Path(scratch))
+            table = run.regions(graph, min_pixels, band_order)
+            _write_outputs(run, graph, table, labels_path, modes_path)
+    params = dict(
+        spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size, kernel=kernel.lower(),
+        compat=compat, bands=None if not raster.multiband else [b + 1 for b in band_order],
+    )
+    return RegionTable(
+        shape=(height, width), areas=table["areas"], modes=table["modes"].astype(np.float32),
+        modes_rgb=table["rgb"], bbox=table["bbox"], centroid=table["centroid"], params=params,
+        seconds=time.perf_counter() - start, tiled=tiled, block=(rows, cols), refiltered=run.refiltered,
+        connected=table["connected"],
+    )
+
+
+def _check_outputs(labels_path, modes_path, overwrite, source) -> list:
+    from . import writers
+
+    outputs = []
+    for dest, formats, what in [(labels_path, LABEL_FORMATS, "labels"), (modes_path, MODES_FORMATS, "mode picture")]:
+        if dest is None:
+            continue
+        ext = Path(dest).suffix.lower()
+        if ext not in formats:
+            raise ParameterError(
+                f"{dest}: a tiled run writes the {what} as {' or '.join(formats)}, not {ext or 'no extension'!r}"
+            )
+        writers.check_output(dest, "labels" if ext == ".npy" else "image", overwrite=overwrite, inputs=[source])
+        outputs.append(dest)
+    if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
+        raise ParameterError(f"{outputs[0]}: named for both the labels and the mode picture")
+    return outputs
+
+
+def _check_bands(bands, raster: Raster) -> list[int]:
+    if not raster.multiband:
+        if bands is not None:
+            raise ParameterError(f"bands applies to multiband rasters; {raster.path} is a photo (RGB or gray)")
+        return [0, 1, 2]
+    if bands is None:
+        return [0, 1, 2] if raster.bands >= 3 else [0] * 3
+    values = list(bands)
+    if len(values) != 3 or not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in values):
+        raise ParameterError(f"bands must be three band numbers such as 3,2,1, got {bands!r}")
+    for b in values:
+        if not 1 <= b <= raster.bands:
+            raise ParameterError(f"bands must be between 1 and {raster.bands} (1-based), got {b}")
+    return [int(b) - 1 for b in values]
+
+
+class _Graph:
+    """What the strips leave for the region stage."""
+
+    def __init__(self, scratch: Path, height: int, width: int, keep_modes: bool) -> None:
+        self.labels_file = scratch / "components.i32"
+        self.modes_file = scratch / "modes.f32" if keep_modes else None
+        self.row_offset = np.zeros(height, dtype=np.int64)
+        self.parent = np.empty(1024, dtype=np.int64)
+        self.count = 0
+        self.areas: list = []
+        self.boxes: list = []
+        self.sums: list = []
+        self.seeds: list = []
+        self.edges: list = []
+
+    def add(self, n: int) -> int:
+        offset = self.count
+        if offset + n > len(self.parent):
+            grown = np.empty(max(2 * len(self.parent), offset + n), dtype=np.int64)
+            grown[:offset] = self.parent[:offset]
+            self.parent = grown
+        self.parent[offset:offset + n] = np.arange(offset, offset + n)
+        self.count += n
+        return offset
+
+
+class _Run:
+    """One tiled run: the parameters and the block loop."""
+
+    def __init__(self, raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress) -> None:
+        self.raster = raster
+        self.height, self.width = raster.shape
+        self.hs, self.hr = hs, hr
+        self.kernel_id, self.tol, self.max_iter = kernel_id, tol, max_iter
+        self.compat = compat
+        self.raw_units = compat == "edison"
+        self.margin = margin
+        self.rows, self.cols = rows, cols
+        self.progress = progress
+        self.pad = _fk.window_reach(hs, self.width) + _fk.LANES + 1
+        self.refiltered = 0
+        self.multiband = raster.multiband
+        self.channels = raster.bands if raster.multiband else 3
+
+    # -- filtering ---------------------------------------------------------------
+    def _window(self, i0, i1, j0, j1, margin):
+        """The planes of rows i0..i1-1, columns j0..j1-1 with ``margin`` real pixels around."""
+        from .loader import rgb_to_luv
+
+        height, width = self.height, self.width
+        r_lo, r_hi = max(i0 - margin, 0), min(i1 + margin, height)
+        c_lo, c_hi = max(j0 - margin, 0), min(j1 + margin, width)
+        left = self.pad if c_lo == 0 else 0
+        right = self.pad if c_hi == width else 0
+        if self.multiband:
+            values = self.raster.read_bands(r_lo, r_hi, c_lo, c_hi)
+            planes, stride = _bk.band_planes(values, left, right)
+        else:
+            luv = rgb_to_luv(self.raster.read_rgb(r_lo, r_hi, c_lo, c_hi), compat=self.compat)
+            planes, stride = _tk.block_planes(luv, left, right)
+        first = c_lo - left
+        bounds = np.array([r_lo, r_hi - 1, first, c_hi - 1 + right], dtype=np.int64)
+        whole = r_lo == 0 and r_hi == height and c_lo == 0 and c_hi == width
+        return planes, stride, -r_lo * stride - first, bounds, whole
+
+    def _filter(self, window, i0, i1, j0, j1, out):
+        planes, stride, offset, bounds, _ = window
+        tiles = (-(-(i1 - i0) // BLOCK_ROWS)) * (-(-(j1 - j0) // BLOCK_COLS))
+        escaped = np.zeros(tiles, dtype=np.bool_)
+        with numba.parallel_chunksize(1):
+            (_bk.filter_bands_block if self.multiband else _tk.filter_block)(planes, stride, offset, bounds, self.height, self.width, i0, i1, j0, j1, self.hs,
+                             self.hr, self.kernel_id, self.tol, self.max_iter, self.raw_units, out, escaped)
+        return escaped
+
+    def _filter_block(self, window, i0, i1, j0, j1, out) -> None:
+        escaped = self._filter(window, i0, i1, j0, j1, out)
+        across = -(-(j1 - j0) // BLOCK_COLS)
+        for t in np.flatnonzero(escaped):
+            a0 = i0 + (t // across) * BLOCK_ROWS
+            b0 = j0 + (t % across) * BLOCK_COLS
+            a1, b1 = min(i1, a0 + BLOCK_ROWS), min(j1, b0 + BLOCK_COLS)
+            margin = max(2 * self.margin, 2 * int(math.ceil(self.hs)) + 16)
+            while True:
+                self.refiltered += 1
+                window = self._window(a0, a1, b0, b1, margin)
+                part = out[a0 - i0:a1 - i0, b0 - j0:b1 - j0]
+                if not self._filter(window, a0, a1, b0, b1, part).any():
+                    break
+                if window[4]:  # the whole image: no climb can leave it
+                    raise AssertionError("a climb left the whole image")
+                margin *= 2
+
+    def filter_and_connect(self, scratch: Path) -> _Graph:
+        height, width, rows, cols = self.height, self.width, self.rows, self.cols
+        graph = _Graph(scratch, height, width, keep_modes=self.compat != "edison")
+        blocks = [(i0, min(i0 + rows, height), j0, min(j0 + cols, width))
+                  for i0 in range(0, height, rows) for j0 in range(0, width, cols)]
+        done = 0
+        previous = None
+        strip = None
+        with contextlib.ExitStack() as stack:
+            labels_out = stack.enter_context(open(graph.labels_file, "wb"))
+            modes_out = stack.enter_context(open(graph.modes_file, "wb")) if graph.modes_file else None
+            # the next block is read and converted while this one is filtered
+            pool = stack.enter_context(ThreadPoolExecutor(1))
+            ahead = pool.submit(self._window, *blocks[0], self.margin)
+            for k, (i0, i1, j0, j1) in enumerate(blocks):
+                window = ahead.result()
+                if k + 1 < len(blocks):
+                    ahead = pool.submit(self._window, *blocks[k + 1], self.margin)
+                if j0 == 0:
+                    strip = np.empty((i1 - i0, width, self.channels), dtype=np.float32)
+                self._filter_block(window, i0, i1, j0, j1, strip[:, j0:j1])
+                del window
+                done += (i1 - i0) * (j1 - j0)
+                if self.progress is not None:
+                    self.progress(done, height * width)
+                if j1 == width:
+                    previous = self._connect_strip(graph, strip, i0, previous, labels_out, modes_out)
+                    strip = None
+        return graph
+
+    # -- regions -------------------------------------------------------------------
+    def _connect_strip(self, graph: _Graph, strip, i0, previous, labels_out, modes_out):
+        if self.multiband:
+            labels, first = _bk.connect_close_bands(strip, _regions.AGREE)
+        else:
+            labels, first = _rk.connect_close(strip, _regions.AGREE)
+        n = len(first)
+        offset = graph.add(n)
+        graph.row_offset[i0:i0 + strip.shape[0]] = offset
+        areas, boxes, sums = _tk.component_stats(labels, n, i0)
+        graph.areas.append(areas)
+        graph.boxes.append(boxes)
+        graph.sums.append(sums)
+        graph.seeds.append(strip.reshape(-1, self.channels)[first])
+        edges = _rk.adjacent_pairs(labels)
+        if len(edges):  # each pair once (as one int64 key: a sort of one column)
+            keys = np.unique(edges[:, 0] * n + edges[:, 1])
+            edges = np.stack([keys // n, keys % n], axis=1) + offset
+        graph.edges.append(edges)
+        ids = labels[0].astype(np.int64) + offset
+        if previous is not None:
+            joins, touches = _tk.seam_pairs(previous[0], previous[1], strip[0], ids, _regions.AGREE)
+            _tk.union(graph.parent, joins)
+            graph.edges.append(touches)
+        labels_out.write(labels.tobytes())
+        if modes_out is not None:
+            modes_out.write(strip.tobytes())
+        return strip[-1].copy(), labels[-1].astype(np.int64) + offset
+
+    def _strips(self, graph: _Graph, rows: int):
+        """(y0, component ids (h, w) int64[, modes]) of the strips of ``rows`` rows, from the scratch files."""
+        width = self.width
+        with open(graph.labels_file, "rb") as lf, (open(graph.modes_file, "rb") if graph.modes_file
+                                                   else contextlib.nullcontext()) as mf:
+            for y0 in range(0, self.height, rows):
+                h = min(rows, self.height - y0)
+                local = np.frombuffer(lf.read(h * width * 4), dtype=np.int32).reshape(h, width)
+                modes = None
+                if mf is not None:
+                    c = self.channels
+                    modes = np.frombuffer(mf.read(h * width * c * 4), dtype=np.float32).reshape(h, width, c)
+                yield y0, local, graph.row_offset[y0:y0 + h], modes
+
+    def regions(self, graph: _Graph, min_pixels: int, band_order) -> dict:
+        from . import render
+
+        parent = graph.parent[:graph.count]
+        component = _tk.number_sets(parent)  # the connected region of each strip component
+        n0 = int(component[-1]) + 1 if len(component) else 0
+        roots = np.flatnonzero(parent == np.arange(len(parent)))
+        areas_c = np.concatenate(graph.areas)
+        areas = np.bincount(component, weights=areas_c, minlength=n0).astype(np.int64)
+        if self.compat == "edison":
+            modes = np.concatenate(graph.seeds)[roots].astype(np.float64)
+        else:
+            sums = np.zeros((n0, self.channels))
+            for y0, local, offset, strip_modes in self._strips(graph, self.rows):
+                # rows of one strip share its offset
+                _tk.add_modes(local, int(offset[0]), component, strip_modes, sums)
+            modes = sums / areas[:, None]
+        edges = np.concatenate(graph.edges) if graph.edges else np.empty((0, 2), dtype=np.int64)
+        edges = component[edges]
+        edges = edges[edges[:, 0] != edges[:, 1]]
+        edges = np.sort(edges, axis=1)
+        regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes, areas,
+                                   np.ascontiguousarray(edges, dtype=np.int64))
+        regions = _regions.fuse_regions(regions, self.hr, bright=not self.multiband)
+        regions = _regions.prune_regions(regions, min_pixels)
+        final = regions.region_label[component]  # final label of each strip component
+        graph.final = final
+        n = len(regions.areas)
+        boxes_c = np.concatenate(graph.boxes)
+        sums_c = np.concatenate(graph.sums)
+        bbox = np.empty((n, 4), dtype=np.int64)
+        bbox[:, :2] = np.iinfo(np.int64).max
+        bbox[:, 2:] = -1
+        np.minimum.at(bbox[:, 0], final, boxes_c[:, 0])
+        np.minimum.at(bbox[:, 1], final, boxes_c[:, 1])
+        np.maximum.at(bbox[:, 2], final, boxes_c[:, 2])
+        np.maximum.at(bbox[:, 3], final, boxes_c[:, 3])
+        centroid = np.stack([np.bincount(final, weights=sums_c[:, k], minlength=n) for k in range(2)], axis=1)
+        centroid /= np.maximum(regions.areas, 1)[:, None]
+        if self.multiband:
+            rgb = stretch_bands(regions.modes[:, band_order])
+        else:
+            rgb = render.luv_to_rgb8(regions.modes, compat=self.compat)
+        return dict(areas=regions.areas, modes=regions.modes, rgb=rgb, bbox=bbox, centroid=centroid, connected=n0)
+
+
+def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """Colours of multiband modes (n, 3): each band stretched linearly from
+    its smallest to its largest mode onto 0..255."""
+    modes = np.asarray(modes, dtype=np.float64)
+    if len(modes) == 0:
+        return np.zeros((0, 3), dtype=np.uint8)
+    lo = modes.min(axis=0)
+    span = np.maximum(modes.max(axis=0) - lo, 1e-12)
+    return np.clip(np.round((modes - lo) / span * 255.0), 0, 255).astype(np.uint8)
+
+
+def _label_rows(run: _Run, graph: _Graph, rows: int):
+    """(y0, final labels (h, w) int64) of strips of ``rows`` rows."""
+    for y0, local, offset, _ in run._strips(graph, rows):
+        yield y0, graph.final[local + offset[:, None]]
+
+
+def _write_outputs(run: _Run, graph: _Graph, table: dict, labels_path, modes_path) -> None:
+    """Write the label map and the mode picture tile by tile; both or neither."""
+    written = []
+    try:
+        if labels_path is not None:
+            _write_labels(run, graph, Path(labels_path), table)
+            written.append(labels_path)
+        if modes_path is not None:
+            colours = table["rgb"]
+            with _atomic_path(modes_path) as tmp:
+                _write_tiff(tmp, run, graph, lambda labels: colours[labels], 3, np.uint8, photometric="rgb")
+            written.append(modes_path)
+    except BaseException:
+        for dest in written:
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+        raise
+
+
+def _write_labels(run: _Run, graph: _Graph, dest: Path, table: dict) -> None:
+    if dest.suffix.lower() == ".npy":
+        if len(table["areas"]) > np.iinfo(np.int32).max:
+            raise OutputError(f"{dest}: too many regions for int32 labels; write a .tif instead")
+        with _atomic_path(dest) as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int32, shape=(run.height, run.width))
+            for y0, labels in _label_rows(run, graph, BLOCK_ROWS * 8):
+                out[y0:y0 + len(labels)] = labels
+            out.flush()
+            del out
+        return
+    with _atomic_path(dest) as tmp:
+        _write_tiff(tmp, run, graph, lambda labels: labels.astype(np.uint32), 1, np.uint32, photometric="minisblack")
+
+
+@contextlib.contextmanager
+def _atomic_path(dest: Path):
+    """A temporary file name beside ``dest``, renamed onto it when the block
+    succeeds and removed when it fails (see :func:`segshift.writers.atomic_open`)."""
+    dest = Path(dest)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot write ({exc.strerror or exc})") from None
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"{dest}: cannot write ({exc.strerror or exc})") from None
+        raise
+
+
+def _umask() -> int:
+    from .writers import _current_umask
+
+    return _current_umask()
+
+
+def _write_tiff(target, run: _Run, graph: _Graph, paint, samples: int, dtype, *, photometric: str) -> None:
+    """A tiled (Big)TIFF of ``paint(labels)`` for every tile, written as the tiles are made."""
+    import tifffile
+
+    height, width, tile = run.height, run.width, OUTPUT_TILE
+
+    def tiles():
+        for y0, labels in _label_rows(run, graph, tile):
+            row = paint(labels)
+            for x0 in range(0, width, tile):
+                block = np.zeros((tile, tile) + ((samples,) if samples > 1 else ()), dtype=dtype)
+                part = row[:, x0:x0 + tile]
+                block[:part.shape[0], :part.shape[1]] = part
+                yield block
+
+    shape = (height, width, samples) if samples > 1 else (height, width)
+    bigtiff = height * width * samples * np.dtype(dtype).itemsize > 2**31
+    tifffile.imwrite(target, data=tiles(), shape=shape, dtype=dtype, tile=(tile, tile), photometric=photometric,
+                     compression="zlib", bigtiff=bigtiff or dtype == np.uint32)
