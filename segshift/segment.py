@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from . import regions as _regions
 from . import render
+from . import resolution as _resolution
 from .errors import ParameterError
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
@@ -31,13 +32,17 @@ from .meanshift import (
 #: minimum region is a fraction of the image's area, so the defaults suit a
 #: small web image and a 12-megapixel photo alike.
 DEFAULTS = dict(
-    spatial_radius=10.0,
+    spatial_radius=None,
     range_radius=12.0,
     min_size=0.013,
     kernel="uniform",
     compat="edison",
     speedup="none",
+    resolution="auto",
 )
+#: The default spatial radius, in pixels of the working resolution (BSDS500's
+#: 481 x 321, see :mod:`segshift.resolution`): 10 / 578 of the image's diagonal.
+WORKING_RADIUS = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +107,7 @@ class Segmentation:
 
 def segment(
     image: ImageSource,
-    spatial_radius: float = DEFAULTS["spatial_radius"],
+    spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
     min_size: int | float = DEFAULTS["min_size"],
     *,
@@ -112,6 +117,7 @@ def segment(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     compat: str | None = DEFAULTS["compat"],
     speedup: str = DEFAULTS["speedup"],
+    resolution: str = DEFAULTS["resolution"],
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
@@ -183,9 +189,10 @@ def segment(
     (2, [300, 300])
     """
     start = time.perf_counter()
-    spatial_radius = check_positive("spatial_radius", spatial_radius)
+    spatial_radius = check_spatial_radius(spatial_radius)
     range_radius = check_positive("range_radius", range_radius)
     min_size = check_min_size(min_size)
+    _resolution.check_resolution(resolution)
     check_kernel(kernel)
     check_compat(compat)
     check_speedup(speedup)
@@ -196,14 +203,22 @@ def segment(
         kernel=kernel.lower(),
         compat=compat,
         speedup=speedup,
+        resolution=resolution,
     )
 
     rgb = load_image(image, max_pixels=max_pixels)
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
+    # The default radius is relative: segment at the working resolution (resolution.py).
+    work = (_resolution.plan(rgb.shape[:2], WORKING_RADIUS, resolution) if spatial_radius is None
+            else _resolution.Plan(None, spatial_radius))
+    grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
+    min_pixels = _resolution.working_min_size(min_pixels, rgb.shape[0] * rgb.shape[1], grid.shape[0] * grid.shape[1])
     modes = image_modes(
-        rgb, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
+        grid, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
     )
-    seg = regions_from_modes(rgb, modes, range_radius, min_pixels, compat=compat)
+    seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
+    if work.shape is not None:
+        seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
     return replace(seg, params=params, seconds=time.perf_counter() - start)
 
 
@@ -229,6 +244,11 @@ def image_modes(
         luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup,
         overwrite_input=True,  # luv is ours: its memory takes the modes
     )
+
+
+def check_spatial_radius(spatial_radius) -> float | None:
+    """Validate ``spatial_radius``: None (relative, the default) or pixels > 0."""
+    return None if spatial_radius is None else check_positive("spatial_radius", spatial_radius)
 
 
 def check_min_size(min_size) -> int | float:

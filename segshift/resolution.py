@@ -1,0 +1,191 @@
+"""The working resolution: segment a photo of any size as if it were BSDS500-sized.
+
+Mean shift's spatial window is measured in pixels, so on a photo with more
+pixels the same window sees less of the scene and the same photo gives other
+regions at every resolution, at a cost that grows with the pixel count. With
+the default spatial radius (``spatial_radius=None``), :func:`segshift.segment`
+therefore works at a *working resolution* of about :data:`WORKING_PIXELS`
+pixels (BSDS500's 481 x 321, the size its defaults were chosen at):
+
+1. :func:`plan` decides the working size: the photo's aspect ratio at about
+   WORKING_PIXELS pixels. A photo within 10 % of it (by side) is segmented
+   as it is, with the spatial radius scaled to its diagonal; a photo smaller
+   than a quarter of it is upsampled twice (by side), keeping the radius in
+   working pixels (its scene is too small to see at the working scale).
+2. :func:`resample` resizes the photo with an anti-aliased filter (pixel-area
+   averaging to downsample, bicubic interpolation to upsample).
+3. The whole pipeline runs there: every working pixel climbs, then regions
+   are connected, fused and pruned.
+4. :func:`place_labels` brings the working labels back to full resolution,
+   keeping their region ids. A full-resolution pixel whose nearest working
+   pixel has all its 8 neighbours in one region takes that region; any other
+   pixel (near a boundary) joins the one of the 3 x 3 working pixels around
+   it that is nearest in the joint domain, its own colour against each one's
+   mode and its position against each one's centre (in bandwidths), the mode
+   its own climb would most likely reach. Boundaries thus follow the
+   full-resolution colours, not the working grid.
+
+The regions' modes are those found at the working resolution, their areas
+are counted at full resolution, and the label map keeps the working
+resolution's region ids, so that anything computed over them (a merge tree
+over the regions) holds at full resolution unchanged. A region keeps at
+least one pixel; a region that is one 8-connected set at the working
+resolution may, at full resolution, lose connectivity at the scale of one
+working pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _resolution_kernels as _kernels
+
+#: Pixels of the working resolution: BSDS500's 481 x 321.
+WORKING_PIXELS = 481 * 321
+#: Its diagonal: a spatial radius of r working pixels is r / WORKING_DIAGONAL of
+#: the image's diagonal.
+WORKING_DIAGONAL = math.hypot(481, 321)
+#: A photo whose side is within this factor of the working size is segmented as it is.
+NEAR = 1.1
+#: Photos smaller than the working size are upsampled at most this much (by side).
+MAX_UPSAMPLE = 2.0
+#: Spellings of the ``resolution`` option.
+RESOLUTIONS = ("auto", "full")
+
+
+class Plan(NamedTuple):
+    """Where the pipeline runs: ``shape`` (h, w) of the working image, or None
+    to run on the image as it is; ``spatial_radius`` in the pixels of the
+    grid it runs on."""
+
+    shape: tuple[int, int] | None
+    spatial_radius: float
+
+
+def plan(shape: tuple[int, int], working_radius: float, resolution: str = "auto") -> Plan:
+    """The working size of an image of ``shape`` (h, w) for a spatial radius of
+    ``working_radius`` pixels at the working resolution; with ``resolution``
+    ``"full"``, the image as it is with the radius scaled to its diagonal."""
+    height, width = shape
+    f = math.sqrt(WORKING_PIXELS / (height * width))
+    if resolution == "full" or 1.0 / NEAR <= f <= NEAR:
+        return Plan(None, working_radius * (math.hypot(height, width) / WORKING_DIAGONAL))
+    if f > MAX_UPSAMPLE:  # a small image: upsampled twice, the radius kept in working pixels
+        return Plan((round(height * MAX_UPSAMPLE), round(width * MAX_UPSAMPLE)), working_radius)
+    work = (max(1, round(height * f)), max(1, round(width * f)))
+    return Plan(work, working_radius * (math.hypot(*work) / WORKING_DIAGONAL))
+
+
+def check_resolution(resolution) -> str:
+    """Validate the ``resolution`` option of :func:`segshift.segment`."""
+    from .errors import ParameterError
+
+    if resolution not in RESOLUTIONS:
+        raise ParameterError(f"resolution must be 'auto' or 'full', got {resolution!r}")
+    return resolution
+
+
+def working_min_size(min_pixels: int, area: int, working_area: int) -> int:
+    """A minimum region of ``min_pixels`` full-resolution pixels, in working pixels."""
+    return min_pixels if min_pixels <= 1 else max(1, round(min_pixels * working_area / area))
+
+
+def resample(rgb: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
+    """``rgb`` (H, W, 3) float32 in [0, 1] resized to ``shape`` (h, w): pixel-area
+    averaging when it shrinks (anti-aliased), bicubic when it grows (clipped
+    to [0, 1])."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    h, w = shape
+    shrink = h * w < height * width
+    out = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    if not shrink:
+        np.clip(out, 0.0, 1.0, out=out)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def place_labels(
+    rgb: NDArray[np.float32],
+    labels: NDArray[np.int32],
+    modes: NDArray[np.float32],
+    n_regions: int,
+    spatial_radius: float,
+    range_radius: float,
+    *,
+    compat: str | None = None,
+) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """Full-resolution labels from a working-resolution segmentation.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) ndarray of float32
+        The full-resolution image in [0, 1].
+    labels : (h, w) ndarray of int32
+        The working resolution's labels, 0 to ``n_regions - 1``.
+    modes : (h, w, 3) ndarray of float32
+        Each working pixel's L*u*v* mode (the mean-shift filter's output).
+    n_regions : int
+    spatial_radius : float
+        Spatial bandwidth in working pixels.
+    range_radius : float
+        Range bandwidth in L*u*v* units.
+    compat : {None, "edison"}
+        The colour conversion the modes were made with.
+
+    Returns
+    -------
+    labels : (H, W) ndarray of int32
+        The same region ids, at full resolution.
+    areas : (n_regions,) ndarray of int64
+        Full-resolution pixels per region (each at least 1).
+    """
+    from .loader import rgb_to_luv
+
+    height, width = rgb.shape[:2]
+    h, w = labels.shape
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    rows = _kernels.nearest_index(height, h)
+    cols = _kernels.nearest_index(width, w)
+    out = np.empty((height, width), dtype=np.int32)
+    n = int(_kernels.spread_settled(labels, _kernels.settled(labels), rows, cols, out))
+    if n:
+        pixels, colours = _kernels.unsettled_rgb(
+            rgb, out, n, np.empty(n, dtype=np.int64), np.empty((n, 1, 3), dtype=np.float32)
+        )
+        luv = rgb_to_luv(colours, compat=compat)
+        _kernels.place_unsettled(
+            pixels, luv, labels, np.ascontiguousarray(modes, dtype=np.float32), h / height, w / width,
+            float(spatial_radius), float(range_radius), out,
+        )
+    areas = _kernels.count_labels(out, n_regions)
+    missing = np.flatnonzero(areas == 0)
+    if len(missing):
+        # A region no full-resolution pixel chose keeps the pixel at the centre
+        # of its first working pixel, so that every region id stays in use.
+        first = np.full(n_regions, -1, dtype=np.int64)
+        flat = labels.ravel()
+        order = np.arange(flat.size - 1, -1, -1)
+        first[flat[order]] = order
+        for region in missing:
+            i, j = divmod(int(first[region]), w)
+            y = min(height - 1, int((i + 0.5) * height / h))
+            x = min(width - 1, int((j + 0.5) * width / w))
+            out[y, x] = region
+        areas = _kernels.count_labels(out, n_regions)
+    return out, areas
+
+
+def to_full_resolution(seg, rgb: NDArray[np.float32], modes: NDArray[np.float32], spatial_radius: float,
+                       range_radius: float, *, compat: str | None = None):
+    """A working-resolution :class:`segshift.Segmentation` brought to the full
+    resolution of ``rgb`` (see :func:`place_labels`): same region ids and
+    modes, full-resolution labels, areas and image."""
+    from dataclasses import replace
+
+    labels, areas = place_labels(rgb, seg.labels, modes, seg.n_regions, spatial_radius, range_radius, compat=compat)
+    return replace(seg, labels=labels, areas=areas, image=rgb)
