@@ -9,9 +9,10 @@ pixels (BSDS500's 481 x 321, the size its defaults were chosen at):
 
 1. :func:`plan` decides the working size: the photo's aspect ratio at about
    WORKING_PIXELS pixels. A photo within 10 % of it (by side) is segmented
-   as it is, with the spatial radius scaled to its diagonal; a photo smaller
-   than a quarter of it is upsampled twice (by side), keeping the radius in
-   working pixels (its scene is too small to see at the working scale).
+   as it is, with the spatial radius scaled to its diagonal. A smaller photo
+   is upsampled, by at most MAX_UPSAMPLE a side; a thumbnail smaller still
+   (under about 190 x 130) is segmented as it is with the working radius in
+   its own pixels, as if it were a crop of a working-resolution photo.
 2. :func:`resample` resizes the photo with an anti-aliased filter (pixel-area
    averaging to downsample, bicubic interpolation to upsample).
 3. The whole pipeline runs there: every working pixel climbs, then regions
@@ -51,8 +52,9 @@ WORKING_PIXELS = 481 * 321
 WORKING_DIAGONAL = math.hypot(481, 321)
 #: A photo whose side is within this factor of the working size is segmented as it is.
 NEAR = 1.1
-#: Photos smaller than the working size are upsampled at most this much (by side).
-MAX_UPSAMPLE = 2.0
+#: Photos smaller than the working size are upsampled at most this much (by side);
+#: smaller ones are segmented as they are.
+MAX_UPSAMPLE = 2.5
 #: Spellings of the ``resolution`` option.
 RESOLUTIONS = ("auto", "full")
 
@@ -69,13 +71,14 @@ class Plan(NamedTuple):
 def plan(shape: tuple[int, int], working_radius: float, resolution: str = "auto") -> Plan:
     """The working size of an image of ``shape`` (h, w) for a spatial radius of
     ``working_radius`` pixels at the working resolution; with ``resolution``
-    ``"full"``, the image as it is with the radius scaled to its diagonal."""
+    ``"full"``, the image as it is with the radius scaled to its diagonal
+    (thumbnails keep ``working_radius`` pixels either way)."""
     height, width = shape
     f = math.sqrt(WORKING_PIXELS / (height * width))
+    if f > MAX_UPSAMPLE:  # a thumbnail: as it is, the radius in working pixels
+        return Plan(None, working_radius)
     if resolution == "full" or 1.0 / NEAR <= f <= NEAR:
         return Plan(None, working_radius * (math.hypot(height, width) / WORKING_DIAGONAL))
-    if f > MAX_UPSAMPLE:  # a small image: upsampled twice, the radius kept in working pixels
-        return Plan((round(height * MAX_UPSAMPLE), round(width * MAX_UPSAMPLE)), working_radius)
     work = (max(1, round(height * f)), max(1, round(width * f)))
     return Plan(work, working_radius * (math.hypot(*work) / WORKING_DIAGONAL))
 

@@ -122,7 +122,8 @@ def segment(
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
     Every pixel, as a joint (x, y, L*, u*, v*) feature vector, climbs the
-    kernel density estimate to its mode; 8-connected pixels with the same
+    kernel density estimate to its mode (by default at a working resolution
+    of about BSDS500's size, see ``resolution``); 8-connected pixels with the same
     mode form regions; adjacent regions whose modes are within half the
     range radius are fused; regions under ``min_size`` pixels are merged
     into their closest neighbour.
@@ -131,14 +132,20 @@ def segment(
     ----------
     image : path or array_like
         A file path or an image array; see :func:`segshift.load_image`.
-    spatial_radius : float
-        Radius of the spatial window in pixels (EDISON's ``hs``).
+    spatial_radius : float or None
+        Radius of the spatial window (EDISON's ``hs``). ``None`` (default):
+        relative to the image, 10 pixels at BSDS500's 481 x 321 (1/58 of
+        the diagonal), so that the result depends on the scene, not on the
+        pixel count (see ``resolution``). A number: pixels of this image,
+        every pixel climbs (the full-resolution computation, which is what
+        reproduces EDISON).
     range_radius : float
         Radius of the range window in L*u*v* units (EDISON's ``hr``).
     min_size : int or float
         Smallest region kept (EDISON's ``M``): an int is a number of pixels
         (0 or 1 keeps all), a float in (0, 1) a fraction of the image's
-        area, so that the same setting suits any resolution.
+        area, so that the same setting suits any resolution. Both count pixels
+        of the image, whatever resolution the regions are found at.
     kernel : {"uniform", "gaussian", "epanechnikov"}
         Weights of the mean-shift update; see :func:`segshift.meanshift.filter_image`.
     tol : float
@@ -161,6 +168,14 @@ def segment(
         ``"none"`` (default): exact mean shift, every pixel climbs to its
         mode. ``"fast"``: about four times less mean-shift work, with a
         measured loss of quality; see :func:`segshift.meanshift.filter_image`.
+    resolution : {"auto", "full"}
+        With the relative spatial radius (``spatial_radius=None``):
+        ``"auto"`` (default) segments at a working resolution of about
+        481 x 321 pixels (an anti-aliased resize) and places the boundaries
+        at full resolution, keeping the working resolution's region ids
+        (:mod:`segshift.resolution`); ``"full"`` lets every pixel of the
+        image climb, with the radius scaled to its diagonal. A radius given
+        in pixels always runs at full resolution.
 
     Returns
     -------
