@@ -85,9 +85,17 @@ def test_bsds_sized_and_thumbnail_images_are_not_resampled():
     np.testing.assert_array_equal(segment(image).labels, segment(image, 10.0).labels)
     thumb = scene(60, 90)
     np.testing.assert_array_equal(segment(thumb).labels, segment(thumb, 10.0).labels)
-    assert resolution.plan((321, 481), 10.0) == (None, 10.0)
-    assert resolution.plan((481, 321), 10.0) == (None, 10.0)
+    assert resolution.plan((321, 481), 10.0) == (None, 10.0, "none")
+    assert resolution.plan((481, 321), 10.0) == (None, 10.0, "none")
     assert resolution.plan((3000, 4000), 10.0).shape == (340, 454)
+    # the fast mode: half the working side, every pixel climbing; thumbnails climb from a quarter of their pixels
+    fast = resolution.plan((321, 481), 10.0, "auto", "fast")
+    assert fast.shape == (160, 240) and fast.speedup == "none"
+    assert fast.spatial_radius == pytest.approx(10.0 * np.hypot(160, 240) / np.hypot(321, 481))
+    assert resolution.plan((60, 90), 10.0, "auto", "fast") == (None, 10.0, "fast")
+    full = resolution.plan((3000, 4000), 10.0, "full", "fast")
+    assert full.shape is None and full.speedup == "fast"
+    assert full.spatial_radius == pytest.approx(10.0 * np.hypot(3000, 4000) / np.hypot(321, 481))
 
 
 def place_naive(rgb, labels, modes, hs, hr, compat):
