@@ -60,6 +60,10 @@ MAX_UPSAMPLE = 2.5
 #: 90 BSDS500 train photos its scores were within 0.005 of the exact mode's
 #: (radii 10 % larger or a smaller range radius did no better).
 FAST_SCALE = 0.5
+#: Below this many pixels the placement passes run on one thread: each is a
+#: fraction of a millisecond there, less than waking a second thread costs on
+#: a busy machine.
+SERIAL_PIXELS = 1 << 20
 #: Spellings of the ``resolution`` option.
 RESOLUTIONS = ("auto", "full")
 
@@ -167,6 +171,19 @@ def place_labels(
     areas : (n_regions,) ndarray of int64
         Full-resolution pixels per region (each at least 1).
     """
+    import numba
+
+    height, width = rgb.shape[:2]
+    threads = numba.get_num_threads()
+    if height * width < SERIAL_PIXELS:
+        numba.set_num_threads(1)
+    try:
+        return _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat):
     from .loader import rgb_to_luv
 
     height, width = rgb.shape[:2]
