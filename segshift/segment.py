@@ -53,7 +53,11 @@ class Segmentation:
     ----------
     labels : (H, W) ndarray of int32
         Region of each pixel, contiguous from 0, numbered in raster order of
-        each region's first pixel. Every region is one 8-connected set.
+        each region's first pixel. Every region is one 8-connected set. When
+        the image was segmented at a working resolution (the default for
+        large photos, see :mod:`segshift.resolution`), the numbering and the
+        connectivity are those of the working resolution, up to one working
+        pixel at the boundaries.
     modes_luv : (n_regions, 3) ndarray of float32
         Mode colour of each region in L*u*v* (D65): EDISON's L*u*v* with
         ``compat="edison"`` (the default), CIE L*u*v* with ``compat=None``
