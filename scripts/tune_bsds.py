@@ -43,7 +43,8 @@ GRID = {
 
 
 def setting_key(luv, compat, kernel, hs, hr, frac) -> str:
-    return f"luv={luv} compat={compat or 'none'} kernel={kernel} hs={hs:g} hr={hr:g} min={frac:g}"
+    hs = "auto" if hs is None else f"{hs:g}"
+    return f"luv={luv} compat={compat or 'none'} kernel={kernel} hs={hs} hr={hr:g} min={frac:g}"
 
 
 def parse_key(key: str) -> dict:
@@ -52,7 +53,7 @@ def parse_key(key: str) -> dict:
         luv=out["luv"],
         compat=None if out["compat"] == "none" else out["compat"],
         kernel=out["kernel"],
-        spatial_radius=float(out["hs"]),
+        spatial_radius=None if out["hs"] == "auto" else float(out["hs"]),
         range_radius=float(out["hr"]),
         min_fraction=float(out["min"]),
     )
@@ -77,7 +78,8 @@ def score_photo(task) -> dict:
     from segshift.evaluate import evaluate_segmentation, load_ground_truth
     from segshift.loader import rgb_to_luv
     from segshift.meanshift import filter_image
-    from segshift.segment import regions_from_modes
+    from segshift import resolution
+    from segshift.segment import WORKING_RADIUS, regions_from_modes
 
     rgb = load_image(photo)
     gts = load_ground_truth(gt_path)
@@ -91,10 +93,16 @@ def score_photo(task) -> dict:
     ):
         if compat == "edison" and luv_mode != "edison":
             continue  # EDISON's numerics include its colour conversion
-        luv = rgb_to_luv(rgb, compat="edison" if luv_mode == "edison" else None)
-        modes = filter_image(luv, hs, hr, kernel=kernel, compat=compat)
+        # hs "auto" (None): segment()'s default, at the working resolution
+        work = resolution.plan(rgb.shape[:2], WORKING_RADIUS) if hs is None else resolution.Plan(None, hs)
+        grid_rgb = rgb if work.shape is None else resolution.resample(rgb, work.shape)
+        luv = rgb_to_luv(grid_rgb, compat="edison" if luv_mode == "edison" else None)
+        modes = filter_image(luv, work.spatial_radius, hr, kernel=kernel, compat=compat)
         for frac in grid["min_fraction"]:
-            seg = regions_from_modes(rgb, modes, hr, max(1, round(frac * area)), compat=compat)
+            min_pixels = resolution.working_min_size(max(1, round(frac * area)), area, luv.shape[0] * luv.shape[1])
+            seg = regions_from_modes(grid_rgb, modes, hr, min_pixels, compat=compat)
+            if work.shape is not None:
+                seg = resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, hr, compat=compat)
             scores = evaluate_segmentation(seg.labels, gts)
             row = scores.as_dict()
             row["n_regions"] = seg.n_regions

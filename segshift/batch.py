@@ -44,8 +44,9 @@ from .dask_cluster import client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
+from .resolution import check_resolution
 from .runner import Runner, capacity_of, default_jobs
-from .segment import DEFAULTS, check_min_size
+from .segment import DEFAULTS, check_min_size, check_spatial_radius
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -397,13 +398,14 @@ def plan_outputs(
 def run_batch(
     in_dir: PathLike,
     out_dir: PathLike,
-    spatial_radius: float = DEFAULTS["spatial_radius"],
+    spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
     min_size: int | float = DEFAULTS["min_size"],
     *,
     kernel: str = DEFAULTS["kernel"],
     compat: str | None = DEFAULTS["compat"],
     speedup: str = DEFAULTS["speedup"],
+    resolution: str = DEFAULTS["resolution"],
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     outputs: Sequence[str] = ("modes",),
     image_format: str = ".png",
@@ -427,7 +429,7 @@ def run_batch(
         Folder for the outputs, created if needed; the folder structure of
         ``in_dir`` is mirrored there (see :func:`plan_outputs`). It may lie
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
-    spatial_radius, range_radius, min_size, kernel, compat, speedup, max_pixels
+    spatial_radius, range_radius, min_size, kernel, compat, speedup, resolution, max_pixels
         As for :func:`segshift.segment`; checked before anything is done.
     outputs : sequence of {"modes", "boundaries", "labels", "stats"}
         What to write for each image: the mode-colour picture, the input with
@@ -502,12 +504,13 @@ def run_batch(
     """
     start = time.perf_counter()
     params = dict(
-        spatial_radius=check_positive("spatial_radius", spatial_radius),
+        spatial_radius=check_spatial_radius(spatial_radius),
         range_radius=check_positive("range_radius", range_radius),
         min_size=check_min_size(min_size),
         kernel=kernel,
         compat=check_compat(compat),
         speedup=check_speedup(speedup),
+        resolution=check_resolution(resolution),
     )
     check_kernel(kernel)
     if max_pixels is not None:

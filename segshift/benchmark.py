@@ -57,8 +57,10 @@ from .evaluate import (
 from .evaluate.contours import DEFAULT_THRESHOLDS, _check_thresholds
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
+from .resolution import check_resolution
 from .segment import (
     check_min_size,
+    check_spatial_radius,
     image_modes,
     min_size_pixels,
     regions_from_modes,
@@ -275,7 +277,7 @@ def setting_name(setting: Mapping[str, Any]) -> str:
     's=7 r=6.5 m=20 kernel=gaussian'
     """
     full = {**_SEGMENT_DEFAULTS, **setting}
-    parts = [f"{_SHORT[k]}={full[k]:g}" for k in _SHORT]
+    parts = [f"{_SHORT[k]}=auto" if full[k] is None else f"{_SHORT[k]}={full[k]:g}" for k in _SHORT]
     for key, value in full.items():
         if key not in _SHORT and value != _SEGMENT_DEFAULTS.get(key, object()):
             parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
@@ -298,7 +300,8 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
                 f"settings[{k}]: unknown parameter {unknown[0]!r}; use {', '.join(_SEGMENT_DEFAULTS)}"
             )
         full = {**_SEGMENT_DEFAULTS, **setting}
-        full["spatial_radius"] = check_positive("spatial_radius", full["spatial_radius"])
+        full["spatial_radius"] = check_spatial_radius(full["spatial_radius"])
+        check_resolution(full["resolution"])
         full["range_radius"] = check_positive("range_radius", full["range_radius"])
         full["min_size"] = check_min_size(full["min_size"])
         full["tol"] = check_positive("tol", full["tol"])
@@ -715,8 +718,9 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
         for shared, members in task.groups:
             # The steps of segment(), with the filter run once for the whole group.
             modes = None
-            if set(shared) <= _FILTER_PARAMS:
-                modes = image_modes(rgb, **shared)
+            if shared["spatial_radius"] is not None and set(shared) - {"resolution"} <= _FILTER_PARAMS:
+                # pixel radii: every pixel climbs, whatever ``resolution`` says
+                modes = image_modes(rgb, **{k: v for k, v in shared.items() if k != "resolution"})
             for i in members:
                 setting = task.settings[i]
                 if modes is None:  # a parameter image_modes does not take: segment() as a whole

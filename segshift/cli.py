@@ -50,6 +50,7 @@ _FLAGS = {
     "range_radius": "--range-radius",
     "min_size": "--min-size",
     "kernel": "--kernel",
+    "resolution": "--resolution",
     "max_pixels": "--max-pixels",
     "jobs": "--jobs",
     "numba_threads": "--threads",
@@ -197,6 +198,12 @@ def _add_method_options(group: argparse._ArgumentGroup) -> None:
         help="'none': exact mean shift; 'fast': climbs from a quarter of the pixels",
     )
     group.add_argument(
+        "--resolution", choices=["auto", "full"], default=DEFAULTS["resolution"],
+        help="with the default (relative) spatial radius: 'auto' segments at a working resolution of "
+        "about 481x321 and places the boundaries at full resolution, 'full' lets every pixel climb; "
+        "an explicit --spatial-radius is in pixels and always runs at full resolution",
+    )
+    group.add_argument(
         "--max-pixels",
         type=_positive_or_none,
         default=DEFAULT_MAX_PIXELS,
@@ -208,8 +215,9 @@ def _add_method_options(group: argparse._ArgumentGroup) -> None:
 def _add_parameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("segmentation parameters")
     group.add_argument(
-        "-s", "--spatial-radius", type=float, default=DEFAULTS["spatial_radius"], metavar="PIXELS",
-        help="spatial window radius",
+        "-s", "--spatial-radius", type=_spatial_radius, default="auto", metavar="PIXELS",
+        help="spatial window radius: pixels (absolute, every pixel climbs) or 'auto' "
+        "(relative: 1/58 of the diagonal, 10 px at 481x321; see --resolution)",
     )
     group.add_argument(
         "-r", "--range-radius", type=float, default=DEFAULTS["range_radius"], metavar="LUV",
@@ -253,6 +261,14 @@ def _bands(text: str) -> tuple[int, ...]:
 _bands.__name__ = "bands"
 
 
+def _spatial_radius(text: str) -> float | None:
+    """A spatial radius in pixels, or "auto" (None: the relative default)."""
+    return None if text.strip().lower() == "auto" else float(text)
+
+
+_spatial_radius.__name__ = "radius"
+
+
 def _min_size(text: str) -> int | float:
     """A minimum region size: whole pixels ("20"), or a fraction of the image's area ("0.002")."""
     try:
@@ -286,9 +302,9 @@ def _number_list(kind: Any) -> Any:
 def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("segmentation parameters (one value or a comma-separated list each)")
     group.add_argument(
-        "-s", "--spatial-radius", "--sweep-spatial", type=_number_list(float),
-        default=str(DEFAULTS["spatial_radius"]), metavar="PIXELS[,...]",
-        dest="spatial_radius", help="spatial window radius",
+        "-s", "--spatial-radius", "--sweep-spatial", type=_number_list(_spatial_radius),
+        default="auto", metavar="PIXELS[,...]",
+        dest="spatial_radius", help="spatial window radius in pixels, or 'auto' (relative, see --resolution)",
     )
     group.add_argument(
         "-r", "--range-radius", "--sweep-range", type=_number_list(float),
@@ -544,6 +560,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         kernel=args.kernel,
         compat=None if args.compat == "none" else args.compat,
         speedup=args.speedup,
+        resolution=args.resolution,
         max_pixels=args.max_pixels,
     )
 
@@ -599,6 +616,9 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
     params = _params(args)
     params.pop("max_pixels")
     params.pop("speedup")
+    params.pop("resolution")  # a tiled run is the full-resolution computation: radii in pixels
+    if params["spatial_radius"] is None:  # -s auto: the working resolution's radius, in pixels
+        params.pop("spatial_radius")
     try:
         table = segment_large(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
@@ -888,7 +908,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = [
         dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel,
-             compat=None if args.compat == "none" else args.compat, speedup=args.speedup)
+             compat=None if args.compat == "none" else args.compat, speedup=args.speedup,
+             resolution=args.resolution)
         for hs, hr, m in itertools.product(args.spatial_radius, args.range_radius, args.min_size)
     ]
     if args.json not in (None, "-"):

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from . import regions as _regions
 from . import render
+from . import resolution as _resolution
 from .errors import ParameterError
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
@@ -31,13 +32,17 @@ from .meanshift import (
 #: minimum region is a fraction of the image's area, so the defaults suit a
 #: small web image and a 12-megapixel photo alike.
 DEFAULTS = dict(
-    spatial_radius=10.0,
+    spatial_radius=None,
     range_radius=12.0,
     min_size=0.013,
     kernel="uniform",
     compat="edison",
     speedup="none",
+    resolution="auto",
 )
+#: The default spatial radius, in pixels of the working resolution (BSDS500's
+#: 481 x 321, see :mod:`segshift.resolution`): 10 / 578 of the image's diagonal.
+WORKING_RADIUS = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +53,11 @@ class Segmentation:
     ----------
     labels : (H, W) ndarray of int32
         Region of each pixel, contiguous from 0, numbered in raster order of
-        each region's first pixel. Every region is one 8-connected set.
+        each region's first pixel. Every region is one 8-connected set. When
+        the image was segmented at a working resolution (the default for
+        large photos, see :mod:`segshift.resolution`), the numbering and the
+        connectivity are those of the working resolution, up to one working
+        pixel at the boundaries.
     modes_luv : (n_regions, 3) ndarray of float32
         Mode colour of each region in L*u*v* (D65): EDISON's L*u*v* with
         ``compat="edison"`` (the default), CIE L*u*v* with ``compat=None``
@@ -102,7 +111,7 @@ class Segmentation:
 
 def segment(
     image: ImageSource,
-    spatial_radius: float = DEFAULTS["spatial_radius"],
+    spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
     min_size: int | float = DEFAULTS["min_size"],
     *,
@@ -112,11 +121,13 @@ def segment(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     compat: str | None = DEFAULTS["compat"],
     speedup: str = DEFAULTS["speedup"],
+    resolution: str = DEFAULTS["resolution"],
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
     Every pixel, as a joint (x, y, L*, u*, v*) feature vector, climbs the
-    kernel density estimate to its mode; 8-connected pixels with the same
+    kernel density estimate to its mode (by default at a working resolution
+    of about BSDS500's size, see ``resolution``); 8-connected pixels with the same
     mode form regions; adjacent regions whose modes are within half the
     range radius are fused; regions under ``min_size`` pixels are merged
     into their closest neighbour.
@@ -125,14 +136,20 @@ def segment(
     ----------
     image : path or array_like
         A file path or an image array; see :func:`segshift.load_image`.
-    spatial_radius : float
-        Radius of the spatial window in pixels (EDISON's ``hs``).
+    spatial_radius : float or None
+        Radius of the spatial window (EDISON's ``hs``). ``None`` (default):
+        relative to the image, 10 pixels at BSDS500's 481 x 321 (1/58 of
+        the diagonal), so that the result depends on the scene, not on the
+        pixel count (see ``resolution``). A number: pixels of this image,
+        every pixel climbs (the full-resolution computation, which is what
+        reproduces EDISON).
     range_radius : float
         Radius of the range window in L*u*v* units (EDISON's ``hr``).
     min_size : int or float
         Smallest region kept (EDISON's ``M``): an int is a number of pixels
         (0 or 1 keeps all), a float in (0, 1) a fraction of the image's
-        area, so that the same setting suits any resolution.
+        area, so that the same setting suits any resolution. Both count pixels
+        of the image, whatever resolution the regions are found at.
     kernel : {"uniform", "gaussian", "epanechnikov"}
         Weights of the mean-shift update; see :func:`segshift.meanshift.filter_image`.
     tol : float
@@ -152,9 +169,22 @@ def segment(
         index of about 0.97 on the BSDS500 val photos
         (``scripts/edison_agreement.py``).
     speedup : {"none", "fast"}
-        ``"none"`` (default): exact mean shift, every pixel climbs to its
-        mode. ``"fast"``: about four times less mean-shift work, with a
-        measured loss of quality; see :func:`segshift.meanshift.filter_image`.
+        ``"none"`` (default): exact mean shift, every pixel (of the working
+        resolution) climbs to its mode. ``"fast"``: with the relative
+        spatial radius, a working resolution of half the side (a quarter of
+        the pixels, the radius scaled with it), about ten times less work
+        than the exact mode on a BSDS500-sized photo at about the same BSDS
+        scores (:mod:`segshift.resolution`); with a radius in pixels or
+        ``resolution="full"``, climbs from a quarter of the pixels only
+        (:func:`segshift.meanshift.filter_image`).
+    resolution : {"auto", "full"}
+        With the relative spatial radius (``spatial_radius=None``):
+        ``"auto"`` (default) segments at a working resolution of about
+        481 x 321 pixels (an anti-aliased resize) and places the boundaries
+        at full resolution, keeping the working resolution's region ids
+        (:mod:`segshift.resolution`); ``"full"`` lets every pixel of the
+        image climb, with the radius scaled to its diagonal. A radius given
+        in pixels always runs at full resolution.
 
     Returns
     -------
@@ -183,9 +213,10 @@ def segment(
     (2, [300, 300])
     """
     start = time.perf_counter()
-    spatial_radius = check_positive("spatial_radius", spatial_radius)
+    spatial_radius = check_spatial_radius(spatial_radius)
     range_radius = check_positive("range_radius", range_radius)
     min_size = check_min_size(min_size)
+    _resolution.check_resolution(resolution)
     check_kernel(kernel)
     check_compat(compat)
     check_speedup(speedup)
@@ -196,14 +227,23 @@ def segment(
         kernel=kernel.lower(),
         compat=compat,
         speedup=speedup,
+        resolution=resolution,
     )
 
     rgb = load_image(image, max_pixels=max_pixels)
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
+    # The default radius is relative: segment at the working resolution (resolution.py).
+    work = (_resolution.plan(rgb.shape[:2], WORKING_RADIUS, resolution, speedup) if spatial_radius is None
+            else _resolution.Plan(None, spatial_radius, speedup))
+    grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
+    min_pixels = _resolution.working_min_size(min_pixels, rgb.shape[0] * rgb.shape[1], grid.shape[0] * grid.shape[1])
     modes = image_modes(
-        rgb, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup
+        grid, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat,
+        speedup=work.speedup,
     )
-    seg = regions_from_modes(rgb, modes, range_radius, min_pixels, compat=compat)
+    seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
+    if work.shape is not None:
+        seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
     return replace(seg, params=params, seconds=time.perf_counter() - start)
 
 
@@ -229,6 +269,11 @@ def image_modes(
         luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup,
         overwrite_input=True,  # luv is ours: its memory takes the modes
     )
+
+
+def check_spatial_radius(spatial_radius) -> float | None:
+    """Validate ``spatial_radius``: None (relative, the default) or pixels > 0."""
+    return None if spatial_radius is None else check_positive("spatial_radius", spatial_radius)
 
 
 def check_min_size(min_size) -> int | float:

@@ -60,7 +60,7 @@ from . import regions as _regions
 from .errors import OutputError, ParameterError
 from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
 from .raster import Raster, open_raster
-from .segment import DEFAULTS, check_min_size, min_size_pixels
+from .segment import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
 
 #: Bytes a pixel that in-memory segmentation needs (image, L*u*v*, modes,
 #: labels and their temporaries), used to decide when to tile.
@@ -242,7 +242,7 @@ class RegionTable:
 
 def segment_large(
     path,
-    spatial_radius: float = DEFAULTS["spatial_radius"],
+    spatial_radius: float = WORKING_RADIUS,
     range_radius: float = DEFAULTS["range_radius"],
     min_size: int | float = DEFAULTS["min_size"],
     *,
@@ -274,8 +274,10 @@ def segment_large(
         other formats are decoded whole, and refused when that would not
         fit ``memory_limit``.
     spatial_radius, range_radius, min_size
-        As :func:`segshift.segment`. For multiband rasters the range radius
-        is in the bands' own units.
+        As :func:`segshift.segment`, but the spatial radius is always in
+        pixels of the image (a tiled run is the full-resolution computation);
+        it defaults to the working resolution's 10 pixels. For multiband
+        rasters the range radius is in the bands' own units.
     labels_path : str or path-like, optional
         Write the label map: ``.tif``/``.tiff`` (tiled BigTIFF, uint32) or
         ``.npy`` (int32).

@@ -159,7 +159,8 @@ def test_settings_validation_and_names(dataset):
     explicit = dict(spatial_radius=7, range_radius=6.5, min_size=20, tol=0.001)
     assert setting_name(explicit) == "s=7 r=6.5 m=20 tol=0.001"
     other_compat = None if DEFAULTS["compat"] == "edison" else "edison"
-    defaults = f"s={DEFAULTS['spatial_radius']:g} r={DEFAULTS['range_radius']:g} m={DEFAULTS['min_size']:g}"
+    assert DEFAULTS["spatial_radius"] is None  # relative: named "auto"
+    defaults = f"s=auto r={DEFAULTS['range_radius']:g} m={DEFAULTS['min_size']:g}"
     assert setting_name({}) == defaults
     assert setting_name({"compat": other_compat, "tol": 0.001}) == f"{defaults} tol=0.001 compat={other_compat}"
     # duplicates dropped: {} is the defaults spelled out
@@ -311,7 +312,7 @@ def test_parallel_run_survives_a_dying_worker(capsys, dataset, monkeypatch):
 def test_help(capsys):
     code, out, _ = run(capsys, "evaluate", "--help")
     assert code == 0 and "examples:" in out and "exit status" in out and "ODS" in out
-    assert "--sweep-range" in out and f"(default: {DEFAULTS['spatial_radius']})" in out
+    assert "--sweep-range" in out and "(default: auto)" in out
     assert f"(default: {DEFAULTS['range_radius']})" in out and f"(default: {DEFAULTS['min_size']})" in out
     assert f"(default: {DEFAULTS['kernel']})" in out and f"(default: {DEFAULTS['compat'] or 'none'})" in out
     code, out, _ = run(capsys, "--help")
