@@ -6,10 +6,20 @@
 """
 
 from .loader import load_image
-from .meanshift import mean_shift
+from .pointsets import MeanShift, estimate_bandwidth, mean_shift
 from .segment import Segmentation, segment
 from .tiled import RegionTable, segment_large
 
 __version__ = "0.1.0"
 
-__all__ = ["segment", "Segmentation", "segment_large", "RegionTable", "mean_shift", "load_image", "__version__"]
+__all__ = [
+    "segment",
+    "Segmentation",
+    "segment_large",
+    "RegionTable",
+    "mean_shift",
+    "MeanShift",
+    "estimate_bandwidth",
+    "load_image",
+    "__version__",
+]

@@ -307,7 +307,7 @@ def find_images(
                 ignored.append(path)
         # Depth first in name order, so that of two ways into one folder the first by name is kept.
         stack.extend(reversed(folders))
-    key_of = lambda p: p.parts  # noqa: E731 - sort folder by folder
+    key_of = lambda p: p.parts
     return (
         [str(p) for p in sorted(images, key=key_of)],
         [str(p) for p in sorted(ignored, key=key_of)],
@@ -400,7 +400,7 @@ def run_batch(
     out_dir: PathLike,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
-    min_size: int | float = DEFAULTS["min_size"],
+    min_size: float = DEFAULTS["min_size"],
     *,
     kernel: str = DEFAULTS["kernel"],
     compat: str | None = DEFAULTS["compat"],

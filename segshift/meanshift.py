@@ -1,11 +1,9 @@
 """The mean-shift core: validate, pick a kernel, climb to the modes.
 
-Two entry points share one notion of kernel and convergence:
-
-- :func:`filter_image` moves every pixel of an L*u*v* image, as a joint
-  (x, y, L, u, v) feature vector, to its mode with separate spatial and range
-  bandwidths (compiled, parallel over pixels);
-- :func:`mean_shift` clusters a plain (n, d) point set with one bandwidth.
+:func:`filter_image` moves every pixel of an L*u*v* image, as a joint
+(x, y, L, u, v) feature vector, to its mode with separate spatial and range
+bandwidths (compiled, parallel over pixels). Point sets are clustered by
+:mod:`segshift.pointsets`, which shares the kernel names and validation here.
 
 References
 ----------
@@ -16,11 +14,10 @@ Analysis", IEEE TPAMI 24(5), 2002.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numba
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from . import _filter_kernels as _kernels
 from .errors import ParameterError
@@ -198,136 +195,3 @@ def filter_image(
             )
             return _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius, modes)
         return _kernels.filter_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, 1, modes)
-
-
-class MeanShiftResult(NamedTuple):
-    """Result of :func:`mean_shift`: a label per point and the cluster centres."""
-
-    labels: NDArray[np.intp]
-    centers: NDArray[np.float64]
-
-
-def mean_shift(
-    points: ArrayLike,
-    bandwidth: float,
-    kernel: str = "flat",
-    *,
-    tol: float = 0.01,
-    max_iter: int = 100,
-) -> MeanShiftResult:
-    """Cluster a point set by mean shift: every point climbs to its mode.
-
-    Every point starts a window at its own position and moves it to the
-    weighted mean of the points inside until the squared shift (in units of
-    the bandwidth) is below ``tol``. Modes closer than half the bandwidth
-    are merged (transitively) into one cluster; no number of clusters is
-    given.
-
-    Parameters
-    ----------
-    points : (n, d) array_like
-        The points.
-    bandwidth : float
-        Window radius; a point counts when its distance to the window
-        centre is strictly less than this.
-    kernel : {"flat", "uniform", "gaussian", "epanechnikov"}
-    tol : float
-        Convergence tolerance on the squared shift in bandwidth units.
-    max_iter : int
-        Most shifts per point.
-
-    Returns
-    -------
-    labels : (n,) ndarray of intp
-        Cluster of each point, numbered from 0 in order of first appearance.
-    centers : (k, d) ndarray of float64
-        The cluster centres (the modes), row ``j`` for cluster ``j``.
-
-    Raises
-    ------
-    ValueError
-        For a bandwidth that is not positive, points that are not a finite
-        (n, d) array, or an unknown kernel.
-
-    Notes
-    -----
-    Neighbours are found with a k-d tree (:class:`scipy.spatial.cKDTree`),
-    so each iteration costs about n log n plus the number of point pairs
-    within the bandwidth.
-
-    """ + KERNEL_DOC + """
-    References
-    ----------
-    D. Comaniciu and P. Meer, "Mean Shift: A Robust Approach Toward Feature
-    Space Analysis", IEEE TPAMI 24(5), 2002.
-
-    Examples
-    --------
-    >>> labels, centers = mean_shift([[1, 1], [2, 2], [3, 3], [10, 10]], bandwidth=3)
-    >>> labels.tolist()
-    [0, 0, 0, 1]
-    >>> centers.round(6).tolist()
-    [[2.0, 2.0], [10.0, 10.0]]
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
-    try:
-        data = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError("points must be a numeric (n, d) array") from None
-    if data.ndim == 1:
-        data = data[:, None]
-    if data.ndim != 2:
-        raise ParameterError(f"points must have shape (n, d), got {data.shape}")
-    if data.shape[0] == 0 or data.shape[1] == 0:
-        raise ParameterError(f"points is empty (shape {data.shape})")
-    if not np.isfinite(data).all():
-        raise ParameterError("points contains NaN or infinite values")
-    bandwidth = check_positive("bandwidth", bandwidth)
-    kernel_id = check_kernel(kernel)
-    tol, max_iter = _check_convergence(tol, max_iter)
-
-    tree = cKDTree(data)
-    centres = data.copy()
-    active = np.arange(len(data))
-    for _ in range(max_iter):
-        pairs = cKDTree(centres[active]).sparse_distance_matrix(tree, bandwidth, output_type="ndarray")
-        inside = pairs["v"] < bandwidth
-        rows, cols = pairs["i"][inside], pairs["j"][inside]
-        weights = _profile(kernel_id, (pairs["v"][inside] / bandwidth) ** 2)
-        w = coo_matrix((weights, (rows, cols)), shape=(len(active), len(data))).tocsr()
-        total = np.asarray(w.sum(axis=1)).ravel()
-        moving = total > 0
-        means = centres[active].copy()
-        means[moving] = (w[moving] @ data) / total[moving, None]
-        shift = ((means - centres[active]) ** 2).sum(axis=1) / bandwidth**2
-        centres[active] = means
-        active = active[shift >= tol]
-        if len(active) == 0:
-            break
-
-    # Merge modes closer than half the bandwidth, transitively.
-    close = cKDTree(centres).query_pairs(bandwidth / 2, output_type="ndarray")
-    n = len(centres)
-    graph = coo_matrix((np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    _, first, inverse = np.unique(component, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # number clusters by first point
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    labels = rank[inverse].astype(np.intp)
-    counts = np.bincount(labels)
-    sums = np.zeros((len(counts), data.shape[1]))
-    np.add.at(sums, labels, centres)
-    return MeanShiftResult(labels, sums / counts[:, None])
-
-
-def _profile(kernel_id: int, t: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Mean-shift weights at squared normalised distances ``t`` (< 1)."""
-    if kernel_id == _kernels.GAUSSIAN:
-        return np.exp(-2.0 * t)
-    if kernel_id == _kernels.EPANECHNIKOV:
-        return 1.0 - t
-    return np.ones_like(t)

@@ -113,7 +113,7 @@ def segment(
     image: ImageSource,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
-    min_size: int | float = DEFAULTS["min_size"],
+    min_size: float = DEFAULTS["min_size"],
     *,
     kernel: str = DEFAULTS["kernel"],
     tol: float = 0.01,
@@ -287,7 +287,7 @@ def check_min_size(min_size) -> int | float:
     return check_positive("min_size", min_size, integer=True, allow_zero=True)
 
 
-def min_size_pixels(min_size: int | float, area: int) -> int:
+def min_size_pixels(min_size: float, area: int) -> int:
     """The smallest region in pixels for an image of ``area`` pixels."""
     if isinstance(min_size, float):
         return max(1, round(min_size * area))

@@ -241,3 +241,31 @@ def filter_bands(image, spatial_radius, range_radius, kernel="uniform", tol=0.01
                 break
         out[i // width, i % width] = centre[2:]
     return out
+
+
+def mean_shift_climbs(points, weights, seeds, bandwidth, kernel="flat", max_iter=300):
+    """Point-set mean shift by brute force, one seed at a time (scikit-learn's conventions).
+
+    A point counts when its distance to the window centre is at most the
+    bandwidth; the centre moves to the weighted mean until it moves at most
+    ``1e-3 * bandwidth`` or ``max_iter`` shifts beyond the first were made.
+    Returns the modes and the weight of each seed's last window.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    modes, weights_in = [], []
+    for seed in np.asarray(seeds, dtype=np.float64):
+        centre = seed.copy()
+        for step in range(max_iter + 1):
+            t = ((points - centre) ** 2).sum(axis=1) / bandwidth**2
+            inside = t <= 1
+            w = weights[inside] * _weights("uniform" if kernel == "flat" else kernel, t[inside])
+            if w.sum() <= 0:
+                break
+            new = (w[:, None] * points[inside]).sum(axis=0) / w.sum()
+            moved = np.sqrt(((new - centre) ** 2).sum())
+            centre = new
+            if moved <= 1e-3 * bandwidth:
+                break
+        modes.append(centre)
+        weights_in.append(w.sum())
+    return np.array(modes), np.array(weights_in)

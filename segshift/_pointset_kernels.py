@@ -1,0 +1,321 @@
+"""Numba kernels of point-set mean shift (see :mod:`segshift.pointsets`).
+
+Points are indexed by a grid: cells of a fixed width, numbered by a
+mixed-radix key of their integer coordinates, the points sorted by key
+(CSR-like: ``starts[j]:starts[j + 1]`` are the points of the j-th occupied
+cell) and the occupied keys in an open-addressing hash table, so memory
+grows with the points and the occupied cells only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import JIT, JIT_PARALLEL
+
+FLAT = 0
+GAUSSIAN = 1
+EPANECHNIKOV = 2
+
+_EMPTY = -1
+_GOLDEN = np.uint64(11400714819323198485)
+_SHIFT = np.uint64(29)
+
+
+@njit(**JIT)
+def _slot(key, mask):
+    """Home slot of a key (a non-negative int64) in a table of ``mask + 1`` slots."""
+    x = np.uint64(key) * _GOLDEN
+    x = x ^ (x >> _SHIFT)
+    return np.int64(x & np.uint64(mask))
+
+
+@njit(**JIT)
+def build_table(keys):
+    """Hash table of the sorted unique cell keys (m,): (table_keys, table_cells)."""
+    m = keys.shape[0]
+    size = 2
+    while size < 2 * m:
+        size *= 2
+    table_keys = np.full(size, _EMPTY, dtype=np.int64)
+    table_cells = np.empty(size, dtype=np.int64)
+    mask = size - 1
+    for j in range(m):
+        s = _slot(keys[j], mask)
+        while table_keys[s] != _EMPTY:
+            s = (s + 1) & mask
+        table_keys[s] = keys[j]
+        table_cells[s] = j
+    return table_keys, table_cells
+
+
+@njit(**JIT)
+def _lookup(table_keys, table_cells, key):
+    mask = table_keys.shape[0] - 1
+    s = _slot(key, mask)
+    while table_keys[s] != _EMPTY:
+        if table_keys[s] == key:
+            return table_cells[s]
+        s = (s + 1) & mask
+    return -1
+
+
+@njit(**JIT)
+def _weight(kernel, t):
+    """Mean-shift weight at squared normalised distance t (<= 1)."""
+    if kernel == GAUSSIAN:
+        return np.exp(-2.0 * t)
+    if kernel == EPANECHNIKOV:
+        return 1.0 - t
+    return 1.0
+
+
+@njit(**JIT)
+def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width, extents, strides,
+            stencil, centre, h2, kernel, inclusive, cell, out):
+    """Weighted sum of the points in the window around ``centre`` into ``out``; returns the total weight.
+
+    Cells lying wholly outside the window are skipped; with the flat kernel a
+    cell lying wholly inside adds its precomputed sums; the others are summed
+    point by point. A relative margin of 1e-5 keeps cells that float
+    rounding could put on the wrong side of the window's edge point by point.
+    """
+    d = centre.shape[0]
+    for k in range(d):
+        cell[k] = np.int64(np.floor((centre[k] - origin[k]) / width))
+        out[k] = 0.0
+    total = 0.0
+    skip_above = h2 * (1.0 + 1e-5)
+    whole_below = h2 * (1.0 - 1e-5)
+    for o in range(stencil.shape[0]):
+        key = 0
+        near2 = 0.0
+        far2 = 0.0
+        inside_grid = True
+        for k in range(d):
+            c = cell[k] + stencil[o, k]
+            if c < 0 or c >= extents[k]:
+                inside_grid = False
+                break
+            key += c * strides[k]
+            lo = origin[k] + c * width - centre[k]
+            hi = lo + width
+            if lo > 0.0:
+                near2 += lo * lo
+            elif hi < 0.0:
+                near2 += hi * hi
+            far2 += max(lo * lo, hi * hi)
+        if not inside_grid or near2 > skip_above:
+            continue
+        j = _lookup(table_keys, table_cells, key)
+        if j < 0:
+            continue
+        if kernel == FLAT and far2 < whole_below:
+            total += cell_w[j]
+            for k in range(d):
+                out[k] += cell_sum[j, k]
+            continue
+        for p in range(starts[j], starts[j + 1]):
+            d2 = 0.0
+            for k in range(d):
+                t = points[p, k] - centre[k]
+                d2 += t * t
+            if d2 < h2 or (inclusive and d2 == h2):
+                g = weights[p]
+                if kernel != FLAT:
+                    g *= _weight(kernel, d2 / h2)
+                total += g
+                for k in range(d):
+                    out[k] += g * points[p, k]
+    return total
+
+
+@njit(**JIT_PARALLEL)
+def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width, extents, strides,
+               stencil, seeds, h2, kernel, inclusive, stop, squared_stop, max_iter, modes, intensity, iters):
+    """Climb every seed (s, d) to its mode over the weighted points (n, d) indexed by the grid.
+
+    A climb stops when its shift is <= ``stop`` (or, with ``squared_stop``,
+    when the squared shift is < ``stop``) or after ``max_iter`` shifts
+    beyond the first; ``intensity`` is the weight of the last window (0 for a
+    seed whose window was empty), ``iters`` the shifts beyond the first.
+    """
+    s, d = seeds.shape
+    for i in prange(s):
+        centre = seeds[i].copy()
+        new = np.empty(d)
+        cell = np.empty(d, dtype=np.int64)
+        it = 0
+        total = 0.0
+        while True:
+            total = _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width,
+                            extents, strides, stencil, centre, h2, kernel, inclusive, cell, new)
+            if total <= 0.0:
+                break
+            shift2 = 0.0
+            for k in range(d):
+                new[k] /= total
+                t = new[k] - centre[k]
+                shift2 += t * t
+                centre[k] = new[k]
+            done = shift2 < stop if squared_stop else np.sqrt(shift2) <= stop
+            if done or it >= max_iter:
+                break
+            it += 1
+        for k in range(d):
+            modes[i, k] = centre[k]
+        intensity[i] = total
+        iters[i] = it
+    return modes
+
+
+@njit(**JIT_PARALLEL)
+def window_means(points, weights, centres, ptr, idx, h2, kernel, inclusive, out):
+    """Weighted means (m, d) of the windows given as neighbour lists (CSR ``ptr``/``idx``); returns the totals."""
+    m, d = centres.shape
+    totals = np.zeros(m)
+    for i in prange(m):
+        for k in range(d):
+            out[i, k] = 0.0
+        total = 0.0
+        for q in range(ptr[i], ptr[i + 1]):
+            p = idx[q]
+            d2 = 0.0
+            for k in range(d):
+                t = points[p, k] - centres[i, k]
+                d2 += t * t
+            if d2 < h2 or (inclusive and d2 == h2):
+                g = weights[p]
+                if kernel != FLAT:
+                    g *= _weight(kernel, d2 / h2)
+                total += g
+                for k in range(d):
+                    out[i, k] += g * points[p, k]
+        if total > 0.0:
+            for k in range(d):
+                out[i, k] /= total
+        totals[i] = total
+    return totals
+
+
+@njit(**JIT)
+def suppress(centres, h2):
+    """Greedy merge of centres (k, d) sorted by decreasing intensity: keep a centre
+    unless an earlier kept one lies within the bandwidth (squared: h2)."""
+    k, d = centres.shape
+    keep = np.zeros(k, dtype=np.bool_)
+    kept = np.empty(k, dtype=np.int64)
+    n_kept = 0
+    for i in range(k):
+        alone = True
+        for a in range(n_kept):
+            j = kept[a]
+            d2 = 0.0
+            for c in range(d):
+                t = centres[i, c] - centres[j, c]
+                d2 += t * t
+            if d2 <= h2:
+                alone = False
+                break
+        if alone:
+            keep[i] = True
+            kept[n_kept] = i
+            n_kept += 1
+    return keep
+
+
+@njit(**JIT_PARALLEL)
+def nearest(points, centres):
+    """Index of the nearest centre (k, d) to each point (n, d) (first on ties) and its squared distance."""
+    n, d = points.shape
+    k = centres.shape[0]
+    labels = np.empty(n, dtype=np.int64)
+    dist2 = np.empty(n)
+    for i in prange(n):
+        best = np.inf
+        arg = 0
+        for j in range(k):
+            d2 = 0.0
+            for c in range(d):
+                t = points[i, c] - centres[j, c]
+                d2 += t * t
+            if d2 < best:
+                best = d2
+                arg = j
+        labels[i] = arg
+        dist2[i] = best
+    return labels, dist2
+
+
+@njit(**JIT)
+def cell_sums(cell_of_point, points, weights, m):
+    """Total weight (m,) and weighted coordinate sums (m, d) of each cell."""
+    n, d = points.shape
+    totals = np.zeros(m)
+    sums = np.zeros((m, d))
+    for i in range(n):
+        j = cell_of_point[i]
+        w = weights[i]
+        totals[j] += w
+        for k in range(d):
+            sums[j, k] += w * points[i, k]
+    return totals, sums
+
+
+@njit(**JIT)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(**JIT)
+def linked_components(points, starts, coords, table_keys, table_cells, extents, strides, stencil, r2):
+    """Connected components of "closer than r" among points (n, d) sorted by cell.
+
+    Cells are narrow enough that points sharing one are closer than r;
+    ``coords`` (m, d) are the occupied cells' integer coordinates. Returns a
+    component representative per point.
+    """
+    n, d = points.shape
+    m = starts.shape[0] - 1
+    parent = np.arange(n)
+    for j in range(m):
+        for p in range(starts[j] + 1, starts[j + 1]):
+            parent[p] = starts[j]
+    for a in range(m):
+        for o in range(stencil.shape[0]):
+            key = 0
+            inside_grid = True
+            for k in range(d):
+                c = coords[a, k] + stencil[o, k]
+                if c < 0 or c >= extents[k]:
+                    inside_grid = False
+                    break
+                key += c * strides[k]
+            if not inside_grid:
+                continue
+            b = _lookup(table_keys, table_cells, key)
+            if b <= a:
+                continue
+            if _find(parent, starts[a]) == _find(parent, starts[b]):
+                continue
+            linked = False
+            for p in range(starts[a], starts[a + 1]):
+                for q in range(starts[b], starts[b + 1]):
+                    d2 = 0.0
+                    for k in range(d):
+                        t = points[p, k] - points[q, k]
+                        d2 += t * t
+                    if d2 < r2:
+                        linked = True
+                        break
+                if linked:
+                    break
+            if linked:
+                parent[_find(parent, starts[b])] = _find(parent, starts[a])
+    for i in range(n):
+        parent[i] = _find(parent, i)
+    return parent
