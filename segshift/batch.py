@@ -46,7 +46,7 @@ from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
 from .resolution import check_resolution
 from .runner import Runner, capacity_of, default_jobs
-from .segment import DEFAULTS, check_min_size, check_spatial_radius
+from .segment import DEFAULTS, check_min_size, check_n_regions, check_scale, check_spatial_radius, default_min_size
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -65,7 +65,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_EXTENSIONS: tuple[str, ...] = IMAGE_EXTENSIONS
 
 #: What goes between an output's base name and its extension, per kind.
-OUTPUT_SUFFIXES: dict[str, str] = {"modes": "", "boundaries": ".boundaries", "labels": ".labels", "stats": ".stats"}
+OUTPUT_SUFFIXES: dict[str, str] = {
+    "modes": "", "boundaries": ".boundaries", "labels": ".labels", "ucm": ".ucm", "stats": ".stats",
+}
 
 #: Name of the manifest inside the output folder, unless told otherwise.
 DEFAULT_MANIFEST = "manifest.json"
@@ -340,16 +342,16 @@ def plan_outputs(
     inputs : sequence of str
         Input paths relative to the input folder (``/``-separated), as
         :func:`find_images` returns them.
-    kinds : sequence of {"modes", "boundaries", "labels", "stats"}
+    kinds : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
     image_format, labels_format : str
-        Extensions of pictures and label maps.
+        Extensions of pictures and of label maps and contour maps (UCM).
 
     Returns
     -------
     names : dict
         ``names[input][kind]``: output path relative to the output folder.
         ``sub/a.jpg`` gives ``sub/a.png``, ``sub/a.boundaries.png``,
-        ``sub/a.labels.png``/``.npy`` and ``sub/a.stats.json``. Inputs whose
+        ``sub/a.labels.png``/``.npy``, ``sub/a.ucm.png``/``.npy`` and ``sub/a.stats.json``. Inputs whose
         names would collide (compared case-insensitively, so that the
         result is the same on every file system) keep their extension:
         ``a.jpg`` -> ``a.jpg.png``, ``a.png`` -> ``a.png.png``.
@@ -364,7 +366,8 @@ def plan_outputs(
     >>> [names[i]["modes"] for i in ("a.jpg", "a.png", "b.jpg")]
     ['a.jpg.png', 'a.png.png', 'b.png']
     """
-    exts = {"modes": image_format, "boundaries": image_format, "labels": labels_format, "stats": ".json"}
+    exts = {"modes": image_format, "boundaries": image_format, "labels": labels_format, "ucm": labels_format,
+            "stats": ".json"}
     bases = {rel: str(PurePosixPath(rel).with_suffix("")) for rel in inputs}
     clashes: dict[str, set[str]] = {}
     for attempt in range(2):
@@ -400,12 +403,14 @@ def run_batch(
     out_dir: PathLike,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
-    min_size: float = DEFAULTS["min_size"],
+    min_size: float | None = None,
     *,
     kernel: str = DEFAULTS["kernel"],
     compat: str | None = DEFAULTS["compat"],
     speedup: str = DEFAULTS["speedup"],
     resolution: str = DEFAULTS["resolution"],
+    scale: str = DEFAULTS["scale"],
+    n_regions: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     outputs: Sequence[str] = ("modes",),
     image_format: str = ".png",
@@ -431,13 +436,18 @@ def run_batch(
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
     spatial_radius, range_radius, min_size, kernel, compat, speedup, resolution, max_pixels
         As for :func:`segshift.segment`; checked before anything is done.
-    outputs : sequence of {"modes", "boundaries", "labels", "stats"}
+    scale, n_regions
+        The level of the region hierarchy written (see :func:`segshift.segment`).
+    outputs : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
         What to write for each image: the mode-colour picture, the input with
-        region boundaries, the label map, the JSON statistics.
+        region boundaries, the label map, the ultrametric contour map of the
+        hierarchy (not with ``scale="fixed"``), the JSON statistics.
     image_format : str
         Extension of pictures: ``.png``, ``.jpg``, ``.tif``, ``.webp``, ``.bmp``.
     labels_format : {".png", ".npy"}
-        Extension of label maps (16-bit PNG, or int32 NumPy).
+        Extension of label maps (16-bit PNG, or int32 NumPy) and of contour
+        maps (16-bit PNG scaled as :func:`segshift.writers.encode_ucm` says,
+        or float64 NumPy).
     recursive : bool
         Include sub-folders.
     patterns : sequence of str, optional
@@ -503,19 +513,24 @@ def run_batch(
     {'ok': 18, 'skipped': 0, 'failed': 2, 'interrupted': 0}
     """
     start = time.perf_counter()
+    scale = check_scale(scale)
     params = dict(
         spatial_radius=check_spatial_radius(spatial_radius),
         range_radius=check_positive("range_radius", range_radius),
-        min_size=check_min_size(min_size),
+        min_size=check_min_size(default_min_size(scale) if min_size is None else min_size),
         kernel=kernel,
         compat=check_compat(compat),
         speedup=check_speedup(speedup),
         resolution=check_resolution(resolution),
+        scale=scale,
+        n_regions=check_n_regions(n_regions, scale),
     )
     check_kernel(kernel)
     if max_pixels is not None:
         check_positive("max_pixels", max_pixels, integer=True)
     kinds = _check_kinds(outputs)
+    if "ucm" in kinds and scale == "fixed":
+        raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
     image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
     labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
     if jobs is not None:

@@ -61,10 +61,13 @@ from .resolution import check_resolution
 from .segment import (
     check_min_size,
     check_spatial_radius,
+    check_n_regions,
+    check_scale,
+    default_min_size,
     image_modes,
     min_size_pixels,
-    regions_from_modes,
     segment,
+    segmentation_from_modes,
 )
 
 __all__ = [
@@ -277,6 +280,8 @@ def setting_name(setting: Mapping[str, Any]) -> str:
     's=7 r=6.5 m=20 kernel=gaussian'
     """
     full = {**_SEGMENT_DEFAULTS, **setting}
+    if full["min_size"] is None:
+        full["min_size"] = default_min_size(full["scale"])
     parts = [f"{_SHORT[k]}=auto" if full[k] is None else f"{_SHORT[k]}={full[k]:g}" for k in _SHORT]
     for key, value in full.items():
         if key not in _SHORT and value != _SEGMENT_DEFAULTS.get(key, object()):
@@ -303,6 +308,10 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         full["spatial_radius"] = check_spatial_radius(full["spatial_radius"])
         check_resolution(full["resolution"])
         full["range_radius"] = check_positive("range_radius", full["range_radius"])
+        full["scale"] = check_scale(full["scale"])
+        full["n_regions"] = check_n_regions(full["n_regions"], full["scale"])
+        if full["min_size"] is None:
+            full["min_size"] = default_min_size(full["scale"])
         full["min_size"] = check_min_size(full["min_size"])
         full["tol"] = check_positive("tol", full["tol"])
         full["max_iter"] = check_positive("max_iter", full["max_iter"], integer=True)
@@ -727,7 +736,10 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
                     seg = segment(rgb, **setting, max_pixels=None)
                 else:
                     min_pixels = min_size_pixels(setting["min_size"], height * width)
-                    seg = regions_from_modes(rgb, modes, setting["range_radius"], min_pixels, compat=setting["compat"])
+                    seg = segmentation_from_modes(
+                        rgb, modes, setting["range_radius"], min_pixels, compat=setting["compat"],
+                        scale=setting["scale"], n_regions=setting["n_regions"],
+                    )
                 scores[i] = evaluate_segmentation(seg.labels, gts, tolerance=task.tolerance)
                 regions[i] = int(seg.n_regions)
                 ucm = getattr(seg, "ucm", None)

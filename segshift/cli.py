@@ -33,7 +33,7 @@ from . import __version__, writers
 from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
 from .meanshift import KERNELS, SPEEDUPS
-from .segment import DEFAULTS
+from .segment import DEFAULTS, FINEST_MIN_SIZE, SCALES, check_n_regions, check_scale
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -49,6 +49,8 @@ _FLAGS = {
     "spatial_radius": "--spatial-radius",
     "range_radius": "--range-radius",
     "min_size": "--min-size",
+    "n_regions": "--regions",
+    "scale": "--scale",
     "kernel": "--kernel",
     "resolution": "--resolution",
     "max_pixels": "--max-pixels",
@@ -78,6 +80,14 @@ Run 'segshift COMMAND --help' for the options of a command."""
 _SEGMENT_EPILOG = f"""\
 example:
   segshift segment photo.jpg -o modes.png --boundaries edges.jpg --labels labels.png --stats -
+  segshift segment photo.jpg --regions 12 --ucm ucm.png
+
+By default the level of the region hierarchy is picked for each photo;
+--regions K asks for the level with K regions, --scale fixed for mean shift
+as published (fuse at half the range radius, prune at --min-size, no
+hierarchy). --ucm writes the ultrametric contour map: .npy holds the merge
+heights (float64), .png (16-bit) holds them scaled so that the highest is
+65535 (the scale is in the PNG text chunk segshift:ucm_max).
 
 Outputs never replace an existing file unless --overwrite is given (exit 1).
 Each file is written whole or not at all; if one cannot be written (disk
@@ -93,7 +103,7 @@ example:
   segshift batch photos/ segments/ --recursive --jobs 4 --labels npy --stats
 
 Outputs mirror IN_DIR: IN_DIR/sub/a.jpg -> OUT_DIR/sub/a.png (mode colours),
-a.boundaries.png, a.labels.png|.npy, a.stats.json. Two inputs that would share
+a.boundaries.png, a.labels.png|.npy, a.ucm.png|.npy, a.stats.json. Two inputs that would share
 a name (a.jpg and a.png) keep their extension: a.jpg.png and a.png.png.
 Inputs whose outputs all exist are skipped (only missing outputs are written),
 so running the command again without --overwrite resumes an interrupted
@@ -227,9 +237,18 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
         "-m",
         "--min-size",
         type=_min_size,
-        default=DEFAULTS["min_size"],
+        default=None,
         metavar="SIZE",
-        help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
+        help="smallest region kept (of the finest level with the hierarchy): pixels, or a fraction of the "
+        f"image's area below 1; 0 keeps all (default: {FINEST_MIN_SIZE:g}, with --scale fixed {DEFAULTS['min_size']:g})",
+    )
+    group.add_argument(
+        "--regions", type=int, default=None, metavar="K", dest="n_regions",
+        help="the level of the hierarchy with K regions (default: picked for each image)",
+    )
+    group.add_argument(
+        "--scale", choices=list(SCALES), default=DEFAULTS["scale"],
+        help="'auto': a level of the region hierarchy, picked per image; 'fixed': mean shift as published",
     )
     _add_method_options(group)
 
@@ -313,8 +332,14 @@ def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "-m", "--min-size", "--sweep-min-size", type=_number_list(_min_size),
-        default=str(DEFAULTS["min_size"]), metavar="SIZE[,...]",
-        dest="min_size", help="smallest region kept: pixels, or a fraction of the image's area below 1; 0 keeps all",
+        default=[None], metavar="SIZE[,...]",
+        dest="min_size", help="smallest region kept (of the finest level with the hierarchy): pixels, or a fraction "
+        f"of the image's area below 1; 0 keeps all (default: {FINEST_MIN_SIZE:g}, with --scale fixed "
+        f"{DEFAULTS['min_size']:g})",
+    )
+    group.add_argument(
+        "--scale", choices=list(SCALES), default=DEFAULTS["scale"],
+        help="'auto': a level of the region hierarchy, picked per image; 'fixed': mean shift as published",
     )
     _add_method_options(group)
 
@@ -351,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: NAME.seg.png in the current folder)",
     )
     out.add_argument("--labels", metavar="PATH", help="label map: .png (16-bit) or .npy (int32)")
+    out.add_argument(
+        "--ucm", metavar="PATH",
+        help="ultrametric contour map of the hierarchy: .png (16-bit, scaled) or .npy (float64 heights)",
+    )
     out.add_argument("--boundaries", metavar="PATH", help=f"region boundaries over the input: {image_exts}")
     out.add_argument(
         "--stats",
@@ -405,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--labels", nargs="?", const="png", choices=("png", "npy"), help="write label maps (png: 16-bit)"
     )
     out.add_argument("--boundaries", action="store_true", help="write boundary overlays")
+    out.add_argument(
+        "--ucm", action="store_true",
+        help="write ultrametric contour maps of the hierarchy, in the --labels format (png: 16-bit, scaled)",
+    )
     out.add_argument("--stats", action="store_true", help="write JSON statistics")
     out.add_argument(
         "--format",
@@ -561,6 +594,8 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         compat=None if args.compat == "none" else args.compat,
         speedup=args.speedup,
         resolution=args.resolution,
+        scale=args.scale,
+        n_regions=args.n_regions,
         max_pixels=args.max_pixels,
     )
 
@@ -651,13 +686,17 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
     if _tiled(args):
         return _cmd_segment_tiled(args)
-    requested = [("labels", args.labels), ("boundaries", args.boundaries), ("stats", args.stats)]
+    requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]
     output = args.output
     if output is None and not any(dest for _, dest in requested):
         output = f"{Path(args.input).stem}.seg.png"
     plan = [(kind, dest) for kind, dest in [("modes", output), *requested] if dest is not None]
 
     # Check every output before doing any work.
+    check_scale(args.scale)
+    check_n_regions(args.n_regions, args.scale)
+    if args.ucm is not None and args.scale == "fixed":
+        raise ParameterError("--ucm needs the region hierarchy; it cannot be used with --scale fixed")
     to_stdout = [kind for kind, dest in plan if dest == "-"]
     if len(to_stdout) > 1:
         raise ParameterError(f"only one output can go to stdout ('-'); got {len(to_stdout)}")
@@ -751,12 +790,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     outputs = [] if args.no_modes else ["modes"]
     if args.labels:
         outputs.append("labels")
+    if args.ucm:
+        outputs.append("ucm")
     if args.boundaries:
         outputs.append("boundaries")
     if args.stats:
         outputs.append("stats")
     if not outputs:
-        raise ParameterError("nothing to write: --no-modes needs --labels, --boundaries or --stats")
+        raise ParameterError("nothing to write: --no-modes needs --labels, --ucm, --boundaries or --stats")
     manifest: Any = None if args.manifest is None else (False if args.manifest == "-" else args.manifest)
 
     stack = contextlib.ExitStack()  # the Dask client, if any, and Dask's log level
@@ -909,7 +950,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     settings = [
         dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel,
              compat=None if args.compat == "none" else args.compat, speedup=args.speedup,
-             resolution=args.resolution)
+             resolution=args.resolution, scale=args.scale)
         for hs, hr, m in itertools.product(args.spatial_radius, args.range_radius, args.min_size)
     ]
     if args.json not in (None, "-"):

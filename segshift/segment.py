@@ -16,6 +16,7 @@ from . import regions as _regions
 from . import render
 from . import resolution as _resolution
 from .errors import ParameterError
+from .hierarchy import Hierarchy, auto_scale, boundary_strength, build_hierarchy, check_level
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
     check_compat,
@@ -39,10 +40,17 @@ DEFAULTS = dict(
     compat="edison",
     speedup="none",
     resolution="auto",
+    scale="auto",
 )
 #: The default spatial radius, in pixels of the working resolution (BSDS500's
 #: 481 x 321, see :mod:`segshift.resolution`): 10 / 578 of the image's diagonal.
 WORKING_RADIUS = 10.0
+
+#: The values of ``scale``: a level of the region hierarchy picked per image, or mean shift's fixed scale.
+SCALES = ("auto", "fixed")
+
+#: Default smallest region of the hierarchy's finest level, as a fraction of the image's area.
+FINEST_MIN_SIZE = 0.00013
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +80,12 @@ class Segmentation:
         The parameters the segmentation was made with.
     seconds : float
         Wall time of :func:`segment`.
+    hierarchy : Hierarchy or None
+        The merge tree over the finest partition that this segmentation is
+        a level of (:mod:`segshift.hierarchy`); None for a fixed-scale
+        segmentation (``scale="fixed"``). :meth:`at` and :attr:`ucm` use it.
+    threshold : float or None
+        The merge height this level was cut at (None without a hierarchy).
     """
 
     labels: NDArray[np.int32]
@@ -81,6 +95,8 @@ class Segmentation:
     image: NDArray[np.float32] = field(repr=False)
     params: dict = field(default_factory=dict)
     seconds: float = 0.0
+    hierarchy: Hierarchy | None = field(default=None, repr=False)
+    threshold: float | None = None
 
     @property
     def n_regions(self) -> int:
@@ -104,6 +120,52 @@ class Segmentation:
         """(H, W, 3) uint8: every region in a random colour, for viewing."""
         return render.paint_modes(self.labels, render.random_colours(self.n_regions, seed))
 
+    @property
+    def ucm(self) -> NDArray[np.float64] | None:
+        """The ultrametric contour map, (H, W) float64, or None without a hierarchy.
+
+        0 inside the finest regions; on a border, the merge height at which
+        its two sides become one region. A pixel holds the largest height of
+        its borders with its right and lower neighbours, so that for every
+        threshold ``t`` the pixels with ``ucm > t`` are exactly those whose
+        right or lower neighbour lies in another region of
+        ``at(threshold=t)`` (see :func:`segshift.hierarchy.boundary_pixels`).
+        """
+        return None if self.hierarchy is None else self.hierarchy.ucm()
+
+    def at(self, n_regions: int | None = None, *, threshold: float | None = None) -> Segmentation:
+        """Another level of the hierarchy: ``n_regions`` regions, or the cut at ``threshold``.
+
+        Parameters
+        ----------
+        n_regions : int, optional
+            Regions wanted, >= 1: exactly that many, or the finest level when
+            it has fewer.
+        threshold : float, optional
+            Merge height, >= 0: every merge at or below it is made.
+
+        Returns
+        -------
+        Segmentation
+            The level, with the same hierarchy (levels are nested: every
+            region of a finer level lies inside one region of a coarser one).
+
+        Raises
+        ------
+        ParameterError
+            Neither or both arguments, ``n_regions`` < 1, a threshold that is
+            negative or NaN, or a segmentation without hierarchy.
+        """
+        n_regions, threshold = check_level(n_regions, threshold)
+        if self.hierarchy is None:
+            raise ParameterError(
+                "this segmentation has no hierarchy (made with scale='fixed'); segment with scale='auto'"
+            )
+        h = self.hierarchy
+        n_merges = h.merges_for(n_regions=n_regions, threshold=threshold)
+        return level(h, n_merges, image=self.image, params=self.params, seconds=self.seconds,
+                     compat=self.params.get("compat", "edison"))
+
     def __repr__(self) -> str:
         h, w = self.shape
         return f"Segmentation({w}x{h}, n_regions={self.n_regions}, params={self.params})"
@@ -113,7 +175,7 @@ def segment(
     image: ImageSource,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],
     range_radius: float = DEFAULTS["range_radius"],
-    min_size: float = DEFAULTS["min_size"],
+    min_size: float | None = None,
     *,
     kernel: str = DEFAULTS["kernel"],
     tol: float = 0.01,
@@ -122,15 +184,24 @@ def segment(
     compat: str | None = DEFAULTS["compat"],
     speedup: str = DEFAULTS["speedup"],
     resolution: str = DEFAULTS["resolution"],
+    scale: str = DEFAULTS["scale"],
+    n_regions: int | None = None,
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
     Every pixel, as a joint (x, y, L*, u*, v*) feature vector, climbs the
     kernel density estimate to its mode (by default at a working resolution
     of about BSDS500's size, see ``resolution``); 8-connected pixels with the same
-    mode form regions; adjacent regions whose modes are within half the
-    range radius are fused; regions under ``min_size`` pixels are merged
-    into their closest neighbour.
+    mode form regions. With ``scale="fixed"`` (mean shift as published),
+    adjacent regions whose modes are within half the range radius are fused
+    and regions under ``min_size`` pixels are merged into their closest
+    neighbour. Otherwise (the default) regions under ``min_size`` pixels are
+    merged into their closest neighbour to make the finest partition, whose
+    regions are then merged pairwise into a hierarchy
+    (:mod:`segshift.hierarchy`), and one level of it is returned: the one
+    :func:`segshift.hierarchy.auto_scale` picks for this image, or the one
+    with ``n_regions`` regions. Other levels are a call away
+    (:meth:`Segmentation.at`).
 
     Parameters
     ----------
@@ -145,11 +216,14 @@ def segment(
         reproduces EDISON).
     range_radius : float
         Radius of the range window in L*u*v* units (EDISON's ``hr``).
-    min_size : int or float
+    min_size : int or float, optional
         Smallest region kept (EDISON's ``M``): an int is a number of pixels
         (0 or 1 keeps all), a float in (0, 1) a fraction of the image's
         area, so that the same setting suits any resolution. Both count pixels
         of the image, whatever resolution the regions are found at.
+        With the hierarchy it is the smallest region of the finest level.
+        Default: ``FINEST_MIN_SIZE`` (0.00013) of the area with the
+        hierarchy, ``DEFAULTS["min_size"]`` (0.013) with ``scale="fixed"``.
     kernel : {"uniform", "gaussian", "epanechnikov"}
         Weights of the mean-shift update; see :func:`segshift.meanshift.filter_image`.
     tol : float
@@ -165,8 +239,8 @@ def segment(
         convergence test (raw units after the first shift, see
         :func:`segshift.meanshift.filter_image`) and its region seeds (a
         region starts with its first pixel's mode). With EDISON's parameters
-        (7, 6.5, 20) the labels agree with EDISON's at a mean adjusted Rand
-        index of about 0.97 on the BSDS500 val photos
+        (7, 6.5, 20) and ``scale="fixed"`` the labels agree with EDISON's at
+        a mean adjusted Rand index of about 0.97 on the BSDS500 val photos
         (``scripts/edison_agreement.py``).
     speedup : {"none", "fast"}
         ``"none"`` (default): exact mean shift, every pixel (of the working
@@ -185,6 +259,15 @@ def segment(
         (:mod:`segshift.resolution`); ``"full"`` lets every pixel of the
         image climb, with the radius scaled to its diagonal. A radius given
         in pixels always runs at full resolution.
+    scale : {"auto", "fixed"}
+        ``"auto"`` (default): build the hierarchy and return the level
+        picked for this image (or the one with ``n_regions`` regions).
+        ``"fixed"``: no hierarchy; the regions of fusing at half the range
+        radius and pruning at ``min_size``, as mean shift was published
+        (segshift's behaviour before the hierarchy).
+    n_regions : int, optional
+        Return the level of the hierarchy with exactly this many regions
+        (or the finest level, when it has fewer) instead of the automatic one.
 
     Returns
     -------
@@ -211,11 +294,15 @@ def segment(
     >>> seg = segment(image)
     >>> seg.n_regions, seg.areas.tolist()
     (2, [300, 300])
+    >>> seg.at(n_regions=1).n_regions
+    1
     """
     start = time.perf_counter()
     spatial_radius = check_spatial_radius(spatial_radius)
     range_radius = check_positive("range_radius", range_radius)
-    min_size = check_min_size(min_size)
+    scale = check_scale(scale)
+    n_regions = check_n_regions(n_regions, scale)
+    min_size = check_min_size(default_min_size(scale) if min_size is None else min_size)
     _resolution.check_resolution(resolution)
     check_kernel(kernel)
     check_compat(compat)
@@ -228,7 +315,10 @@ def segment(
         compat=compat,
         speedup=speedup,
         resolution=resolution,
+        scale=scale,
     )
+    if n_regions is not None:
+        params["n_regions"] = n_regions
 
     rgb = load_image(image, max_pixels=max_pixels)
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
@@ -241,10 +331,83 @@ def segment(
         grid, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat,
         speedup=work.speedup,
     )
-    seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
-    if work.shape is not None:
-        seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
+    if scale == "fixed":
+        seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
+        if work.shape is not None:
+            seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
+    else:
+        hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat)
+        if work.shape is not None:
+            # the finest labels at full resolution keep their ids, so the tree carries over
+            labels, areas = _resolution.place_labels(
+                rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat
+            )
+            hierarchy = replace(hierarchy, labels=labels, areas=np.asarray(areas, dtype=np.int64))
+        n_merges = auto_scale(hierarchy) if n_regions is None else hierarchy.merges_for(n_regions=n_regions)
+        seg = level(hierarchy, n_merges, image=rgb, compat=compat)
     return replace(seg, params=params, seconds=time.perf_counter() - start)
+
+
+def check_scale(scale) -> str:
+    """Validate ``scale``: "auto" or "fixed" (any case)."""
+    if not isinstance(scale, str) or scale.lower() not in SCALES:
+        raise ParameterError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    return scale.lower()
+
+
+def check_n_regions(n_regions, scale: str) -> int | None:
+    """Validate ``n_regions``: None or an integer >= 1, and only with the hierarchy."""
+    if n_regions is None:
+        return None
+    if scale == "fixed":
+        raise ParameterError("n_regions needs the hierarchy; it cannot be used with scale='fixed'")
+    return check_level(n_regions, None)[0]
+
+
+def default_min_size(scale: str) -> float:
+    """The default ``min_size`` for a ``scale``: the finest level's, or the fixed scale's."""
+    return DEFAULTS["min_size"] if scale == "fixed" else FINEST_MIN_SIZE
+
+
+def segmentation_from_modes(
+    rgb: NDArray[np.float32],
+    modes: NDArray[np.float32],
+    range_radius: float,
+    min_size: int,
+    *,
+    compat: str | None = DEFAULTS["compat"],
+    scale: str = DEFAULTS["scale"],
+    n_regions: int | None = None,
+) -> Segmentation:
+    """Everything of :func:`segment` after the mean-shift stage.
+
+    ``scale="fixed"``: :func:`regions_from_modes`. Otherwise the finest
+    partition (connect, prune at ``min_size`` pixels), its hierarchy, and the
+    level with ``n_regions`` regions or the automatic one. Returns a
+    Segmentation with empty ``params`` and zero ``seconds``.
+    """
+    if scale == "fixed":
+        return regions_from_modes(rgb, modes, range_radius, min_size, compat=compat)
+    hierarchy = hierarchy_from_modes(rgb, modes, min_size, compat=compat)
+    if n_regions is not None:
+        n_merges = hierarchy.merges_for(n_regions=n_regions)
+    else:
+        n_merges = auto_scale(hierarchy)
+    return level(hierarchy, n_merges, image=rgb, compat=compat)
+
+
+def hierarchy_from_modes(
+    rgb: NDArray[np.float32],
+    modes: NDArray[np.float32],
+    min_size: int,
+    *,
+    compat: str | None = DEFAULTS["compat"],
+) -> Hierarchy:
+    """The finest partition of the modes (connect, prune at ``min_size`` pixels) and its merge tree."""
+    regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
+    regions = _regions.prune_regions(regions, min_size)
+    strength = boundary_strength(rgb_to_luv(rgb, compat=compat))
+    return build_hierarchy(_regions.final_labels(regions), regions.modes, regions.areas, strength)
 
 
 def image_modes(
@@ -331,4 +494,39 @@ def regions_from_modes(
         modes_rgb=render.luv_to_rgb8(regions.modes, compat=compat),
         areas=regions.areas,
         image=rgb,
+    )
+
+
+def level(
+    hierarchy: Hierarchy,
+    n_merges: int,
+    *,
+    image: NDArray[np.float32],
+    params: dict | None = None,
+    seconds: float = 0.0,
+    compat: str | None = DEFAULTS["compat"],
+) -> Segmentation:
+    """The :class:`Segmentation` after the first ``n_merges`` merges of ``hierarchy``.
+
+    Modes are the area-weighted means of the finest modes; labels are
+    contiguous and in raster order of each region's first pixel.
+    """
+    h = hierarchy
+    n_merges = max(0, min(int(n_merges), max(h.n_finest - 1, 0)))
+    region_of = h.cut(n_merges)
+    m = int(region_of.max()) + 1 if len(region_of) else 0
+    areas = np.bincount(region_of, weights=h.areas, minlength=m)
+    sums = np.stack([np.bincount(region_of, weights=h.modes_luv[:, c] * h.areas, minlength=m) for c in range(3)], 1)
+    modes = sums / areas[:, None]
+    threshold = float(h.heights[n_merges - 1]) if n_merges > 0 else 0.0
+    return Segmentation(
+        labels=region_of.astype(np.int32)[h.labels],
+        modes_luv=modes.astype(np.float32),
+        modes_rgb=render.luv_to_rgb8(modes, compat=compat),
+        areas=np.round(areas).astype(np.int64),
+        image=image,
+        params=dict(params or {}),
+        seconds=seconds,
+        hierarchy=h,
+        threshold=threshold,
     )

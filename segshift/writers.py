@@ -14,6 +14,9 @@ Formats follow the file's extension:
   ``.tif``/``.tiff``, ``.webp``, ``.bmp`` (Pillow);
 - label maps: ``.png`` (16-bit grayscale, label = pixel value) or ``.npy``
   (int32, :func:`numpy.save`);
+- contour maps (the hierarchy's UCM): ``.png`` (16-bit grayscale, heights
+  scaled so that the largest is 65535, see :func:`encode_ucm`) or ``.npy``
+  (float64 heights as they are);
 - statistics: ``.json``;
 - manifests: ``.json`` (a list of records) or ``.csv``.
 
@@ -52,6 +55,8 @@ IMAGE_FORMATS: dict[str, str] = {
 }
 #: Label-map formats by extension.
 LABEL_FORMATS: tuple[str, ...] = (".png", ".npy")
+#: Contour-map (UCM) formats by extension.
+UCM_FORMATS: tuple[str, ...] = (".png", ".npy")
 #: Statistics formats by extension.
 STATS_FORMATS: tuple[str, ...] = (".json",)
 #: Manifest formats by extension.
@@ -64,13 +69,16 @@ PLOT_FORMATS: tuple[str, ...] = (".png", ".svg")
 FORMATS: dict[str, tuple[str, ...]] = {
     "image": tuple(IMAGE_FORMATS),
     "labels": LABEL_FORMATS,
+    "ucm": UCM_FORMATS,
     "stats": STATS_FORMATS,
     "manifest": MANIFEST_FORMATS,
     "plot": PLOT_FORMATS,
 }
 
 #: The ``kind`` argument of :func:`output_format` for each output of a segmentation.
-OUTPUT_KINDS: dict[str, str] = {"modes": "image", "boundaries": "image", "labels": "labels", "stats": "stats"}
+OUTPUT_KINDS: dict[str, str] = {
+    "modes": "image", "boundaries": "image", "labels": "labels", "ucm": "ucm", "stats": "stats",
+}
 
 
 #: Columns of a manifest, in order.
@@ -92,7 +100,7 @@ def output_format(path: PathLike, kind: str) -> str:
     ----------
     path : str or path-like
         The output file name.
-    kind : {"image", "labels", "stats", "manifest", "plot"}
+    kind : {"image", "labels", "ucm", "stats", "manifest", "plot"}
         What will be written there.
 
     Returns
@@ -134,7 +142,7 @@ def check_output(
     ----------
     path : str or path-like
         The output file.
-    kind : {"image", "labels", "stats", "manifest", "plot"}
+    kind : {"image", "labels", "ucm", "stats", "manifest", "plot"}
         What will be written (decides the accepted extensions).
     overwrite : bool
         Allow replacing an existing file.
@@ -433,6 +441,55 @@ def encode_labels(labels: NDArray[np.integer], ext: str = ".png") -> bytes:
     return buffer.getvalue()
 
 
+def _hierarchy_stats(seg: Any) -> dict[str, Any]:
+    """``finest_regions`` and ``threshold`` of a level of a hierarchy; nothing without one."""
+    hierarchy = getattr(seg, "hierarchy", None)
+    if hierarchy is None:
+        return {}
+    return {"finest_regions": int(hierarchy.n_finest), "threshold": round(float(seg.threshold), 6)}
+
+
+def encode_ucm(ucm: NDArray[np.floating], ext: str = ".png") -> bytes:
+    """Encode an ultrametric contour map as a 16-bit grayscale PNG or a ``.npy`` file.
+
+    The PNG holds ``round(ucm / ucm.max() * 65535)``: 0 stays 0 (inside the
+    finest regions), the highest border is 65535, and the order of the
+    heights is kept (heights closer than ``ucm.max() / 65535`` may share a
+    value). The largest height is stored in the PNG's text chunk
+    ``segshift:ucm_max``, so ``png / 65535 * ucm_max`` gives the heights
+    back to 16 bits. ``.npy`` keeps the float64 heights exactly.
+
+    Parameters
+    ----------
+    ucm : (H, W) ndarray of float
+        Heights >= 0 (:attr:`segshift.Segmentation.ucm`).
+    ext : {".png", ".npy"}
+
+    Returns
+    -------
+    bytes
+    """
+    from PIL import Image, PngImagePlugin
+
+    ext = ext.lower() if ext.startswith(".") else "." + ext.lower()
+    ucm = np.asarray(ucm, dtype=np.float64)
+    buffer = io.BytesIO()
+    if ext == ".npy":
+        np.save(buffer, ucm, allow_pickle=False)
+    elif ext == ".png":
+        top = float(ucm.max()) if ucm.size else 0.0
+        scaled = np.zeros(ucm.shape, dtype=np.uint16)
+        if top > 0:
+            scaled = np.round(ucm * (65535.0 / top)).astype(np.uint16)
+            scaled[(ucm > 0) & (scaled == 0)] = 1  # a border stays a border
+        info = PngImagePlugin.PngInfo()
+        info.add_text("segshift:ucm_max", repr(top))
+        Image.fromarray(scaled).save(buffer, format="PNG", compress_level=6, pnginfo=info)
+    else:
+        raise ParameterError(f"UCM format {ext!r} is not supported; use one of {', '.join(UCM_FORMATS)}")
+    return buffer.getvalue()
+
+
 def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str, Any]:
     """Describe a segmentation and each of its regions as plain JSON-ready data.
 
@@ -447,7 +504,8 @@ def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str,
     -------
     dict
         ``segshift_version``, ``input``, ``params``, ``width``, ``height``,
-        ``n_regions``, ``seconds``, ``bbox_format`` and ``regions``: one dict
+        ``n_regions``, ``seconds``, with a hierarchy ``finest_regions`` and
+        ``threshold`` (the merge height of the level), ``bbox_format`` and ``regions``: one dict
         per region with ``label``, ``area`` (pixels), ``rgb`` (mode colour,
         8-bit sRGB), ``luv`` (mode colour, CIE L*u*v*), ``bbox``
         (``[x_min, y_min, x_max, y_max]`` in pixels, maxima exclusive, so
@@ -490,6 +548,7 @@ def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str,
         "height": int(height),
         "n_regions": n,
         "seconds": round(float(seg.seconds), 4),
+        **_hierarchy_stats(seg),
         "bbox_format": "[x_min, y_min, x_max, y_max], pixels, maxima exclusive",
         "regions": regions,
     }
@@ -595,7 +654,7 @@ def write_output(kind: str, path: PathLike, seg: Any, *, source: PathLike | None
 
     Parameters
     ----------
-    kind : {"modes", "boundaries", "labels", "stats"}
+    kind : {"modes", "boundaries", "labels", "ucm", "stats"}
         Mode-colour picture, boundaries over the input, label map, or JSON
         statistics.
     path : str or path-like
@@ -629,6 +688,10 @@ def encode_output(kind: str, seg: Any, ext: str, *, source: PathLike | None = No
         return encode_image(seg.boundary_image(), ext)
     if kind == "labels":
         return encode_labels(seg.labels, ext)
+    if kind == "ucm":
+        if seg.ucm is None:
+            raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
+        return encode_ucm(seg.ucm, ext)
     if kind == "stats":
         return encode_stats(segmentation_stats(seg, source=source))
     raise ParameterError(f"output kind must be one of {', '.join(OUTPUT_KINDS)}; got {kind!r}")

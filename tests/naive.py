@@ -269,3 +269,52 @@ def mean_shift_climbs(points, weights, seeds, bandwidth, kernel="flat", max_iter
         modes.append(centre)
         weights_in.append(w.sum())
     return np.array(modes), np.array(weights_in)
+
+def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
+    """Greedy pairwise merging by brute force: every step recomputes every
+    adjacent pair's dissimilarity from the original edges and the member
+    lists, and merges the cheapest pair (see segshift.hierarchy).
+
+    Returns (merges, heights) as segshift's kernel: scipy linkage ids, heights
+    made non-decreasing.
+    """
+    colour_weight, size_power, enclosure, total = params
+    members = {i: [i] for i in range(n)}  # cluster id -> finest regions
+    owner = list(range(n))  # finest region -> cluster id
+    merges, heights = [], []
+    last = 0.0
+    while len(members) > 1:
+        border = {}
+        perim = {c: 0.0 for c in members}
+        for (a, b), s, c in zip(edges, bsum, bcnt):
+            ca, cb = owner[a], owner[b]
+            if ca == cb:
+                continue
+            perim[ca] += c
+            perim[cb] += c
+            key = (min(ca, cb), max(ca, cb))
+            old = border.get(key, (0.0, 0.0))
+            border[key] = (old[0] + s, old[1] + c)
+        best = None
+        for (ca, cb), (s, c) in border.items():
+            area_a = sum(areas[i] for i in members[ca])
+            area_b = sum(areas[i] for i in members[cb])
+            mode_a = sum(sums[i] for i in members[ca]) / area_a
+            mode_b = sum(sums[i] for i in members[cb]) / area_b
+            cost = s / c + colour_weight * float(np.sqrt(((mode_a - mode_b) ** 2).sum()))
+            cost *= (min(area_a, area_b) / total) ** size_power
+            cost *= 1.0 - enclosure * min(1.0, c / max(1.0, min(perim[ca], perim[cb])))
+            if best is None or cost < best[0]:
+                best = (cost, ca, cb)
+        if best is None:  # not connected: join the rest at the last height
+            ids = sorted(members)
+            best = (last, ids[0], ids[1])
+        cost, ca, cb = best
+        last = max(last, cost)
+        new = n + len(merges)
+        merges.append((min(ca, cb), max(ca, cb)))
+        heights.append(last)
+        members[new] = members.pop(ca) + members.pop(cb)
+        for i in members[new]:
+            owner[i] = new
+    return np.array(merges, dtype=np.int64).reshape(-1, 2), np.array(heights)

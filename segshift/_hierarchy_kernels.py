@@ -1,0 +1,289 @@
+"""Numba kernels of the region hierarchy: border statistics, greedy pairwise
+merging over the region adjacency graph, level cuts and the contour map.
+No I/O, no user-facing errors.
+
+Wrapper: :mod:`segshift.hierarchy`.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numba
+import numpy as np
+
+from ._config import JIT
+from ._region_kernels import _find
+
+
+@numba.njit(**JIT)
+def _scan_border(labels, strength, a_out, b_out, v_out):
+    """Write (or, with outputs of length 0, only count) the border pixel pairs."""
+    height, width = labels.shape
+    store = a_out.shape[0] > 0
+    n = 0
+    for y in range(height):
+        for x in range(width):
+            p = labels[y, x]
+            for k in range(2):
+                if k == 0:
+                    if x + 1 >= width:
+                        continue
+                    ny, nx = y, x + 1
+                else:
+                    if y + 1 >= height:
+                        continue
+                    ny, nx = y + 1, x
+                q = labels[ny, nx]
+                if p != q:
+                    if store:
+                        a_out[n] = min(p, q)
+                        b_out[n] = max(p, q)
+                        v_out[n] = 0.5 * (strength[y, x] + strength[ny, nx])
+                    n += 1
+    return n
+
+
+@numba.njit(**JIT)
+def border_pairs(labels, strength):
+    """Every 4-adjacent pixel pair of different labels, with its mean strength.
+
+    labels: (H, W) int32; strength: (H, W) float32 -> (a, b, value): (m,)
+    int64 with a < b the two labels, (m,) float64 the mean of the two
+    pixels' strengths.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    m = _scan_border(labels, strength, empty, empty, np.empty(0))
+    a = np.empty(m, dtype=np.int64)
+    b = np.empty(m, dtype=np.int64)
+    v = np.empty(m)
+    _scan_border(labels, strength, a, b, v)
+    return a, b, v
+
+
+@numba.njit(**JIT)
+def _cost(a, b, k, areas, sums, perim, bsum, bcnt, params):
+    """Dissimilarity of regions a and b that share edge k (see hierarchy.merge_cost)."""
+    colour_weight, size_power, enclosure, total = params[0], params[1], params[2], params[3]
+    d2 = 0.0
+    for c in range(3):
+        diff = sums[a, c] / areas[a] - sums[b, c] / areas[b]
+        d2 += diff * diff
+    contrast = bsum[k] / bcnt[k]
+    cost = contrast + colour_weight * np.sqrt(d2)
+    small = min(areas[a], areas[b])
+    cost *= (small / total) ** size_power
+    shared = bcnt[k] / max(1.0, min(perim[a], perim[b]))
+    cost *= 1.0 - enclosure * min(1.0, shared)
+    return cost
+
+
+@numba.njit(**JIT)
+def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
+    """Merge the n regions pairwise, cheapest adjacent pair first.
+
+    edges: (e, 2) int64 unique pairs (a < b); bsum, bcnt: (e,) float64
+    summed border strength and border length (pixel pairs) of each edge;
+    areas: (n,) float64; sums: (n, 3) float64 area-weighted mode sums;
+    params: (4,) float64 (colour weight, size power, enclosure, image area).
+
+    Returns (merges (n-1, 2) int64 in scipy's linkage numbering, heights
+    (n-1,) float64 non-decreasing, edge_height (e,) float64: the height at
+    which each edge's two regions join). Components the graph does not
+    connect are joined at the end at the last height.
+    """
+    e = edges.shape[0]
+    areas = areas.copy()
+    sums = sums.copy()
+    bsum = bsum.copy()
+    bcnt = bcnt.copy()
+    perim = np.zeros(n)
+    for k in range(e):
+        perim[edges[k, 0]] += bcnt[k]
+        perim[edges[k, 1]] += bcnt[k]
+    parent = np.arange(n)
+    cluster = np.arange(n)
+    head = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(2 * e, -1, dtype=np.int64)
+    for k in range(e - 1, -1, -1):
+        u = edges[k, 0]
+        v = edges[k, 1]
+        nxt[2 * k] = head[u]
+        head[u] = 2 * k
+        nxt[2 * k + 1] = head[v]
+        head[v] = 2 * k + 1
+    alive = np.ones(e, dtype=np.bool_)
+    version = np.zeros(e, dtype=np.int64)
+    into = np.full(e, -1, dtype=np.int64)
+    edge_height = np.zeros(e)
+    mark = np.full(n, -1, dtype=np.int64)
+    mark_edge = np.zeros(n, dtype=np.int64)
+
+    heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
+    for k in range(e):
+        heap.append((_cost(edges[k, 0], edges[k, 1], k, areas, sums, perim, bsum, bcnt, params), np.int64(k), np.int64(0)))
+    heapq.heapify(heap)
+
+    merges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
+    heights = np.empty(max(n - 1, 0))
+    m = 0
+    last = 0.0
+    while len(heap) > 0 and m < n - 1:
+        cost, k, ver = heapq.heappop(heap)
+        if not alive[k] or ver != version[k]:
+            continue
+        a = _find(parent, edges[k, 0])
+        b = _find(parent, edges[k, 1])
+        h = max(cost, last)
+        last = h
+        ca, cb = cluster[a], cluster[b]
+        merges[m, 0] = min(ca, cb)
+        merges[m, 1] = max(ca, cb)
+        heights[m] = h
+        alive[k] = False
+        edge_height[k] = h
+        parent[b] = a
+        cluster[a] = n + m
+        m += 1
+        perim[a] = perim[a] + perim[b] - 2.0 * bcnt[k]
+        areas[a] += areas[b]
+        for c in range(3):
+            sums[a, c] += sums[b, c]
+        # Append b's half-edges to a's list, then walk it once: drop dead and
+        # internal edges, fold parallel edges into one.
+        if head[a] < 0:
+            head[a] = head[b]
+        else:
+            t = head[a]
+            while nxt[t] >= 0:
+                t = nxt[t]
+            nxt[t] = head[b]
+        head[b] = -1
+        prev = -1
+        hh = head[a]
+        while hh >= 0:
+            following = nxt[hh]
+            k2 = hh >> 1
+            keep = False
+            if alive[k2]:
+                x = _find(parent, edges[k2, 0])
+                y = _find(parent, edges[k2, 1])
+                o = y if x == a else x
+                if o == a:
+                    alive[k2] = False
+                    into[k2] = k
+                elif mark[o] == m:
+                    kk = mark_edge[o]
+                    bsum[kk] += bsum[k2]
+                    bcnt[kk] += bcnt[k2]
+                    alive[k2] = False
+                    into[k2] = kk
+                else:
+                    mark[o] = m
+                    mark_edge[o] = k2
+                    keep = True
+            if keep:
+                if prev < 0:
+                    head[a] = hh
+                else:
+                    nxt[prev] = hh
+                prev = hh
+            hh = following
+        if prev < 0:
+            head[a] = -1
+        else:
+            nxt[prev] = -1
+        hh = head[a]
+        while hh >= 0:
+            k2 = hh >> 1
+            x = _find(parent, edges[k2, 0])
+            y = _find(parent, edges[k2, 1])
+            o = y if x == a else x
+            version[k2] += 1
+            heapq.heappush(heap, (_cost(a, o, k2, areas, sums, perim, bsum, bcnt, params), k2, version[k2]))
+            hh = nxt[hh]
+    # Regions the adjacency graph does not connect: join them at the last height.
+    if m < n - 1:
+        root0 = -1
+        for i in range(n):
+            if _find(parent, i) == i:
+                if root0 < 0:
+                    root0 = i
+                else:
+                    ca, cb = cluster[root0], cluster[i]
+                    merges[m, 0] = min(ca, cb)
+                    merges[m, 1] = max(ca, cb)
+                    heights[m] = last
+                    parent[i] = root0
+                    cluster[root0] = n + m
+                    m += 1
+    for k in range(e):
+        j = k
+        while into[j] >= 0:
+            j = into[j]
+        edge_height[k] = edge_height[j]
+    return merges, heights, edge_height
+
+
+@numba.njit(**JIT)
+def cut_tree(n, merges, n_merges):
+    """Finest region -> level label after the first n_merges merges.
+
+    Level labels are contiguous, numbered by their smallest finest region,
+    so when finest regions are numbered in raster order of their first
+    pixel, so are the level's regions.
+    """
+    parent = np.arange(2 * n - 1 if n > 0 else 0)
+    for i in range(n_merges):
+        parent[merges[i, 0]] = n + i
+        parent[merges[i, 1]] = n + i
+    root = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        j = i
+        while parent[j] != j:
+            j = parent[j]
+        root[i] = j
+    # path compression is unnecessary: the tree is at most n deep and cut once
+    label_of_root = np.full(2 * n - 1 if n > 0 else 0, -1, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        r = root[i]
+        if label_of_root[r] < 0:
+            label_of_root[r] = count
+            count += 1
+        out[i] = label_of_root[r]
+    return out
+
+
+@numba.njit(**JIT)
+def contour_map(labels, keys, heights, n):
+    """The ultrametric contour map of a finest label map.
+
+    labels: (H, W) int32; keys: (e,) int64 sorted, a * n + b for each edge
+    (a < b); heights: (e,) float64. A pixel holds the largest height among
+    the borders with its right and lower neighbours (0 when both lie in
+    its own finest region).
+    """
+    height, width = labels.shape
+    out = np.zeros((height, width))
+    for y in range(height):
+        for x in range(width):
+            p = labels[y, x]
+            best = 0.0
+            for k in range(2):
+                if k == 0:
+                    if x + 1 >= width:
+                        continue
+                    q = labels[y, x + 1]
+                else:
+                    if y + 1 >= height:
+                        continue
+                    q = labels[y + 1, x]
+                if p != q:
+                    key = min(p, q) * np.int64(n) + max(p, q)
+                    j = np.searchsorted(keys, key)
+                    if heights[j] > best:
+                        best = heights[j]
+            out[y, x] = best
+    return out

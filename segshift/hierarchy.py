@@ -1,0 +1,234 @@
+"""The region hierarchy: every scale of a segmentation from one run.
+
+From the finest mean-shift partition, adjacent regions are merged pairwise,
+the least dissimilar pair first, until one region is left. The merge tree
+(:class:`Hierarchy`) is over the finest regions' ids, so it stays valid for
+the finest label map at any resolution. Cutting it gives a partition of any
+size (:meth:`Hierarchy.cut`); the ultrametric contour map
+(:meth:`Hierarchy.ucm`) draws every level at once.
+
+Dissimilarity of two adjacent regions ``a`` and ``b`` (:func:`merge_cost`)::
+
+    (contrast + colour_weight * |mode_a - mode_b|)
+        * (min(area_a, area_b) / image area) ** size_power
+        * (1 - enclosure * min(1, border / min(perimeter_a, perimeter_b)))
+
+``contrast`` is the mean, along the shared border, of the image's colour
+gradient magnitude (Gaussian derivatives of the L*u*v* image) divided by
+its mean over the image, so that it reads the same on a dull photo and a
+vivid one; the colour distance is between the area-weighted mean modes in
+L*u*v* units; the size term lets small regions go first; the enclosure term
+lets a region mostly surrounded by another go before one that only touches
+it. Merge heights are made non-decreasing (each is at least the one
+before), so the levels are nested and the heights form an ultrametric.
+
+:func:`auto_scale` picks a level per image without ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from . import _hierarchy_kernels as _kernels
+from .errors import ParameterError
+
+#: Parameters of :func:`merge_cost`, chosen on BSDS500 train photos
+#: (``scripts/tune_bsds.py --hierarchy``).
+COST = dict(gradient_sigma=1.0, colour_weight=0.0, size_power=0.2, enclosure=0.5)
+
+
+@dataclass(frozen=True, eq=False)
+class Hierarchy:
+    """A merge tree over the regions of the finest partition.
+
+    Attributes
+    ----------
+    labels : (H, W) ndarray of int32
+        The finest partition, regions numbered from 0 in raster order of
+        their first pixel.
+    modes_luv : (n, 3) ndarray of float64
+        Mode of each finest region (L*u*v*).
+    areas : (n,) ndarray of int64
+        Pixels per finest region.
+    merges : (n - 1, 2) ndarray of int64
+        The merges in order, in the numbering of :func:`scipy.cluster.hierarchy.linkage`:
+        ids below ``n`` are finest regions, merge ``i`` makes cluster ``n + i``.
+    heights : (n - 1,) ndarray of float64
+        Dissimilarity at each merge, non-decreasing.
+    edges : (e, 2) ndarray of int64
+        Adjacent finest regions (a < b), sorted.
+    edge_heights : (e,) ndarray of float64
+        Height at which each adjacent pair joins one region.
+    """
+
+    labels: NDArray[np.int32]
+    modes_luv: NDArray[np.float64]
+    areas: NDArray[np.int64]
+    merges: NDArray[np.int64]
+    heights: NDArray[np.float64]
+    edges: NDArray[np.int64]
+    edge_heights: NDArray[np.float64]
+
+    @property
+    def n_finest(self) -> int:
+        """Regions of the finest partition."""
+        return len(self.areas)
+
+    @property
+    def linkage(self) -> NDArray[np.float64]:
+        """The tree as a scipy linkage matrix: rows (a, b, height, size)."""
+        n = self.n_finest
+        size = np.concatenate([np.ones(n), np.zeros(max(n - 1, 0))])
+        for i, (a, b) in enumerate(self.merges):
+            size[n + i] = size[a] + size[b]
+        return np.column_stack([self.merges.astype(np.float64), self.heights, size[n:]])
+
+    def merges_for(self, *, n_regions: int | None = None, threshold: float | None = None) -> int:
+        """How many merges make the level with ``n_regions`` regions, or the cut at ``threshold``."""
+        if n_regions is not None:
+            return self.n_finest - min(int(n_regions), self.n_finest)
+        return int(np.searchsorted(self.heights, threshold, side="right"))
+
+    def cut(self, n_merges: int) -> NDArray[np.int64]:
+        """Finest region -> region of the level after ``n_merges`` merges.
+
+        The level's regions are numbered from 0 by their smallest finest
+        region, hence in raster order of their first pixel.
+        """
+        return _kernels.cut_tree(self.n_finest, self.merges, int(n_merges))
+
+    def ucm(self) -> NDArray[np.float64]:
+        """The ultrametric contour map, (H, W) float64.
+
+        Pixel convention: pixel (y, x) holds the largest merge height among
+        its borders with its right neighbour (y, x + 1) and its lower
+        neighbour (y + 1, x), 0 when both lie in its own finest region. So
+        for every threshold ``t``, ``ucm > t`` is exactly the set of pixels
+        whose right or lower neighbour lies in another region of
+        ``cut`` at ``t`` (:func:`boundary_pixels` of that level's labels).
+        """
+        n = self.n_finest
+        keys = self.edges[:, 0] * np.int64(n) + self.edges[:, 1]
+        return _kernels.contour_map(self.labels, keys, self.edge_heights, n)
+
+
+def boundary_pixels(labels: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """(H, W) bool: pixels whose right or lower neighbour has another label (the UCM's convention)."""
+    labels = np.asarray(labels)
+    out = np.zeros(labels.shape, dtype=bool)
+    out[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    out[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    return out
+
+
+def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_sigma"]) -> NDArray[np.float32]:
+    """Colour gradient magnitude of an L*u*v* image, divided by its mean over the image.
+
+    The gradient is the Euclidean norm over the three channels of Gaussian
+    derivatives at scale ``sigma`` pixels; dividing by the mean makes the
+    contrast of a border relative to the photo's own.
+    """
+    luv = np.asarray(luv, dtype=np.float32)
+    total = np.zeros(luv.shape[:2], dtype=np.float32)
+    for c in range(3):
+        g = ndimage.gaussian_gradient_magnitude(luv[..., c], sigma, mode="nearest")
+        total += g * g
+    np.sqrt(total, out=total)
+    mean = float(total.mean())
+    if mean > 0:
+        total /= mean
+    return total
+
+
+def border_statistics(
+    labels: NDArray[np.int32], strength: NDArray[np.float32], n: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Adjacent region pairs with their summed border strength and border length.
+
+    A border is the set of 4-adjacent pixel pairs across it; each pair adds
+    the mean strength of its two pixels. Returns (edges (e, 2) sorted with
+    a < b, strength sums (e,), pixel pairs (e,)).
+    """
+    a, b, v = _kernels.border_pairs(labels, strength)
+    keys, inverse = np.unique(a * np.int64(n) + b, return_inverse=True)
+    sums = np.bincount(inverse, weights=v, minlength=len(keys))
+    counts = np.bincount(inverse, minlength=len(keys)).astype(np.float64)
+    edges = np.stack([keys // n, keys % n], axis=1)
+    return edges, sums, counts
+
+
+def build_hierarchy(
+    labels: NDArray[np.int32],
+    modes_luv: NDArray[np.floating],
+    areas: NDArray[np.integer],
+    strength: NDArray[np.float32],
+    *,
+    colour_weight: float = COST["colour_weight"],
+    size_power: float = COST["size_power"],
+    enclosure: float = COST["enclosure"],
+) -> Hierarchy:
+    """Merge the regions of a partition pairwise, least dissimilar first.
+
+    Parameters
+    ----------
+    labels : (H, W) ndarray of int32
+        The finest partition, labels contiguous from 0.
+    modes_luv : (n, 3) array_like
+        Mode of each region (L*u*v*).
+    areas : (n,) array_like of int
+        Pixels per region.
+    strength : (H, W) ndarray of float32
+        Boundary strength of every pixel (:func:`boundary_strength`).
+    colour_weight, size_power, enclosure : float
+        Terms of the dissimilarity (see the module's description).
+
+    Returns
+    -------
+    Hierarchy
+    """
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    modes = np.asarray(modes_luv, dtype=np.float64)
+    areas = np.asarray(areas, dtype=np.int64)
+    n = len(areas)
+    edges, sums, counts = border_statistics(labels, np.ascontiguousarray(strength, dtype=np.float32), n)
+    params = np.array([colour_weight, size_power, enclosure, float(labels.size)])
+    merges, heights, edge_heights = _kernels.merge_regions(
+        n, edges, sums, counts, areas.astype(np.float64), modes * areas[:, None], params
+    )
+    return Hierarchy(labels, modes, areas, merges, heights, edges, edge_heights)
+
+
+def check_level(n_regions, threshold) -> tuple[int | None, float | None]:
+    """Validate the arguments of ``Segmentation.at``: exactly one of them, in range."""
+    if (n_regions is None) == (threshold is None):
+        raise ParameterError("give exactly one of n_regions and threshold")
+    if n_regions is not None:
+        if isinstance(n_regions, (bool, np.bool_)) or not isinstance(n_regions, (int, np.integer)):
+            raise ParameterError(f"n_regions must be a positive integer, got {n_regions!r}")
+        if n_regions < 1:
+            raise ParameterError(f"n_regions must be a positive integer, got {n_regions!r}")
+        return int(n_regions), None
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise ParameterError(f"threshold must be a number >= 0, got {threshold!r}") from None
+    if math.isnan(t) or t < 0:
+        raise ParameterError(f"threshold must be a number >= 0, got {threshold!r}")
+    return None, t
+
+
+#: Parameters of :func:`auto_scale`, chosen on BSDS500 train photos.
+AUTO = dict(threshold=1.0)
+
+
+def auto_scale(hierarchy: Hierarchy, *, threshold: float = AUTO["threshold"]) -> int:
+    """The number of merges of the level picked for this image without ground truth.
+
+    Returns the cut at ``threshold`` of the image-normalised dissimilarity.
+    """
+    return hierarchy.merges_for(threshold=threshold)

@@ -1,0 +1,244 @@
+"""The region hierarchy: merge order, levels, the UCM, the API and the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segshift import hierarchy as H
+from segshift import segment
+from segshift._hierarchy_kernels import merge_regions
+from segshift.cli import main
+from segshift.errors import ParameterError
+from segshift.regions import connect_modes, prune_regions
+from segshift.segment import regions_from_modes
+
+import naive
+
+
+def _blocks(rng, height=24, width=30, n_seeds=12):
+    """A label map of random Voronoi cells (contiguous labels, raster order)."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    seeds = np.column_stack([rng.integers(0, height, n_seeds), rng.integers(0, width, n_seeds)])
+    cell = np.argmin((ys[..., None] - seeds[:, 0]) ** 2 + (xs[..., None] - seeds[:, 1]) ** 2 + 0.1 * np.arange(n_seeds), axis=-1)
+    modes = np.repeat(cell[..., None], 3, axis=2).astype(np.float32) * 10.0  # one "mode" per cell
+    regions = connect_modes(modes)  # 8-connected cells, numbered in raster order
+    return regions.pixel_region.astype(np.int32)
+
+
+def _painted(rng, n_blocks=(3, 4), size=12, noise=2.0):
+    """A small photo-like image: blocks of random colours with a little noise."""
+    rows, cols = n_blocks
+    colours = rng.integers(0, 256, size=(rows, cols, 3))
+    image = np.kron(colours, np.ones((size, size, 1))).astype(float)
+    image += rng.normal(0, noise, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("params", [(0.0, 0.2, 0.5), (0.05, 0.0, 0.0), (0.02, 0.5, 0.9)])
+def test_merge_order_matches_reference(seed, params):
+    rng = np.random.default_rng(seed)
+    labels = _blocks(rng)
+    n = int(labels.max()) + 1
+    strength = rng.random(labels.shape).astype(np.float32)
+    edges, sums, counts = H.border_statistics(labels, strength, n)
+    areas = np.bincount(labels.ravel(), minlength=n).astype(float)
+    mode_sums = rng.random((n, 3)) * 50 * areas[:, None]
+    prm = np.array([*params, float(labels.size)])
+    merges, heights, _ = merge_regions(n, edges, sums, counts, areas, mode_sums, prm)
+    ref_merges, ref_heights = naive.merge_regions(n, edges, sums, counts, areas, mode_sums, prm)
+    np.testing.assert_array_equal(merges, ref_merges)
+    np.testing.assert_allclose(heights, ref_heights, rtol=1e-9)
+
+
+def test_disconnected_graph_is_joined_at_the_last_height():
+    # two pairs of regions with no edge between the pairs
+    edges = np.array([[0, 1], [2, 3]], dtype=np.int64)
+    ones = np.ones(2)
+    areas = np.ones(4) * 10
+    merges, heights, edge_heights = merge_regions(4, edges, ones, ones, areas, np.zeros((4, 3)), np.array([0.0, 0.0, 0.0, 40.0]))
+    assert merges.shape == (3, 2) and sorted(merges[:2].ravel().tolist()) == [0, 1, 2, 3]
+    assert heights[2] == heights[1] and np.all(np.diff(heights) >= 0)
+    ref_merges, ref_heights = naive.merge_regions(4, edges, ones, ones, areas, np.zeros((4, 3)), [0.0, 0.0, 0.0, 40.0])
+    np.testing.assert_allclose(heights, ref_heights)
+
+
+@pytest.fixture(scope="module")
+def seg():
+    image = _painted(np.random.default_rng(3))
+    return segment(image, min_size=5)
+
+
+def test_default_is_a_level_of_a_hierarchy(seg):
+    h = seg.hierarchy
+    assert h is not None and h.n_finest > 4
+    assert seg.params["scale"] == "auto"
+    assert np.all(np.diff(h.heights) >= 0)
+    assert h.merges.shape == (h.n_finest - 1, 2)
+    # the scipy linkage is valid and agrees on the clusters
+    from scipy.cluster.hierarchy import fcluster, is_valid_linkage
+
+    assert is_valid_linkage(h.linkage)
+    k = 3
+    ours = h.cut(h.merges_for(n_regions=k))
+    theirs = fcluster(h.linkage, k, criterion="maxclust")
+    # same partition of the finest regions (names differ)
+    assert len(set(zip(ours, theirs))) == k
+
+
+def test_every_level_from_one_region_to_the_finest(seg):
+    h = seg.hierarchy
+    n = h.n_finest
+    previous = None
+    for k in range(n + 3, 0, -1):
+        level = seg.at(n_regions=k)
+        assert level.n_regions == min(k, n)
+        labels = level.labels
+        # contiguous labels in raster order of their first pixel
+        flat = labels.ravel()
+        _, first = np.unique(flat, return_index=True)
+        assert np.array_equal(np.sort(first), first) and flat.max() + 1 == level.n_regions
+        # areas and area-weighted modes
+        assert np.array_equal(level.areas, np.bincount(flat))
+        np.testing.assert_allclose(level.areas.sum(), labels.size)
+        finest_mode = h.modes_luv[h.labels].reshape(-1, 3)
+        for r in range(level.n_regions):
+            np.testing.assert_allclose(level.modes_luv[r], finest_mode[flat == r].mean(axis=0), rtol=1e-5, atol=1e-4)
+        # nested: every region of the finer level lies inside one region of this one
+        if previous is not None:
+            pairs = set(zip(previous.ravel().tolist(), flat.tolist()))
+            assert len({a for a, _ in pairs}) == len(pairs)
+        previous = labels
+        assert level.hierarchy is h
+    assert np.array_equal(seg.at(n_regions=n).labels, h.labels)
+    assert seg.at(n_regions=1).n_regions == 1
+
+
+def test_ucm_thresholds_reproduce_the_cuts(seg):
+    h = seg.hierarchy
+    ucm = seg.ucm
+    assert ucm.shape == seg.shape and ucm.dtype == np.float64
+    assert np.all(ucm[~H.boundary_pixels(h.labels)] == 0)
+    heights = np.unique(h.heights)
+    tests = np.concatenate([[0.0], heights, heights * 0.999, heights * 1.001])
+    for t in tests:
+        level = seg.at(threshold=t)
+        assert np.array_equal(H.boundary_pixels(level.labels), ucm > t)
+        assert level.n_regions == h.n_finest - np.searchsorted(h.heights, t, side="right")
+    # the cut at a level's own threshold is that level
+    for k in range(1, h.n_finest + 1):
+        level = seg.at(n_regions=k)
+        again = seg.at(threshold=level.threshold)
+        assert again.n_regions <= level.n_regions
+        assert np.array_equal(H.boundary_pixels(again.labels) & ~H.boundary_pixels(level.labels), np.zeros(seg.shape, bool))
+
+
+def test_two_blocks_give_two_regions():
+    image = np.zeros((20, 30, 3), dtype=np.uint8)
+    image[:, 15:] = (200, 40, 40)
+    seg = segment(image)
+    assert seg.n_regions == 2 and seg.areas.tolist() == [300, 300]
+    assert seg.at(n_regions=1).areas.tolist() == [600]
+    ucm = seg.ucm
+    assert np.count_nonzero(ucm) == 20 and np.all(ucm[:, 14] > 0)
+
+
+def test_fixed_scale_is_mean_shift_as_published():
+    image = _painted(np.random.default_rng(5), noise=6.0)
+    fixed = segment(image, scale="fixed")
+    assert fixed.hierarchy is None and fixed.ucm is None
+    from segshift.loader import load_image
+    from segshift.segment import DEFAULTS, image_modes, min_size_pixels
+
+    rgb = load_image(image)
+    modes = image_modes(rgb, DEFAULTS["spatial_radius"], DEFAULTS["range_radius"], compat="edison")
+    ref = regions_from_modes(rgb, modes, DEFAULTS["range_radius"], min_size_pixels(0.013, rgb.shape[0] * rgb.shape[1]), compat="edison")
+    assert np.array_equal(fixed.labels, ref.labels)
+    with pytest.raises(ParameterError, match="no hierarchy"):
+        fixed.at(n_regions=2)
+
+
+def test_n_regions_in_segment(seg):
+    image = _painted(np.random.default_rng(3))
+    three = segment(image, min_size=5, n_regions=3)
+    assert three.n_regions == 3
+    assert np.array_equal(three.labels, seg.at(n_regions=3).labels)
+    assert three.params["n_regions"] == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_regions": 0}, "n_regions must be a positive integer"),
+        ({"n_regions": -2}, "n_regions must be a positive integer"),
+        ({"n_regions": 2.5}, "n_regions must be a positive integer"),
+        ({"n_regions": True}, "n_regions must be a positive integer"),
+        ({}, "exactly one of n_regions and threshold"),
+        ({"n_regions": 2, "threshold": 1.0}, "exactly one of n_regions and threshold"),
+        ({"threshold": float("nan")}, "threshold must be a number >= 0"),
+        ({"threshold": -1.0}, "threshold must be a number >= 0"),
+        ({"threshold": "high"}, "threshold must be a number >= 0"),
+    ],
+)
+def test_bad_levels(seg, kwargs, message):
+    with pytest.raises(ParameterError, match=message) as info:
+        seg.at(**kwargs)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"scale": "bogus"}, "scale must be one of auto, fixed"),
+        ({"scale": "fixed", "n_regions": 3}, "n_regions needs the hierarchy"),
+        ({"n_regions": 0}, "n_regions must be a positive integer"),
+    ],
+)
+def test_bad_segment_arguments(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        segment(np.zeros((8, 8, 3), dtype=np.uint8), **kwargs)
+
+
+def test_cli_regions_and_ucm(tmp_path):
+    image = _painted(np.random.default_rng(3))
+    photo = tmp_path / "photo.png"
+    Image.fromarray(image).save(photo)
+    labels, ucm_png, ucm_npy = tmp_path / "l.npy", tmp_path / "u.png", tmp_path / "u.npy"
+    code = main(["segment", str(photo), "-m", "5", "--regions", "3", "--labels", str(labels),
+                 "--ucm", str(ucm_png), "-o", str(tmp_path / "m.png"), "-q"])
+    assert code == 0
+    assert len(np.unique(np.load(labels))) == 3
+    assert main(["segment", str(photo), "-m", "5", "--ucm", str(ucm_npy), "-q"]) == 0
+    raw = np.load(ucm_npy)
+    expected = segment(image, min_size=5).ucm
+    np.testing.assert_allclose(raw, expected)
+    png = np.array(Image.open(ucm_png))
+    assert png.dtype == np.uint16 and png.shape == raw.shape
+    # 16 bits: the largest height is 65535, zero stays zero, the order is kept
+    assert png.max() == 65535 and np.array_equal(png == 0, raw == 0)
+    assert np.all(np.diff(png.ravel()[np.argsort(raw.ravel(), kind="stable")].astype(int)) >= 0)
+
+
+def test_cli_bad_regions(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(photo)
+    assert main(["segment", str(photo), "--regions", "0"]) == 2
+    assert "regions" in capsys.readouterr().err
+    assert main(["segment", str(photo), "--scale", "fixed", "--ucm", str(tmp_path / "u.png")]) == 2
+    assert not (tmp_path / "u.png").exists()
+
+
+def test_batch_regions_and_ucm(tmp_path):
+    rng = np.random.default_rng(4)
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(_painted(rng)).save(src / f"{name}.png")
+    out = tmp_path / "out"
+    assert main(["batch", str(src), str(out), "-m", "5", "--regions", "2", "--labels", "--ucm", "-q", "--jobs", "1"]) == 0
+    for name in ("a", "b"):
+        assert len(np.unique(np.array(Image.open(out / f"{name}.labels.png")))) == 2
+        ucm = np.array(Image.open(out / f"{name}.ucm.png"))
+        assert ucm.dtype == np.uint16 and ucm.max() == 65535
