@@ -6,8 +6,13 @@ Compile time is measured in a fresh interpreter with the on-disk kernel cache
 turned off (SEGSHIFT_NUMBA_CACHE=0): the first call's time minus the second's.
 Then each bundled photo is segmented N times after a warm-up call and the
 median is printed, for the whole `segment` call and for its stages run one by
-one: decoding the file, the L*u*v* conversion, the mean-shift filter and the
-regions (connect, fuse, prune, package).
+one: decoding the file, the L*u*v* conversion, the mean-shift filter, the
+regions (with the hierarchy, the default: connect and prune the finest
+partition; with scale=fixed: connect, fuse, prune, package), the hierarchy
+(boundary strength, border statistics, merging) and the automatic scale
+(picking the level and packaging it). The last column is the whole
+`segment` call with scale=fixed (mean shift as published), the time the
+hierarchy and the automatic scale add to.
 """
 
 from __future__ import annotations
@@ -47,9 +52,13 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     import segshift
     from segshift.loader import rgb_to_luv
     from segshift.meanshift import filter_image
-    from segshift.segment import DEFAULTS, min_size_pixels, regions_from_modes
+    from segshift import regions as R
+    from segshift.hierarchy import auto_scale, boundary_strength, build_hierarchy
+    from segshift.segment import DEFAULTS, default_min_size, level, min_size_pixels, regions_from_modes
 
     p = {**DEFAULTS, **kwargs}
+    if p.get("min_size") is None:
+        p["min_size"] = default_min_size(p["scale"])
     method = {k: p[k] for k in ("kernel", "compat", "speedup")}
     t0 = time.perf_counter()
     rgb = segshift.load_image(path)
@@ -59,9 +68,20 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     modes = filter_image(luv, p["spatial_radius"], p["range_radius"], overwrite_input=True, **method)
     t3 = time.perf_counter()
     min_pixels = min_size_pixels(p["min_size"], rgb.shape[0] * rgb.shape[1])
-    regions_from_modes(rgb, modes, p["range_radius"], min_pixels, compat=p["compat"])
+    if p["scale"] == "fixed":
+        regions_from_modes(rgb, modes, p["range_radius"], min_pixels, compat=p["compat"])
+        t4 = time.perf_counter()
+        return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, 0.0, 0.0]
+    regions = R.connect_modes(modes, seed_modes=p["compat"] == "edison")
+    regions = R.prune_regions(regions, min_pixels)
+    labels = R.final_labels(regions)
     t4 = time.perf_counter()
-    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3]
+    hierarchy = build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes))
+    t5 = time.perf_counter()
+    n_merges = p["n_regions"] and hierarchy.merges_for(n_regions=p["n_regions"])
+    level(hierarchy, auto_scale(hierarchy) if n_merges is None else n_merges, image=rgb, compat=p["compat"])
+    t6 = time.perf_counter()
+    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5]
 
 
 def main(argv=None) -> int:
@@ -86,19 +106,27 @@ def main(argv=None) -> int:
     print(f"first call (compiling, cache off): {probe['first']:.2f} s, second call {probe['second']:.2f} s "
           f"-> compilation about {probe['first'] - probe['second']:.1f} s")
     print(f"{'photo':<16}{'size':>10}{'regions':>9}{'segment':>9}{'decode':>8}{'L*u*v*':>8}{'shift':>8}{'regions':>9}"
-          f"   (seconds, median of {args.repeat}, after a warm-up)")
+          f"{'hierarchy':>10}{'auto':>7}{'fixed':>8}{'ratio':>7}   (seconds, median of {args.repeat}, after a warm-up)")
+    fixed_kwargs = {**kwargs, "scale": "fixed"}
+    fixed_kwargs.pop("n_regions", None)
     for path in IMAGES:
         seg = segshift.segment(path, **kwargs)
+        segshift.segment(path, **fixed_kwargs)
         stages(path, kwargs)
-        totals, parts = [], []
+        totals, fixed, parts = [], [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             seg = segshift.segment(path, **kwargs)
             totals.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            segshift.segment(path, **fixed_kwargs)
+            fixed.append(time.perf_counter() - t0)
             parts.append(stages(path, kwargs))
         h, w = seg.shape
-        split = "".join(f"{statistics.median(p[k] for p in parts):>{8 + (k == 3)}.3f}" for k in range(4))
-        print(f"{path.name:<16}{f'{w}x{h}':>10}{seg.n_regions:>9}{statistics.median(totals):>9.3f}{split}")
+        widths = (8, 8, 8, 9, 10, 7)
+        split = "".join(f"{statistics.median(p[k] for p in parts):>{widths[k]}.3f}" for k in range(6))
+        total, base = statistics.median(totals), statistics.median(fixed)
+        print(f"{path.name:<16}{f'{w}x{h}':>10}{seg.n_regions:>9}{total:>9.3f}{split}{base:>8.3f}{total / base:>7.2f}")
     return 0
 
 

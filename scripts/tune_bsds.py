@@ -5,6 +5,15 @@ Usage:
   python scripts/tune_bsds.py BSDS500_DIR --split val --only 'SETTING' --out val.json  # scores a setting
   python scripts/tune_bsds.py BSDS500_DIR --split val --scale 2 --only 'SETTING' ...   # at another resolution
   python scripts/tune_bsds.py ... --grid '{"spatial_radius": [7, 13]}'                # another grid
+  python scripts/tune_bsds.py BSDS500_DIR --split val --hierarchy --out h.json         # the hierarchy
+
+With ``--hierarchy`` every photo is segmented once with segshift's defaults
+(the region hierarchy); its levels are scored at each threshold of
+``THRESHOLDS`` (Covering, PRI, VI), giving the ODS (best threshold for the
+split) and OIS (best threshold per photo) of the hierarchy, and the level of
+the automatic scale (the default) and of the other scale pickers of
+``PICKERS`` are scored too, with the fraction of the ODS -> OIS gap each
+closes. The default's row has the boundary F as well.
 
 For every photo the expensive mean-shift filter runs once per (compat, kernel,
 spatial radius, range radius); every minimum region size then reuses its
@@ -100,7 +109,7 @@ def score_photo(task) -> dict:
         modes = filter_image(luv, work.spatial_radius, hr, kernel=kernel, compat=compat)
         for frac in grid["min_fraction"]:
             min_pixels = resolution.working_min_size(max(1, round(frac * area)), area, luv.shape[0] * luv.shape[1])
-            seg = regions_from_modes(grid_rgb, modes, hr, min_pixels, compat=compat)
+            seg = regions_from_modes(grid_rgb, modes, hr, min_pixels, compat=compat)  # fixed scale
             if work.shape is not None:
                 seg = resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, hr, compat=compat)
             scores = evaluate_segmentation(seg.labels, gts)
@@ -108,6 +117,152 @@ def score_photo(task) -> dict:
             row["n_regions"] = seg.n_regions
             results[setting_key(luv_mode, compat, kernel, hs, hr, frac)] = row
     return {"photo": Path(photo).stem, "scores": results}
+
+
+# Thresholds of the merge heights scored with --hierarchy (their ODS/OIS).
+THRESHOLDS = [round(float(t), 4) for t in np.geomspace(0.5, 12.0, 28)]
+
+
+def _plateau(hierarchy, t0: float, width: float) -> int:
+    """The level with the longest life (log-height range) near log t0 (a Gaussian prior of sd ``width``)."""
+    h = np.maximum(hierarchy.heights, 1e-9)
+    lo = np.concatenate([[h[0] * 0.5], h])
+    hi = np.concatenate([h, [h[-1] * 2]])
+    centre = 0.5 * (np.log(hi) + np.log(lo))
+    score = (np.log(hi) - np.log(lo)) * np.exp(-0.5 * ((centre - np.log(t0)) / width) ** 2)
+    score[-1] = -1  # never the single region
+    return int(np.argmax(score))
+
+
+def pickers():
+    """Scale pickers scored with --hierarchy: name -> f(hierarchy) -> number of merges."""
+    from segshift.hierarchy import AUTO, auto_scale
+
+    t0 = AUTO["threshold"]
+    out = {"auto (default)": auto_scale}
+    for width in (0.25, 0.5, 1.0):
+        out[f"plateau width {width:g}"] = lambda h, w=width: _plateau(h, t0, w)
+    for alpha in (0.3, 0.45, 0.6):
+        out[f"fraction {alpha:g} of the top height"] = (
+            lambda h, a=alpha: h.merges_for(threshold=a * float(h.heights[-1])) if len(h.heights) else 0
+        )
+    return out
+
+
+def score_photo_hierarchy(task) -> dict:
+    """The defaults' hierarchy of one photo: region scores at each threshold and at each picker's level."""
+    photo, gt_path, _, scale = task
+    import numba
+
+    numba.set_num_threads(1)
+    from segshift import load_image
+    from segshift.evaluate import _covering_counts, _mean_rand_index, _mean_variation_of_information, _relabel, _table
+    from segshift.evaluate import evaluate_segmentation, load_ground_truth
+    from segshift.segment import segment
+
+    rgb = load_image(photo)
+    gts = load_ground_truth(gt_path)
+    if scale != 1:
+        rgb = np.clip(_resize(rgb, scale, nearest=False), 0, 1).astype(np.float32)
+        gts = [_resize(g.astype(np.uint16), scale, nearest=True) for g in gts]
+    seg = segment(rgb)
+    hierarchy = seg.hierarchy
+    gts64 = [np.asarray(g, dtype=np.int64) for g in gts]
+
+    def regions_only(labels):
+        seg_idx, n_seg = _relabel(labels.reshape(-1).astype(np.int64))
+        tables = [_table(seg_idx, n_seg, g) for g in gts64]
+        overlap = pixels = 0.0
+        for t in tables:
+            o, p = _covering_counts(t)
+            overlap += o
+            pixels += p
+        return dict(covering_overlap=overlap, covering_pixels=pixels, pri=_mean_rand_index(tables),
+                    vi=_mean_variation_of_information(tables), n_regions=int(labels.max()) + 1)
+
+    thresholds = [regions_only(seg.at(threshold=t).labels) for t in THRESHOLDS]
+    picks = {}
+    for name, pick in pickers().items():
+        n_merges = pick(hierarchy)
+        labels = hierarchy.cut(n_merges)[hierarchy.labels]
+        picks[name] = regions_only(labels)
+    default = evaluate_segmentation(seg.labels, gts).as_dict()
+    default["n_regions"] = seg.n_regions
+    return {"photo": Path(photo).stem, "thresholds": thresholds, "picks": picks, "default": default,
+            "finest": hierarchy.n_finest}
+
+
+def summarise_hierarchy(per_photo: list[dict]) -> dict:
+    """ODS/OIS over THRESHOLDS and each picker's scores with the share of the ODS -> OIS gap it closes."""
+    def table(rows):  # rows: photos x levels of dicts
+        ov = np.array([[r["covering_overlap"] for r in row] for row in rows])
+        px = np.array([[r["covering_pixels"] for r in row] for row in rows])
+        pri = np.array([[r["pri"] for r in row] for row in rows])
+        vi = np.array([[r["vi"] for r in row] for row in rows])
+        return ov, px, pri, vi
+
+    ov, px, pri, vi = table([e["thresholds"] for e in per_photo])
+    cov_t = ov.sum(0) / px.sum(0)
+    best_cov = (ov / px).argmax(1)
+    rows = np.arange(len(per_photo))
+    out = {
+        "thresholds": THRESHOLDS,
+        "covering_by_threshold": cov_t.tolist(), "pri_by_threshold": pri.mean(0).tolist(),
+        "vi_by_threshold": vi.mean(0).tolist(),
+        "ods": {"covering": float(cov_t.max()), "covering_threshold": THRESHOLDS[int(cov_t.argmax())],
+                "pri": float(pri.mean(0).max()), "pri_threshold": THRESHOLDS[int(pri.mean(0).argmax())],
+                "vi": float(vi.mean(0).min()), "vi_threshold": THRESHOLDS[int(vi.mean(0).argmin())]},
+        "ois": {"covering": float(ov[rows, best_cov].sum() / px[:, 0].sum()), "pri": float(pri.max(1).mean()),
+                "vi": float(vi.min(1).mean())},
+        "pickers": {},
+    }
+    ods, ois = out["ods"], out["ois"]
+    for name in per_photo[0]["picks"]:
+        p_ov, p_px, p_pri, p_vi = table([[e["picks"][name]] for e in per_photo])
+        scores = {"covering": float(p_ov.sum() / p_px.sum()), "pri": float(p_pri.mean()), "vi": float(p_vi.mean()),
+                  "regions": float(np.mean([e["picks"][name]["n_regions"] for e in per_photo]))}
+        scores["gap_closed"] = {
+            "covering": (scores["covering"] - ods["covering"]) / (ois["covering"] - ods["covering"]),
+            "pri": (scores["pri"] - ods["pri"]) / (ois["pri"] - ods["pri"]),
+            "vi": (ods["vi"] - scores["vi"]) / (ods["vi"] - ois["vi"]),
+        }
+        out["pickers"][name] = scores
+    from segshift.evaluate import Scores, aggregate
+
+    fields = set(Scores.__dataclass_fields__)
+    d = aggregate({"default": [Scores(**{k: v for k, v in e["default"].items() if k in fields}) for e in per_photo]})
+    out["default"] = dict(covering=d.covering_ods, pri=d.pri_ods, vi=d.vi_ods, boundary_f=d.boundary_ods.f,
+                          regions=float(np.mean([e["default"]["n_regions"] for e in per_photo])),
+                          finest=float(np.mean([e["finest"] for e in per_photo])))
+    return out
+
+
+def main_hierarchy(args, photos) -> int:
+    tasks = [(str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), None, args.scale) for p in photos]
+    start = time.perf_counter()
+    per_photo = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for i, result in enumerate(pool.map(score_photo_hierarchy, tasks), 1):
+            per_photo.append(result)
+            print(f"\r{i}/{len(tasks)} photos, {time.perf_counter() - start:.0f} s", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    summary = summarise_hierarchy(per_photo)
+    args.out.write_text(json.dumps({"split": args.split, "scale": args.scale, "photos": len(per_photo),
+                                    "summary": summary, "per_photo": per_photo}, default=str))
+    d, ods, ois = summary["default"], summary["ods"], summary["ois"]
+    print(f"BSDS500 {args.split}, {len(per_photo)} photos, scale {args.scale:g}, the region hierarchy "
+          f"(finest level: {d['finest']:.0f} regions on average)")
+    print(f"default (automatic scale): Covering {d['covering']:.3f} PRI {d['pri']:.3f} VI {d['vi']:.2f} "
+          f"boundary F {d['boundary_f']:.3f}, {d['regions']:.1f} regions on average")
+    print(f"thresholds, ODS: Covering {ods['covering']:.3f} (t={ods['covering_threshold']:g}) "
+          f"PRI {ods['pri']:.3f} (t={ods['pri_threshold']:g}) VI {ods['vi']:.2f} (t={ods['vi_threshold']:g})")
+    print(f"thresholds, OIS: Covering {ois['covering']:.3f} PRI {ois['pri']:.3f} VI {ois['vi']:.2f}")
+    print(f"{'scale picker':<36}{'Cover':>7}{'PRI':>7}{'VI':>7}{'regions':>9}   share of the ODS->OIS gap closed")
+    for name, s in summary["pickers"].items():
+        g = s["gap_closed"]
+        print(f"{name:<36}{s['covering']:>7.3f}{s['pri']:>7.3f}{s['vi']:>7.2f}{s['regions']:>9.1f}   "
+              f"Covering {g['covering']:+.2f} PRI {g['pri']:+.2f} VI {g['vi']:+.2f}")
+    return 0
 
 
 def summarise(per_photo: list[dict]) -> dict:
@@ -157,10 +312,14 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=None,
                         help="score only this setting (as printed, repeatable)")
     parser.add_argument("--grid", default=None, help="JSON object replacing entries of the default grid")
+    parser.add_argument("--hierarchy", action="store_true",
+                        help="score the defaults' region hierarchy: thresholds (ODS/OIS) and scale pickers")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     photos = sorted((args.bsds / "images" / args.split).glob("*.jpg"))[: args.limit]
+    if args.hierarchy:
+        return main_hierarchy(args, photos)
     grids = [dict(GRID, **json.loads(args.grid))] if args.grid else [GRID]
     if args.only:
         grids = []

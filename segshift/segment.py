@@ -222,7 +222,7 @@ def segment(
         area, so that the same setting suits any resolution. Both count pixels
         of the image, whatever resolution the regions are found at.
         With the hierarchy it is the smallest region of the finest level.
-        Default: ``FINEST_MIN_SIZE`` (0.00013) of the area with the
+        Default: ``FINEST_MIN_SIZE`` (0.00013, 20 pixels of a BSDS500 photo) of the area with the
         hierarchy, ``DEFAULTS["min_size"]`` (0.013) with ``scale="fixed"``.
     kernel : {"uniform", "gaussian", "epanechnikov"}
         Weights of the mean-shift update; see :func:`segshift.meanshift.filter_image`.
@@ -403,11 +403,15 @@ def hierarchy_from_modes(
     *,
     compat: str | None = DEFAULTS["compat"],
 ) -> Hierarchy:
-    """The finest partition of the modes (connect, prune at ``min_size`` pixels) and its merge tree."""
+    """The finest partition of the modes (connect, prune at ``min_size`` pixels) and its merge tree.
+
+    The boundary strength is the colour gradient of the mean-shift filtered
+    image (the modes), where the filter has flattened texture and noise
+    and kept the edges.
+    """
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
-    strength = boundary_strength(rgb_to_luv(rgb, compat=compat))
-    return build_hierarchy(_regions.final_labels(regions), regions.modes, regions.areas, strength)
+    return build_hierarchy(_regions.final_labels(regions), regions.modes, regions.areas, boundary_strength(modes))
 
 
 def image_modes(
