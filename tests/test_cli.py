@@ -61,7 +61,8 @@ def test_help_shows_defaults_and_an_example(capsys, command):
     assert "example" in out and "exit status" in out
     if command:
         assert "--spatial-radius" in out and "(default: auto)" in out
-        assert f"(default: {DEFAULTS['range_radius']})" in out and f"(default: {DEFAULTS['min_size']})" in out
+        assert f"(default: {DEFAULTS['range_radius']})" in out and f"with --scale fixed {DEFAULTS['min_size']})" in out
+        assert f"(default: {DEFAULTS['scale']})" in out
         assert f"(default: {DEFAULTS['kernel']})" in out and f"(default: {DEFAULTS['compat'] or 'none'})" in out
 
 
@@ -141,7 +142,7 @@ def test_every_output_kind(capsys, photo, tmp_path):
     # The options given, and the defaults for the rest.
     assert stats["params"] == {"spatial_radius": 5.0, "range_radius": 8.0, "min_size": 10, "kernel": "gaussian",
                                "compat": DEFAULTS["compat"], "speedup": DEFAULTS["speedup"],
-                               "resolution": DEFAULTS["resolution"]}
+                               "resolution": DEFAULTS["resolution"], "scale": DEFAULTS["scale"]}
     assert (stats["width"], stats["height"]) == (80, 60)
     assert stats["n_regions"] == seg.n_regions == len(stats["regions"])
     assert stats["seconds"] > 0 and stats["input"] == str(photo)

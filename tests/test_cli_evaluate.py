@@ -22,13 +22,15 @@ from segshift import segment
 from segshift.cli import main
 from segshift.benchmark import evaluate_folder, find_ground_truth, setting_name
 from segshift.evaluate import boundary_map, evaluate_segmentation, load_ground_truth
-from segshift.segment import DEFAULTS
+from segshift.segment import DEFAULTS, FINEST_MIN_SIZE
 
 # The known scores below hold for EDISON's parameters (spatial 7, range 6.5,
 # 20 pixels) in CIE L*u*v*, given in full, whatever segshift's defaults are;
 # BASE_ARGS are the same on the command line.
-BASE = dict(spatial_radius=7.0, range_radius=6.5, min_size=20, kernel="uniform", compat=None, speedup="none")
-BASE_ARGS = ["-s", "7", "-r", "6.5", "-m", "20", "--kernel", "uniform", "--compat", "none", "--speedup", "none"]
+BASE = dict(spatial_radius=7.0, range_radius=6.5, min_size=20, kernel="uniform", compat=None, speedup="none",
+            scale="fixed")
+BASE_ARGS = ["-s", "7", "-r", "6.5", "-m", "20", "--kernel", "uniform", "--compat", "none", "--speedup", "none",
+             "--scale", "fixed"]
 
 # 2x2 sweep: the range radius changes nothing here (the block colours are far
 # apart), min_size=300 swallows the 252-pixel block.
@@ -160,7 +162,7 @@ def test_settings_validation_and_names(dataset):
     assert setting_name(explicit) == "s=7 r=6.5 m=20 tol=0.001"
     other_compat = None if DEFAULTS["compat"] == "edison" else "edison"
     assert DEFAULTS["spatial_radius"] is None  # relative: named "auto"
-    defaults = f"s=auto r={DEFAULTS['range_radius']:g} m={DEFAULTS['min_size']:g}"
+    defaults = f"s=auto r={DEFAULTS['range_radius']:g} m={FINEST_MIN_SIZE:g}"
     assert setting_name({}) == defaults
     assert setting_name({"compat": other_compat, "tol": 0.001}) == f"{defaults} tol=0.001 compat={other_compat}"
     # duplicates dropped: {} is the defaults spelled out

@@ -81,7 +81,9 @@ def test_deterministic_and_thread_independent(photo_path, speedup):
 
 
 def test_larger_range_radius_gives_fewer_regions(photo_path):
-    assert segment(photo_path, 7, 12, 20).n_regions < segment(photo_path, 7, 6.5, 20).n_regions
+    coarse, fine = segment(photo_path, 7, 12, 20), segment(photo_path, 7, 6.5, 20)
+    assert coarse.hierarchy.n_finest < fine.hierarchy.n_finest
+    assert segment(photo_path, 7, 12, 20, scale="fixed").n_regions < segment(photo_path, 7, 6.5, 20, scale="fixed").n_regions
 
 
 def test_renders(blocks):
