@@ -91,6 +91,8 @@ _SEGMENT_DEFAULTS = {
 _SEGMENT_DEFAULTS.pop("max_pixels", None)
 # Those the filter stage takes: settings that differ only in the others share it.
 _FILTER_PARAMS = set(inspect.signature(image_modes).parameters) - {"rgb"}
+# Those only the region stage reads (after the filter).
+_REGION_PARAMS = {"min_size", "scale", "n_regions"}
 # Short names for setting_name(); other parameters appear as name=value.
 _SHORT = {"spatial_radius": "s", "range_radius": "r", "min_size": "m"}
 
@@ -326,10 +328,11 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def _groups(settings: list[dict[str, Any]]) -> tuple[tuple[dict[str, Any], tuple[int, ...]], ...]:
-    """Settings that share the filter stage: ``((shared parameters, setting indices), ...)``."""
+    """Settings that share the filter stage (differ only in ``min_size``, ``scale``, ``n_regions``):
+    ``((shared parameters, setting indices), ...)``."""
     groups: dict[tuple, tuple[dict[str, Any], list[int]]] = {}
     for index, setting in enumerate(settings):
-        shared = {k: v for k, v in setting.items() if k != "min_size"}
+        shared = {k: v for k, v in setting.items() if k not in _REGION_PARAMS}
         key = tuple(sorted((k, repr(v)) for k, v in shared.items()))
         groups.setdefault(key, (shared, []))[1].append(index)
     return tuple((shared, tuple(members)) for shared, members in groups.values())
