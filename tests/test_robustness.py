@@ -888,7 +888,7 @@ def test_bad_parameter_is_reported_before_the_image_is_read(tmp_path):
 @pytest.mark.parametrize(
     "params, regions",
     [
-        (dict(range_radius=1e9), 1),
+        (dict(range_radius=1e9, scale="fixed"), 1),  # fusing covers every colour
         (dict(min_size=16 * 20 + 1), 1),  # larger than the image
         (dict(min_size=1e18), 1),
         (dict(min_size=10**18), 1),
@@ -917,9 +917,13 @@ def test_min_size_beyond_float_precision():
 @pytest.mark.parametrize("radius, regions", [(1e300, 1), (1e-200, 2)], ids=repr)
 def test_range_radius_whose_square_is_not_a_float(radius, regions):
     """1e300 covers every colour (one region, or a clean error naming it);
-    1e-200 fuses nothing. Neither may raise OverflowError or warn."""
+    1e-200 fuses nothing. Neither may raise OverflowError or warn (the fixed
+    scale, where the radius sets the fusing; the hierarchy must give a valid
+    segmentation too)."""
+    auto = segment(halves(), **{**FAST, "range_radius": radius})
+    assert_valid_segmentation(auto, (16, 20), FAST["min_size"])
     try:
-        seg = segment(halves(), **{**FAST, "range_radius": radius})
+        seg = segment(halves(), **{**FAST, "range_radius": radius, "scale": "fixed"})
     except ParameterError as exc:
         assert_clean_error(exc, "range_radius", repr(radius))
     else:
