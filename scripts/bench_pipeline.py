@@ -78,8 +78,11 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     t4 = time.perf_counter()
     hierarchy = build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes))
     t5 = time.perf_counter()
-    n_merges = p["n_regions"] and hierarchy.merges_for(n_regions=p["n_regions"])
-    level(hierarchy, auto_scale(hierarchy) if n_merges is None else n_merges, image=rgb, compat=p["compat"])
+    if p.get("n_regions") is None:
+        n_merges = auto_scale(hierarchy)
+    else:
+        n_merges = hierarchy.merges_for(n_regions=p["n_regions"])
+    level(hierarchy, n_merges, image=rgb, compat=p["compat"])
     t6 = time.perf_counter()
     return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5]
 
