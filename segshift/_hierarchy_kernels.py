@@ -257,33 +257,26 @@ def cut_tree(n, merges, n_merges):
 
 
 @numba.njit(**JIT)
-def contour_map(labels, keys, heights, n):
-    """The ultrametric contour map of a finest label map.
+def join_heights(n, merges, heights, a, b):
+    """Height at which finest regions a[k] and b[k] first lie in one region.
 
-    labels: (H, W) int32; keys: (e,) int64 sorted, a * n + b for each edge
-    (a < b); heights: (e,) float64. A pixel holds the largest height among
-    the borders with its right and lower neighbours (0 when both lie in
-    its own finest region).
+    merges: (n-1, 2) int64 in scipy's linkage numbering; heights: (n-1,)
+    float64; a, b: (m,) int64 -> (m,) float64 (the height of their lowest
+    common ancestor in the tree).
     """
-    height, width = labels.shape
-    out = np.zeros((height, width))
-    for y in range(height):
-        for x in range(width):
-            p = labels[y, x]
-            best = 0.0
-            for k in range(2):
-                if k == 0:
-                    if x + 1 >= width:
-                        continue
-                    q = labels[y, x + 1]
-                else:
-                    if y + 1 >= height:
-                        continue
-                    q = labels[y + 1, x]
-                if p != q:
-                    key = min(p, q) * np.int64(n) + max(p, q)
-                    j = np.searchsorted(keys, key)
-                    if heights[j] > best:
-                        best = heights[j]
-            out[y, x] = best
+    parent = np.full(2 * n - 1, -1, dtype=np.int64)
+    for i in range(merges.shape[0]):
+        parent[merges[i, 0]] = n + i
+        parent[merges[i, 1]] = n + i
+    seen = np.full(2 * n - 1, -1, dtype=np.int64)
+    out = np.zeros(a.shape[0])
+    for k in range(a.shape[0]):
+        x = a[k]
+        while x >= 0:
+            seen[x] = k
+            x = parent[x]
+        y = b[k]
+        while y >= 0 and seen[y] != k:
+            y = parent[y]
+        out[k] = heights[y - n] if y >= n else 0.0
     return out

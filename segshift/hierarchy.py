@@ -107,24 +107,49 @@ class Hierarchy:
     def ucm(self) -> NDArray[np.float64]:
         """The ultrametric contour map, (H, W) float64.
 
-        Pixel convention: pixel (y, x) holds the largest merge height among
-        its borders with its right neighbour (y, x + 1) and its lower
-        neighbour (y + 1, x), 0 when both lie in its own finest region. So
-        for every threshold ``t``, ``ucm > t`` is exactly the set of pixels
-        whose right or lower neighbour lies in another region of
-        ``cut`` at ``t`` (:func:`boundary_pixels` of that level's labels).
+        Pixel convention (BSDS500's ``seg2bmap``): pixel (y, x) holds the
+        largest merge height between its finest region and those of its
+        east (y, x + 1), south (y + 1, x) and south-east (y + 1, x + 1)
+        neighbours, 0 when all lie in its own finest region. So for every
+        threshold ``t``, ``ucm > t`` is exactly the boundary map
+        (:func:`boundary_pixels`, the BSDS benchmark's) of the cut at ``t``.
         """
+        labels = self.labels
         n = self.n_finest
-        keys = self.edges[:, 0] * np.int64(n) + self.edges[:, 1]
-        return _kernels.contour_map(self.labels, keys, self.edge_heights, n)
+        out = np.zeros(labels.shape)
+        found = []
+        for here, there in _NEIGHBOURS:
+            a, b = labels[here], labels[there]
+            diff = a != b
+            lo, hi = np.minimum(a[diff], b[diff]).astype(np.int64), np.maximum(a[diff], b[diff]).astype(np.int64)
+            found.append((here, diff, lo * n + hi))
+        keys = np.unique(np.concatenate([k for _, _, k in found])) if found else np.zeros(0, dtype=np.int64)
+        heights = _kernels.join_heights(n, self.merges, self.heights, keys // n, keys % n)
+        for here, diff, k in found:
+            values = np.zeros(diff.shape)
+            values[diff] = heights[np.searchsorted(keys, k)]
+            np.maximum(out[here], values, out=out[here])
+        return out
+
+
+#: The neighbours a pixel is compared with (BSDS500's seg2bmap): east, south, south-east.
+_NEIGHBOURS = (
+    (np.s_[:, :-1], np.s_[:, 1:]),
+    (np.s_[:-1, :], np.s_[1:, :]),
+    (np.s_[:-1, :-1], np.s_[1:, 1:]),
+)
 
 
 def boundary_pixels(labels: NDArray[np.integer]) -> NDArray[np.bool_]:
-    """(H, W) bool: pixels whose right or lower neighbour has another label (the UCM's convention)."""
+    """(H, W) bool: pixels whose east, south or south-east neighbour has another label.
+
+    BSDS500's ``seg2bmap`` (the boundary map of its benchmarks) and the
+    UCM's convention.
+    """
     labels = np.asarray(labels)
     out = np.zeros(labels.shape, dtype=bool)
-    out[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    out[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    for here, there in _NEIGHBOURS:
+        out[here] |= labels[here] != labels[there]
     return out
 
 

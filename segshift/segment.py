@@ -125,11 +125,12 @@ class Segmentation:
         """The ultrametric contour map, (H, W) float64, or None without a hierarchy.
 
         0 inside the finest regions; on a border, the merge height at which
-        its two sides become one region. A pixel holds the largest height of
-        its borders with its right and lower neighbours, so that for every
-        threshold ``t`` the pixels with ``ucm > t`` are exactly those whose
-        right or lower neighbour lies in another region of
-        ``at(threshold=t)`` (see :func:`segshift.hierarchy.boundary_pixels`).
+        its two sides become one region. A pixel holds the largest height
+        between its region and those of its east, south and south-east
+        neighbours (BSDS500's ``seg2bmap`` convention), so that for every
+        threshold ``t`` the pixels with ``ucm > t`` are exactly the boundary
+        map of ``at(threshold=t)`` (:func:`segshift.hierarchy.boundary_pixels`,
+        the map the BSDS benchmarks score).
         """
         return None if self.hierarchy is None else self.hierarchy.ucm()
 

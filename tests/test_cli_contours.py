@@ -53,8 +53,8 @@ def with_ucm(seg):
 @pytest.fixture
 def hierarchy(monkeypatch):
     """Segmentations in this process carry a UCM (run with jobs=1)."""
-    real_regions, real_segment = benchmark.regions_from_modes, benchmark.segment
-    monkeypatch.setattr(benchmark, "regions_from_modes", lambda *a, **k: with_ucm(real_regions(*a, **k)))
+    real_regions, real_segment = benchmark.segmentation_from_modes, benchmark.segment
+    monkeypatch.setattr(benchmark, "segmentation_from_modes", lambda *a, **k: with_ucm(real_regions(*a, **k)))
     monkeypatch.setattr(benchmark, "segment", lambda *a, **k: with_ucm(real_segment(*a, **k)))
 
 

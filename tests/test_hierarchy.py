@@ -242,3 +242,19 @@ def test_batch_regions_and_ucm(tmp_path):
         assert len(np.unique(np.array(Image.open(out / f"{name}.labels.png")))) == 2
         ucm = np.array(Image.open(out / f"{name}.ucm.png"))
         assert ucm.dtype == np.uint16 and ucm.max() == 65535
+
+
+def test_ucm_matches_the_reference_drawing(seg):
+    """The UCM pixel by pixel against a brute-force drawing of the same tree (seg2bmap convention)."""
+    h = seg.hierarchy
+    merges = []
+    n = h.n_finest
+    first = list(range(n))  # a finest region inside each cluster
+    for i, (a, b) in enumerate(h.merges):
+        merges.append((h.heights[i], first[a], first[b]))
+        first.append(first[a])
+    np.testing.assert_array_equal(seg.ucm, naive.ucm_from_merges(h.labels, merges))
+    from segshift.evaluate import boundary_map
+
+    for t in np.unique(h.heights):
+        assert np.array_equal(seg.ucm > t, boundary_map(seg.at(threshold=t).labels, thin=False))
