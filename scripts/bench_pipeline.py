@@ -50,11 +50,17 @@ def compile_seconds() -> dict:
 def stages(path: Path, kwargs: dict) -> list[float]:
     """Seconds of each stage of segment(path, **kwargs), run one by one."""
     import segshift
-    from segshift.loader import rgb_to_luv
-    from segshift.meanshift import filter_image
     from segshift import regions as R
     from segshift.hierarchy import auto_scale, boundary_strength, build_hierarchy
-    from segshift.segment import DEFAULTS, default_min_size, level, min_size_pixels, regions_from_modes
+    from segshift.loader import rgb_to_luv
+    from segshift.meanshift import filter_image
+    from segshift.segment import (
+        DEFAULTS,
+        default_min_size,
+        level,
+        min_size_pixels,
+        regions_from_modes,
+    )
 
     p = {**DEFAULTS, **kwargs}
     if p.get("min_size") is None:

@@ -63,7 +63,7 @@ def border_pairs(labels, strength):
 
 @numba.njit(**JIT)
 def _cost(a, b, k, areas, sums, perim, bsum, bcnt, params):
-    """Dissimilarity of regions a and b that share edge k (see hierarchy.merge_cost)."""
+    """Dissimilarity of regions a and b that share edge k (the formula of segshift.hierarchy)."""
     colour_weight, size_power, enclosure, total = params[0], params[1], params[2], params[3]
     d2 = 0.0
     for c in range(3):

@@ -7,7 +7,7 @@ the finest label map at any resolution. Cutting it gives a partition of any
 size (:meth:`Hierarchy.cut`); the ultrametric contour map
 (:meth:`Hierarchy.ucm`) draws every level at once.
 
-Dissimilarity of two adjacent regions ``a`` and ``b`` (:func:`merge_cost`)::
+Dissimilarity of two adjacent regions ``a`` and ``b`` (weights in :data:`COST`)::
 
     (contrast + colour_weight * |mode_a - mode_b|)
         * (min(area_a, area_b) / image area) ** size_power
@@ -15,8 +15,8 @@ Dissimilarity of two adjacent regions ``a`` and ``b`` (:func:`merge_cost`)::
 
 ``contrast`` is the mean, along the shared border, of the colour gradient
 magnitude of the mean-shift filtered image (Gaussian derivatives at 1
-pixel of the modes, in L*u*v*) divided by its mean over the image, so that it reads the same on a dull photo and a
-vivid one; the colour distance is between the area-weighted mean modes in
+pixel of the modes, in L*u*v*) divided by its mean over the image, so that
+it reads the same on a dull photo and a vivid one; the colour distance is between the area-weighted mean modes in
 L*u*v* units; the size term lets small regions go first; the enclosure term
 lets a region mostly surrounded by another go before one that only touches
 it. Merge heights are made non-decreasing (each is at least the one

@@ -16,7 +16,13 @@ from . import regions as _regions
 from . import render
 from . import resolution as _resolution
 from .errors import ParameterError
-from .hierarchy import Hierarchy, auto_scale, boundary_strength, build_hierarchy, check_level
+from .hierarchy import (
+    Hierarchy,
+    auto_scale,
+    boundary_strength,
+    build_hierarchy,
+    check_level,
+)
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
     check_compat,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import naive
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,10 +12,8 @@ from segshift import segment
 from segshift._hierarchy_kernels import merge_regions
 from segshift.cli import main
 from segshift.errors import ParameterError
-from segshift.regions import connect_modes, prune_regions
+from segshift.regions import connect_modes
 from segshift.segment import regions_from_modes
-
-import naive
 
 
 def _blocks(rng, height=24, width=30, n_seeds=12):
@@ -58,10 +57,10 @@ def test_disconnected_graph_is_joined_at_the_last_height():
     edges = np.array([[0, 1], [2, 3]], dtype=np.int64)
     ones = np.ones(2)
     areas = np.ones(4) * 10
-    merges, heights, edge_heights = merge_regions(4, edges, ones, ones, areas, np.zeros((4, 3)), np.array([0.0, 0.0, 0.0, 40.0]))
+    merges, heights, _ = merge_regions(4, edges, ones, ones, areas, np.zeros((4, 3)), np.array([0.0, 0.0, 0.0, 40.0]))
     assert merges.shape == (3, 2) and sorted(merges[:2].ravel().tolist()) == [0, 1, 2, 3]
     assert heights[2] == heights[1] and np.all(np.diff(heights) >= 0)
-    ref_merges, ref_heights = naive.merge_regions(4, edges, ones, ones, areas, np.zeros((4, 3)), [0.0, 0.0, 0.0, 40.0])
+    _, ref_heights = naive.merge_regions(4, edges, ones, ones, areas, np.zeros((4, 3)), [0.0, 0.0, 0.0, 40.0])
     np.testing.assert_allclose(heights, ref_heights)
 
 
