@@ -623,6 +623,8 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         raise ParameterError("--boundaries is not available for tiled runs (huge images); use --labels")
     if args.speedup != "none":
         raise ParameterError("--speedup fast is not available for tiled runs (huge images)")
+    if args.n_regions is not None or args.ucm is not None:
+        raise ParameterError("--regions and --ucm need the region hierarchy; tiled runs (huge images) are fixed-scale")
     output = args.output
     if output is None and args.labels is None and args.stats is None:
         output = f"{Path(args.input).stem}.seg.tif"
@@ -649,11 +651,12 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
     params = _params(args)
-    params.pop("max_pixels")
-    params.pop("speedup")
-    params.pop("resolution")  # a tiled run is the full-resolution computation: radii in pixels
+    for name in ("max_pixels", "speedup", "scale", "n_regions", "resolution"):
+        params.pop(name)
     if params["spatial_radius"] is None:  # -s auto: the working resolution's radius, in pixels
         params.pop("spatial_radius")
+    if params["min_size"] is None:  # tiled runs are mean shift at a fixed scale
+        params["min_size"] = DEFAULTS["min_size"]
     try:
         table = segment_large(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
