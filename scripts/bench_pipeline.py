@@ -71,7 +71,9 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     t1 = time.perf_counter()
     luv = rgb_to_luv(rgb, compat=p["compat"])
     t2 = time.perf_counter()
-    modes = filter_image(luv, p["spatial_radius"], p["range_radius"], overwrite_input=True, **method)
+    # -s auto: BSDS500-sized photos run at (about) their own size with the working radius
+    radius = WORKING_RADIUS if p["spatial_radius"] is None else p["spatial_radius"]
+    modes = filter_image(luv, radius, p["range_radius"], overwrite_input=True, **method)
     t3 = time.perf_counter()
     min_pixels = min_size_pixels(p["min_size"], rgb.shape[0] * rgb.shape[1])
     if p["scale"] == "fixed":

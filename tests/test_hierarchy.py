@@ -146,13 +146,13 @@ def test_two_blocks_give_two_regions():
 
 def test_fixed_scale_is_mean_shift_as_published():
     image = _painted(np.random.default_rng(5), noise=6.0)
-    fixed = segment(image, scale="fixed")
+    fixed = segment(image, 10.0, scale="fixed")
     assert fixed.hierarchy is None and fixed.ucm is None
     from segshift.loader import load_image
     from segshift.segment import DEFAULTS, image_modes, min_size_pixels
 
     rgb = load_image(image)
-    modes = image_modes(rgb, DEFAULTS["spatial_radius"], DEFAULTS["range_radius"], compat="edison")
+    modes = image_modes(rgb, 10.0, DEFAULTS["range_radius"], compat="edison")
     ref = regions_from_modes(rgb, modes, DEFAULTS["range_radius"], min_size_pixels(0.013, rgb.shape[0] * rgb.shape[1]), compat="edison")
     assert np.array_equal(fixed.labels, ref.labels)
     with pytest.raises(ParameterError, match="no hierarchy"):
