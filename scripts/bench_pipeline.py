@@ -56,6 +56,7 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     from segshift.meanshift import filter_image
     from segshift.segment import (
         DEFAULTS,
+        WORKING_RADIUS,
         default_min_size,
         level,
         min_size_pixels,
