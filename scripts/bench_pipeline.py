@@ -51,7 +51,7 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     """Seconds of each stage of segment(path, **kwargs), run one by one."""
     import segshift
     from segshift import regions as R
-    from segshift.hierarchy import auto_scale, boundary_strength, build_hierarchy
+    from segshift.hierarchy import auto_scale, boundary_strength, build_hierarchy, colour_histograms
     from segshift.loader import rgb_to_luv
     from segshift.meanshift import filter_image
     from segshift.segment import (
@@ -85,7 +85,8 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     regions = R.prune_regions(regions, min_pixels)
     labels = R.final_labels(regions)
     t4 = time.perf_counter()
-    hierarchy = build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes))
+    histograms = colour_histograms(rgb_to_luv(rgb, compat=p["compat"]), labels, len(regions.areas))
+    hierarchy = build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes), histograms=histograms)
     t5 = time.perf_counter()
     if p.get("n_regions") is None:
         n_merges = auto_scale(hierarchy)

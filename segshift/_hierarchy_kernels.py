@@ -71,6 +71,14 @@ def _cost(a, b, k, areas, sums, perim, bsum, bcnt, params):
         d2 += diff * diff
     contrast = bsum[k] / bcnt[k]
     cost = contrast + colour_weight * np.sqrt(d2)
+    if params.shape[0] > 4 and sums.shape[1] > 3:
+        chi = 0.0
+        for c in range(3, sums.shape[1]):
+            pa = sums[a, c] / areas[a]
+            pb = sums[b, c] / areas[b]
+            if pa + pb > 0.0:
+                chi += (pa - pb) * (pa - pb) / (pa + pb)
+        cost += params[4] * 0.5 * chi
     small = min(areas[a], areas[b])
     cost *= (small / total) ** size_power
     shared = bcnt[k] / max(1.0, min(perim[a], perim[b]))
@@ -84,8 +92,10 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
 
     edges: (e, 2) int64 unique pairs (a < b); bsum, bcnt: (e,) float64
     summed border strength and border length (pixel pairs) of each edge;
-    areas: (n,) float64; sums: (n, 3) float64 area-weighted mode sums;
-    params: (4,) float64 (colour weight, size power, enclosure, image area).
+    areas: (n,) float64; sums: (n, 3 + B) float64 area-weighted mode sums,
+    then (optionally) B colour-histogram counts; params: (4,) or (5,)
+    float64 (colour weight, size power, enclosure, image area, histogram
+    weight).
 
     Returns (merges (n-1, 2) int64 in scipy's linkage numbering, heights
     (n-1,) float64 non-decreasing, edge_height (e,) float64: the height at
@@ -147,7 +157,7 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
         m += 1
         perim[a] = perim[a] + perim[b] - 2.0 * bcnt[k]
         areas[a] += areas[b]
-        for c in range(3):
+        for c in range(sums.shape[1]):
             sums[a, c] += sums[b, c]
         # Append b's half-edges to a's list, then walk it once: drop dead and
         # internal edges, fold parallel edges into one.

@@ -16,13 +16,7 @@ from . import regions as _regions
 from . import render
 from . import resolution as _resolution
 from .errors import ParameterError
-from .hierarchy import (
-    Hierarchy,
-    auto_scale,
-    boundary_strength,
-    build_hierarchy,
-    check_level,
-)
+from .hierarchy import Hierarchy, auto_scale, boundary_strength, build_hierarchy, check_level, colour_histograms
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
     check_compat,
@@ -418,7 +412,9 @@ def hierarchy_from_modes(
     """
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
-    return build_hierarchy(_regions.final_labels(regions), regions.modes, regions.areas, boundary_strength(modes))
+    labels = _regions.final_labels(regions)
+    histograms = colour_histograms(rgb_to_luv(rgb, compat=compat), labels, len(regions.areas))
+    return build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes), histograms=histograms)
 
 
 def image_modes(

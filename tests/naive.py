@@ -278,7 +278,8 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
     Returns (merges, heights) as segshift's kernel: scipy linkage ids, heights
     made non-decreasing.
     """
-    colour_weight, size_power, enclosure, total = params
+    colour_weight, size_power, enclosure, total = params[:4]
+    hist_weight = params[4] if len(params) > 4 else 0.0
     members = {i: [i] for i in range(n)}  # cluster id -> finest regions
     owner = list(range(n))  # finest region -> cluster id
     merges, heights = [], []
@@ -299,9 +300,15 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
         for (ca, cb), (s, c) in border.items():
             area_a = sum(areas[i] for i in members[ca])
             area_b = sum(areas[i] for i in members[cb])
-            mode_a = sum(sums[i] for i in members[ca]) / area_a
-            mode_b = sum(sums[i] for i in members[cb]) / area_b
+            mean_a = sum(sums[i] for i in members[ca]) / area_a
+            mean_b = sum(sums[i] for i in members[cb]) / area_b
+            mode_a, mode_b = mean_a[:3], mean_b[:3]
             cost = s / c + colour_weight * float(np.sqrt(((mode_a - mode_b) ** 2).sum()))
+            if hist_weight and len(mean_a) > 3:
+                pa, pb = mean_a[3:], mean_b[3:]
+                both = pa + pb
+                ok = both > 0
+                cost += hist_weight * 0.5 * float(((pa[ok] - pb[ok]) ** 2 / both[ok]).sum())
             cost *= (min(area_a, area_b) / total) ** size_power
             cost *= 1.0 - enclosure * min(1.0, c / max(1.0, min(perim[ca], perim[cb])))
             if best is None or cost < best[0]:

@@ -36,7 +36,7 @@ def _painted(rng, n_blocks=(3, 4), size=12, noise=2.0):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("params", [(0.0, 0.2, 0.5), (0.05, 0.0, 0.0), (0.02, 0.5, 0.9)])
+@pytest.mark.parametrize("params", [(0.0, 0.2, 0.5), (0.05, 0.0, 0.0), (0.02, 0.5, 0.9), (0.02, 0.2, 0.5, 3.0)])
 def test_merge_order_matches_reference(seed, params):
     rng = np.random.default_rng(seed)
     labels = _blocks(rng)
@@ -45,11 +45,30 @@ def test_merge_order_matches_reference(seed, params):
     edges, sums, counts = H.border_statistics(labels, strength, n)
     areas = np.bincount(labels.ravel(), minlength=n).astype(float)
     mode_sums = rng.random((n, 3)) * 50 * areas[:, None]
-    prm = np.array([*params, float(labels.size)])
+    prm = np.array([*params[:3], float(labels.size), *params[3:]])
+    if len(params) > 3:  # colour histograms: each region's pixels spread over 5 colours
+        counts_hist = rng.multinomial(1, np.ones(5) / 5, size=labels.size)
+        hist = np.zeros((n, 5))
+        np.add.at(hist, labels.ravel(), counts_hist)
+        mode_sums = np.concatenate([mode_sums, hist], axis=1)
     merges, heights, _ = merge_regions(n, edges, sums, counts, areas, mode_sums, prm)
     ref_merges, ref_heights = naive.merge_regions(n, edges, sums, counts, areas, mode_sums, prm)
     np.testing.assert_array_equal(merges, ref_merges)
     np.testing.assert_allclose(heights, ref_heights, rtol=1e-9)
+
+
+def test_colour_histograms_count_each_region_s_pixels():
+    rng = np.random.default_rng(0)
+    luv = np.zeros((20, 40, 3))
+    luv[:, :20] = [50.0, 10.0, 10.0]  # a flat region
+    luv[:, 20:] = rng.choice([20.0, 80.0], size=(20, 20))[..., None] * [1.0, 0.0, 0.0]  # a two-colour texture
+    labels = np.zeros((20, 40), dtype=np.int32)
+    labels[:, 20:] = 1
+    hist = H.colour_histograms(luv, labels, 2, bins=4)
+    np.testing.assert_array_equal(hist.sum(axis=1), [400, 400])
+    assert np.count_nonzero(hist[0]) == 1 and np.count_nonzero(hist[1]) == 2
+    flat = H.colour_histograms(np.full((5, 5, 3), 7.0), np.zeros((5, 5), dtype=np.int32), 1)
+    np.testing.assert_array_equal(flat, [[25]])
 
 
 def test_disconnected_graph_is_joined_at_the_last_height():
