@@ -179,18 +179,24 @@ def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_s
 
 
 def colour_histograms(
-    luv: NDArray[np.floating], labels: NDArray[np.integer], n: int, bins: int = COST["histogram_bins"], seed: int = 0
+    luv: NDArray[np.floating],
+    labels: NDArray[np.integer],
+    n: int,
+    bins: int = COST["histogram_bins"],
+    *,
+    step: int = 23,
+    seed: int = 0,
 ) -> NDArray[np.float64]:
     """Per-region histograms of an L*u*v* image's colours, quantised to ``bins`` colours.
 
     The colours are the k-means centres (k-means++ seeded by ``seed``, 10
-    iterations) of every 7th pixel; each pixel counts for its nearest
-    centre. Returns (n, bins) float64 pixel counts.
+    iterations) of every ``step``-th pixel; each pixel counts for its
+    nearest centre. Returns (n, bins) float64 pixel counts.
     """
     from scipy.cluster.vq import kmeans2, vq
 
     pixels = np.asarray(luv, dtype=np.float64).reshape(-1, 3)
-    sample = pixels[::7]
+    sample = pixels[:: max(1, min(int(step), len(pixels) // max(4 * int(bins), 1)))]
     bins = max(1, min(int(bins), len(np.unique(sample, axis=0))))
     centres, _ = kmeans2(sample, bins, iter=10, minit="++", seed=np.random.default_rng(seed))
     codes, _ = vq(pixels, centres, check_finite=False)
