@@ -408,7 +408,8 @@ def hierarchy_from_modes(
 
     The boundary strength is the colour gradient of the mean-shift filtered
     image (the modes), where the filter has flattened texture and noise
-    and kept the edges.
+    and kept the edges; the regions' colour histograms are of the photo's
+    own colours (:func:`segshift.hierarchy.colour_histograms`).
     """
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
