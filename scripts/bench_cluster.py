@@ -42,7 +42,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numba  # noqa: E402
-import numpy as np  # noqa: E402
 from sklearn.cluster import MeanShift as SkMeanShift  # noqa: E402
 from sklearn.cluster import estimate_bandwidth as sk_estimate_bandwidth  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402

@@ -132,7 +132,6 @@ def defaults_rows(paths, skip_large: bool) -> list[tuple[str, str, str]]:
     import cv2
 
     import segshift
-    from segshift.render import to_rgb8
 
     rows = []
     ratios = []
