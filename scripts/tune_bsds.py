@@ -156,14 +156,13 @@ def score_photo_hierarchy(task) -> dict:
 
     numba.set_num_threads(1)
     from segshift import load_image
-    from segshift.evaluate import (
+    from segshift.evaluate import evaluate_segmentation, load_ground_truth
+    from segshift.evaluate.regions import (
         _covering_counts,
         _mean_rand_index,
         _mean_variation_of_information,
         _relabel,
         _table,
-        evaluate_segmentation,
-        load_ground_truth,
     )
     from segshift.segment import segment
 
