@@ -52,6 +52,7 @@ from segshift import MeanShift  # noqa: E402
 CASES = {
     # name: (n, d, blobs, bandwidth or None, scikit-learn bin seeding)
     "exact5k": (5_000, 2, 5, 1.0, False),
+    "exact20k": (20_000, 2, 5, 1.0, False),
     "bin20k": (20_000, 3, 8, 2.0, True),
     "bin100k": (100_000, 3, 8, 2.0, True),
     "bin1m": (1_000_000, 3, 8, 2.0, True),

@@ -42,7 +42,7 @@ EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("segshift.cli")
 
-COMPILING = "compiling the kernels (first run after an install only, 10 to 15 s; later runs load them)"
+COMPILING = "compiling the kernels (first run after an install only, up to a minute; later runs load them)"
 
 #: Library parameter names -> the option that sets them (for error messages).
 _FLAGS = {

@@ -123,6 +123,8 @@ def _swept(settings: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _label(key: str, value: Any) -> str:
     short = _SHORT.get(key, key)
+    if value is None and key in _SHORT:  # the relative default (a spatial radius of "auto")
+        return f"{short}=auto"
     return f"{short}={value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{short}={value}"
 
 
