@@ -72,7 +72,8 @@ def make(lib, name, threads):
     _, _, _, bandwidth, bins = CASES[name]
     if lib == "sklearn":
         return SkMeanShift(bandwidth=bandwidth, bin_seeding=bins, n_jobs=threads)
-    return MeanShift(bandwidth=bandwidth, n_jobs=threads)
+    # scikit-learn exact (no bin seeding) is compared with segshift exact
+    return MeanShift(bandwidth=bandwidth, n_jobs=threads, algorithm="auto" if bins else "exact")
 
 
 def fit(lib, name, X, threads):

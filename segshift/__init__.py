@@ -6,11 +6,26 @@
 """
 
 from .loader import load_image
-from .pointsets import MeanShift, estimate_bandwidth, mean_shift
 from .segment import Segmentation, segment
 from .tiled import RegionTable, segment_large
 
 __version__ = "0.1.0"
+
+# The point-set estimator needs scikit-learn, which takes a second to import:
+# loaded on first use, so that the command line and segment() start quickly.
+_POINTSETS = ("MeanShift", "estimate_bandwidth", "mean_shift")
+
+
+def __getattr__(name: str):
+    if name in _POINTSETS:
+        from . import pointsets
+
+        return getattr(pointsets, name)
+    raise AttributeError(f"module 'segshift' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_POINTSETS))
 
 __all__ = [
     "segment",
