@@ -34,7 +34,7 @@ def shifts(luv, hs, hr, shared):
     height, width = luv.shape[0], luv.shape[1]
     pad = K.window_reach(hs, width) + K.LANES + 1
     span = K.window_span(hs, width)
-    planes, stride = K.pad_planes(luv, pad)
+    planes, stride = K.pad_planes(luv, pad, pad)
     acc = np.empty((5, max(span, K.ACC_MIN)), dtype=np.float32)
     out = np.empty(3)
     visited = np.empty(K.MEMO_VISITS, dtype=np.int64)

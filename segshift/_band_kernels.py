@@ -14,11 +14,10 @@ import math
 import numba
 import numpy as np
 
-from ._config import JIT, JIT_PARALLEL, JIT_SIMD
+from ._config import JIT_PARALLEL, JIT_SIMD
 from ._filter_kernels import (
     ACC_MIN,
     GAUSSIAN,
-    PAD_VALUE,
     TILE_COLS,
     TILE_ROWS,
     UNIFORM,
@@ -26,20 +25,6 @@ from ._filter_kernels import (
     window_reach,
     window_span,
 )
-
-
-@numba.njit(**JIT)
-def band_planes(image, left, right):
-    """(h, w, n) float32 -> (n, h * stride) float32 planes whose rows carry
-    ``left`` and ``right`` columns of PAD_VALUE; returns (planes, stride)."""
-    height, width, bands = image.shape
-    stride = width + left + right
-    planes = np.full((bands, height, stride), PAD_VALUE, dtype=np.float32)
-    for y in range(height):
-        for x in range(width):
-            for k in range(bands):
-                planes[k, y, x + left] = image[y, x, k]
-    return planes.reshape(bands, -1), stride
 
 
 @numba.njit(**JIT_SIMD)
@@ -188,85 +173,3 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
             if escaped[t]:
                 break
     return escaped
-
-
-@numba.njit(**JIT)
-def connect_close_bands(modes, threshold):
-    """connect_close (segshift._region_kernels) for (H, W, n) float32 modes:
-    8-connected pixels whose modes differ by < threshold in every band.
-    Returns (labels (H, W) int32 in raster order, (n,) int64 first pixels)."""
-    height, width, bands = modes.shape
-    n = height * width
-    parent = np.empty(n, dtype=np.int32)
-    for i in range(n):
-        parent[i] = i
-    for y in range(height):
-        for x in range(width):
-            i = y * width + x
-            for k in range(4):
-                if k == 0:
-                    ny, nx = y, x - 1
-                elif k == 1:
-                    ny, nx = y - 1, x - 1
-                elif k == 2:
-                    ny, nx = y - 1, x
-                else:
-                    ny, nx = y - 1, x + 1
-                if ny < 0 or nx < 0 or nx >= width:
-                    continue
-                agree = True
-                for b in range(bands):
-                    if not abs(modes[y, x, b] - modes[ny, nx, b]) < threshold:
-                        agree = False
-                        break
-                if agree:
-                    a = i
-                    while parent[a] != a:
-                        parent[a] = parent[parent[a]]
-                        a = parent[a]
-                    c = ny * width + nx
-                    while parent[c] != c:
-                        parent[c] = parent[parent[c]]
-                        c = parent[c]
-                    if a < c:
-                        parent[c] = a
-                    elif c < a:
-                        parent[a] = c
-    for i in range(n):
-        parent[i] = parent[parent[i]]
-    labels = np.empty((height, width), dtype=np.int32)
-    flat = labels.reshape(n)
-    count = 0
-    for i in range(n):
-        r = parent[i]
-        if r == i:
-            flat[i] = count
-            parent[count] = i
-            count += 1
-        else:
-            flat[i] = flat[r]
-    return labels, parent[:count].astype(np.int64)
-
-
-@numba.njit(**JIT)
-def close_pairs_plain(edges, modes, limit2):
-    """The edges whose modes lie closer than sqrt(limit2), Euclidean over
-    all columns of modes (n, c) float64 (no bright-centre rule)."""
-    keep = np.empty(edges.shape[0], dtype=np.bool_)
-    count = 0
-    for k in range(edges.shape[0]):
-        d = 0.0
-        for c in range(modes.shape[1]):
-            diff = modes[edges[k, 0], c] - modes[edges[k, 1], c]
-            d += diff * diff
-        keep[k] = d < limit2
-        if keep[k]:
-            count += 1
-    out = np.empty((count, 2), dtype=np.int64)
-    j = 0
-    for k in range(edges.shape[0]):
-        if keep[k]:
-            out[j, 0] = edges[k, 0]
-            out[j, 1] = edges[k, 1]
-            j += 1
-    return out

@@ -64,18 +64,19 @@ def _exp_neg2(t):
 
 
 @numba.njit(**JIT)
-def pad_planes(luv, pad):
-    """Split (H, W, 3) L*u*v* into three flattened float32 planes whose rows
-    carry ``pad`` columns of PAD_VALUE on each side (rows need none: the
-    window's rows are clipped to the image)."""
-    height, width = luv.shape[0], luv.shape[1]
-    stride = width + 2 * pad
-    planes = np.full((3, height, stride), PAD_VALUE, dtype=np.float32)
+def pad_planes(image, left, right):
+    """Split (H, W, c) float32 (L*u*v*, or a raster's bands) into c flattened
+    float32 planes whose rows carry ``left`` and ``right`` columns of
+    PAD_VALUE (rows need none: the window's rows are clipped to the image).
+    Returns (planes (c, H * stride), stride)."""
+    height, width, channels = image.shape
+    stride = width + left + right
+    planes = np.full((channels, height, stride), PAD_VALUE, dtype=np.float32)
     for y in range(height):
         for x in range(width):
-            for k in range(3):
-                planes[k, y, x + pad] = luv[y, x, k]
-    return planes.reshape(3, -1), stride
+            for k in range(channels):
+                planes[k, y, x + left] = image[y, x, k]
+    return planes.reshape(channels, -1), stride
 
 
 @numba.njit(**JIT)
@@ -325,7 +326,7 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     height, width = luv.shape[0], luv.shape[1]
     pad = window_reach(hs, width) + LANES + 1
     span = window_span(hs, width)
-    planes, stride = pad_planes(luv, pad)
+    planes, stride = pad_planes(luv, pad, pad)
     # Tiles of TILE_ROWS x TILE_COLS climbs: a tile's windows stay in the
     # core's cache however wide the image, and threads take tiles as they go.
     rows, cols = modes.shape[0], modes.shape[1]

@@ -29,12 +29,13 @@ def _find(parent, i):
 def connect_close(modes, threshold):
     """Label 8-connected pixels whose modes differ by < threshold in every channel.
 
-    modes: (H, W, 3) float32 -> (labels (H, W) int32 numbered from 0 in raster
+    modes: (H, W, c) float32 (L*u*v*, or a multiband raster's bands) ->
+    (labels (H, W) int32 numbered from 0 in raster
     order of each region's first pixel, (n,) int64 flat index of each
     region's first pixel). One raster scan of union-find over the four
     earlier neighbours, one pass flattening it, one relabelling pass.
     """
-    height, width = modes.shape[0], modes.shape[1]
+    height, width, channels = modes.shape
     n = height * width
     parent = np.empty(n, dtype=np.int32)  # 4 bytes a pixel: images stay below 2**31 pixels
     for i in range(n):
@@ -53,11 +54,12 @@ def connect_close(modes, threshold):
                     ny, nx = y - 1, x + 1
                 if ny < 0 or nx < 0 or nx >= width:
                     continue
-                if (
-                    abs(modes[y, x, 0] - modes[ny, nx, 0]) < threshold
-                    and abs(modes[y, x, 1] - modes[ny, nx, 1]) < threshold
-                    and abs(modes[y, x, 2] - modes[ny, nx, 2]) < threshold
-                ):
+                agree = True
+                for c in range(channels):
+                    if not abs(modes[y, x, c] - modes[ny, nx, c]) < threshold:
+                        agree = False
+                        break
+                if agree:
                     a = _find(parent, np.int32(i))
                     b = _find(parent, np.int32(ny * width + nx))
                     if a < b:
@@ -125,22 +127,25 @@ def adjacent_pairs(labels):
 
 
 @numba.njit(**JIT)
-def close_pairs(edges, modes, limit2):
-    """The edges whose two modes lie closer than sqrt(limit2) (the L
-    difference counts four times when both modes have L > BRIGHT_L).
+def close_pairs(edges, modes, limit2, bright):
+    """The edges whose two modes lie closer than sqrt(limit2), Euclidean over
+    all columns of modes; with ``bright`` (L*u*v* modes) the L difference
+    counts four times when both modes have L > BRIGHT_L (EDISON's rule).
 
-    edges: (e, 2) int64; modes: (n, 3) float64 -> (k, 2) int64.
+    edges: (e, 2) int64; modes: (n, c) float64 -> (k, 2) int64.
     """
     keep = np.empty(edges.shape[0], dtype=np.bool_)
     count = 0
     for k in range(edges.shape[0]):
         a = edges[k, 0]
         b = edges[k, 1]
-        weight = 4.0 if (modes[a, 0] > BRIGHT_L and modes[b, 0] > BRIGHT_L) else 1.0
+        weight = 4.0 if (bright and modes[a, 0] > BRIGHT_L and modes[b, 0] > BRIGHT_L) else 1.0
         d0 = modes[a, 0] - modes[b, 0]
-        d1 = modes[a, 1] - modes[b, 1]
-        d2 = modes[a, 2] - modes[b, 2]
-        keep[k] = weight * (d0 * d0) + d1 * d1 + d2 * d2 < limit2
+        d = weight * (d0 * d0)
+        for c in range(1, modes.shape[1]):
+            dc = modes[a, c] - modes[b, c]
+            d += dc * dc
+        keep[k] = d < limit2
         if keep[k]:
             count += 1
     out = np.empty((count, 2), dtype=np.int64)

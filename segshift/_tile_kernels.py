@@ -17,28 +17,12 @@ from ._filter_kernels import (
     MEMO_COLUMNS,
     MEMO_SIZE,
     MEMO_VISITS,
-    PAD_VALUE,
     TILE_COLS,
     TILE_ROWS,
     UNIFORM,
     _climb,
     window_span,
 )
-
-
-@numba.njit(**JIT)
-def block_planes(luv, left, right):
-    """Lay out an (h, w, 3) float32 part of the image as _climb reads it:
-    three flattened planes whose rows carry ``left`` and ``right`` columns of
-    PAD_VALUE. Returns (planes (3, h * stride), stride)."""
-    height, width = luv.shape[0], luv.shape[1]
-    stride = width + left + right
-    planes = np.full((3, height, stride), PAD_VALUE, dtype=np.float32)
-    for y in range(height):
-        for x in range(width):
-            for k in range(3):
-                planes[k, y, x + left] = luv[y, x, k]
-    return planes.reshape(3, -1), stride
 
 
 @numba.njit(**JIT_PARALLEL)

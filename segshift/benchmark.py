@@ -693,11 +693,17 @@ def _evaluate_contours(task: _ContourTask) -> dict[str, Any]:
             ucm = np.load(path, allow_pickle=False)
             contours.append((k, evaluate_ucm(ucm, gts, thresholds=np.array(thresholds), tolerance=task.tolerance)))
         return {"contours": contours, "seconds": time.perf_counter() - start}
-    except (SegshiftError, OSError) as exc:
+    except Exception as exc:
+        return _failure(task, exc, start)
+
+
+def _failure(task: Any, exc: Exception, start: float) -> dict[str, Any]:
+    """The result row of a photo whose work raised ``exc`` (call inside the except block)."""
+    if isinstance(exc, (SegshiftError, OSError)):
         message, detail = str(exc).strip() or type(exc).__name__, None
-    except MemoryError:
+    elif isinstance(exc, MemoryError):
         message, detail = "out of memory (lower --max-pixels, or use fewer --jobs)", None
-    except Exception as exc:  # a bug: keep going, keep the traceback
+    else:  # a bug: keep going, keep the traceback
         message, detail = f"unexpected {type(exc).__name__}: {exc}", traceback.format_exc()
     if task.image not in message and task.ground_truth not in message:
         message = f"{task.image}: {message}"
@@ -749,15 +755,8 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
                 if ucm is not None and task.ucm_dir is not None:
                     ucms.append(_keep_ucm(task, i, ucm))
         return {"scores": scores, "regions": regions, "ucms": ucms, "seconds": time.perf_counter() - start}
-    except (SegshiftError, OSError) as exc:
-        message, detail = str(exc).strip() or type(exc).__name__, None
-    except MemoryError:
-        message, detail = "out of memory (lower --max-pixels, or use fewer --jobs)", None
-    except Exception as exc:  # a bug: keep going, keep the traceback
-        message, detail = f"unexpected {type(exc).__name__}: {exc}", traceback.format_exc()
-    if task.image not in message and task.ground_truth not in message:
-        message = f"{task.image}: {message}"
-    return {"error": " ".join(message.split()), "detail": detail, "seconds": time.perf_counter() - start}
+    except Exception as exc:
+        return _failure(task, exc, start)
 
 
 def _keep_ucm(task: _PhotoTask, setting: int, ucm: Any) -> tuple[int, str, Any]:

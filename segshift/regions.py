@@ -21,7 +21,6 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _band_kernels
 from . import _region_kernels as _kernels
 
 #: Neighbouring modes agree when every L*u*v* component differs by less than this.
@@ -111,10 +110,7 @@ def fuse_regions(regions: Regions, range_radius: float, *, passes: int = 2, brig
     # (r/2)^2 as a product of floats: saturates to inf or 0 instead of raising
     limit2 = 0.25 * range_radius * range_radius
     for _ in range(passes):
-        if bright:
-            close = _kernels.close_pairs(regions.edges, regions.modes, limit2)
-        else:
-            close = _band_kernels.close_pairs_plain(regions.edges, regions.modes, limit2)
+        close = _kernels.close_pairs(regions.edges, regions.modes, limit2, bright)
         if len(close) == 0:
             break
         regions = _join(regions, close)

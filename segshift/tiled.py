@@ -466,10 +466,10 @@ class _Run:
         right = self.pad if c_hi == width else 0
         if self.multiband:
             values = self.raster.read_bands(r_lo, r_hi, c_lo, c_hi)
-            planes, stride = _bk.band_planes(values, left, right)
+            planes, stride = _fk.pad_planes(values, left, right)
         else:
             luv = rgb_to_luv(self.raster.read_rgb(r_lo, r_hi, c_lo, c_hi), compat=self.compat)
-            planes, stride = _tk.block_planes(luv, left, right)
+            planes, stride = _fk.pad_planes(luv, left, right)
         first = c_lo - left
         bounds = np.array([r_lo, r_hi - 1, first, c_hi - 1 + right], dtype=np.int64)
         whole = r_lo == 0 and r_hi == height and c_lo == 0 and c_hi == width
@@ -534,10 +534,7 @@ class _Run:
 
     # -- regions -------------------------------------------------------------------
     def _connect_strip(self, graph: _Graph, strip, i0, previous, labels_out, modes_out):
-        if self.multiband:
-            labels, first = _bk.connect_close_bands(strip, _regions.AGREE)
-        else:
-            labels, first = _rk.connect_close(strip, _regions.AGREE)
+        labels, first = _rk.connect_close(strip, _regions.AGREE)  # any number of bands
         n = len(first)
         offset = graph.add(n)
         graph.row_offset[i0:i0 + strip.shape[0]] = offset

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 IMAGES = Path(__file__).resolve().parent.parent / "images"
 
@@ -32,3 +33,25 @@ def blocks():
 @pytest.fixture
 def photo_path():
     return IMAGES / "chelsea.jpg"
+
+
+PHOTOS = sorted(IMAGES.glob("*.jpg"))
+
+
+def make_photos(folder: Path, n: int, rng: np.random.Generator, size: tuple[int, int] = (80, 60)) -> list[str]:
+    """Write ``n`` crops of the bundled photos under ``folder``; return their relative paths.
+
+    Every fourth goes to ``sub/``, every third is a PNG.
+    """
+    names = []
+    width, height = size
+    for i in range(n):
+        with Image.open(PHOTOS[i % len(PHOTOS)]) as im:
+            x = int(rng.integers(0, im.width - width))
+            y = int(rng.integers(0, im.height - height))
+            crop = im.convert("RGB").crop((x, y, x + width, y + height))
+        rel = f"{'sub/' if i % 4 == 3 else ''}img{i:02d}.{'png' if i % 3 == 0 else 'jpg'}"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        crop.save(folder / rel)
+        names.append(rel)
+    return names

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_photos
 from PIL import Image
 
 from segshift import segment
@@ -25,26 +26,6 @@ from segshift.batch import BatchEvent, find_images, plan_outputs, run_batch
 from segshift.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-PHOTOS = sorted((REPO / "images").glob("*.jpg"))
-
-
-def make_photos(folder: Path, n: int, rng: np.random.Generator, size: tuple[int, int] = (80, 60)) -> list[str]:
-    """Write ``n`` crops of the bundled photos under ``folder``; return their relative paths.
-
-    Every fourth goes to ``sub/``, every third is a PNG.
-    """
-    names = []
-    width, height = size
-    for i in range(n):
-        with Image.open(PHOTOS[i % len(PHOTOS)]) as im:
-            x = int(rng.integers(0, im.width - width))
-            y = int(rng.integers(0, im.height - height))
-            crop = im.convert("RGB").crop((x, y, x + width, y + height))
-        rel = f"{'sub/' if i % 4 == 3 else ''}img{i:02d}.{'png' if i % 3 == 0 else 'jpg'}"
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        crop.save(folder / rel)
-        names.append(rel)
-    return names
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_photos
 from PIL import Image
 
 distributed = pytest.importorskip("distributed", reason="the cluster tests need dask.distributed (segshift[dask])")
@@ -32,25 +33,7 @@ from segshift.cli import main  # noqa: E402
 from segshift.writers import read_manifest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-PHOTOS = sorted((REPO / "images").glob("*.jpg"))
 N_PHOTOS = 8
-
-
-def make_photos(folder: Path, n: int, seed: int, size: tuple[int, int] = (120, 90)) -> list[str]:
-    """Crops of the bundled photos, PNG and JPEG, some in ``sub/``; their relative paths."""
-    rng = np.random.default_rng(seed)
-    names = []
-    width, height = size
-    for i in range(n):
-        with Image.open(PHOTOS[i % len(PHOTOS)]) as im:
-            x = int(rng.integers(0, im.width - width))
-            y = int(rng.integers(0, im.height - height))
-            crop = im.convert("RGB").crop((x, y, x + width, y + height))
-        rel = f"{'sub/' if i % 4 == 3 else ''}img{i:02d}.{'png' if i % 3 == 0 else 'jpg'}"
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        crop.save(folder / rel)
-        names.append(rel)
-    return names
 
 
 def labels_of(rel: str) -> str:
@@ -79,7 +62,7 @@ def photos(tmp_path_factory):
     root = tmp_path_factory.mktemp("photos")
     folder = root / "in"
     folder.mkdir()
-    names = make_photos(folder, N_PHOTOS, seed=3)
+    names = make_photos(folder, N_PHOTOS, np.random.default_rng(3), size=(120, 90))
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     reference = run_batch(folder, root / "local", recursive=True, jobs=1, outputs=("modes", "labels"))
     assert reference.counts["ok"] == N_PHOTOS
@@ -176,8 +159,9 @@ def test_a_file_that_kills_every_worker_fails_and_the_others_finish(client, phot
 def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_path, capsys):
     """A real ``segshift batch --scheduler`` process gets SIGINT after its first file; the same
     command with ``--scheduler-file`` resumes."""
+    n = 16
     folder = tmp_path / "in"
-    names = make_photos(folder, 16, seed=5, size=(160, 120))
+    names = make_photos(folder, n, np.random.default_rng(5), size=(160, 120))
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     address = client.scheduler.address
@@ -201,8 +185,8 @@ def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_p
     assert "Traceback" not in stderr and "interrupted: the files not finished are cancelled" in stderr
     rows = {r["input"]: r for r in read_manifest(out / "manifest.json")}
     statuses = [r["status"] for r in rows.values()]
-    assert len(rows) == 16 and statuses.count("ok") >= 1 and statuses.count("interrupted") >= 1, statuses
-    assert statuses.count("ok") + statuses.count("interrupted") == 16
+    assert len(rows) == n and statuses.count("ok") >= 1 and statuses.count("interrupted") >= 1, statuses
+    assert statuses.count("ok") + statuses.count("interrupted") == n
     # The submitted tasks were cancelled: the cluster becomes idle at once
     # (a file already running may still finish its atomic writes).
     deadline = time.monotonic() + 30
@@ -219,7 +203,7 @@ def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_p
     err = capsys.readouterr().err
     assert code == 0, err
     again = [r["status"] for r in read_manifest(out / "manifest.json")]
-    assert again.count("ok") + again.count("skipped") == 16 and again.count("skipped") >= statuses.count("ok")
+    assert again.count("ok") + again.count("skipped") == n and again.count("skipped") >= statuses.count("ok")
     assert "Dask scheduler" in err and f"{again.count('skipped')} skipped (done before), 0 failed" in err
     assert temp_files(out) == []
     for rel in names:

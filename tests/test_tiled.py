@@ -225,7 +225,7 @@ def test_band_climb_matches_the_naive_reference():
         for raw in (False, True):
             hs, hr = 5.0, 250.0
             pad = _filter_kernels.window_reach(hs, width) + _filter_kernels.LANES + 1
-            planes, stride = _band_kernels.band_planes(image, pad, pad)
+            planes, stride = _filter_kernels.pad_planes(image, pad, pad)
             bounds = np.array([0, height - 1, -pad, width + pad - 1], dtype=np.int64)
             modes = np.empty_like(image)
             escaped = np.zeros(1, dtype=np.bool_)
