@@ -290,3 +290,124 @@ def join_heights(n, merges, heights, a, b):
             y = parent[y]
         out[k] = heights[y - n] if y >= n else 0.0
     return out
+
+
+@numba.njit(**JIT)
+def count_distinct(points, limit):
+    """Distinct rows of ``points`` (n, d) float64, counting up to ``limit``."""
+    n, d = points.shape
+    found = np.empty((limit, d))
+    count = 0
+    for i in range(n):
+        new = True
+        for j in range(count):
+            same = True
+            for k in range(d):
+                if found[j, k] != points[i, k]:
+                    same = False
+                    break
+            if same:
+                new = False
+                break
+        if new:
+            found[count] = points[i]
+            count += 1
+            if count >= limit:
+                break
+    return count
+
+
+@numba.njit(**JIT)
+def kmeans_pp(points, k, first, draws):
+    """k-means++ seeds (Arthur & Vassilvitskii 2007) as scipy's ``kmeans2(minit="++")``
+    picks them: the row ``first``, then each next row with probability
+    proportional to its squared distance to the nearest seed so far, chosen by
+    the uniform number ``draws[i - 1]`` on the cumulative probabilities."""
+    n, d = points.shape
+    seeds = np.empty((k, d))
+    seeds[0] = points[first]
+    nearest = np.full(n, np.inf)
+    cumulative = np.empty(n)
+    for i in range(1, k):
+        total = 0.0
+        for p in range(n):
+            s = 0.0
+            for c in range(d):
+                t = points[p, c] - seeds[i - 1, c]
+                s += t * t
+            if s < nearest[p]:
+                nearest[p] = s
+            total += nearest[p]
+        running = 0.0
+        for p in range(n):
+            running += nearest[p] / total
+            cumulative[p] = running
+        pick = np.searchsorted(cumulative, draws[i - 1])
+        seeds[i] = points[min(pick, n - 1)]
+    return seeds
+
+
+@numba.njit(**JIT)
+def _nearest_serial(points, centres, codes):
+    n, d = points.shape
+    for p in range(n):
+        best = np.inf
+        code = 0
+        for j in range(centres.shape[0]):
+            s = 0.0
+            for c in range(d):
+                t = points[p, c] - centres[j, c]
+                s += t * t
+            if s < best:
+                best = s
+                code = j
+        codes[p] = code
+    return codes
+
+
+@numba.njit(**JIT)
+def lloyd(points, centres, iterations):
+    """``iterations`` rounds of Lloyd's k-means from ``centres`` (k, d), as
+    scipy's ``kmeans2`` runs them: a centre that loses all its points stays
+    where it was. Returns the centres."""
+    n, d = points.shape
+    k = centres.shape[0]
+    centres = centres.copy()
+    codes = np.empty(n, dtype=np.int64)
+    for _ in range(iterations):
+        _nearest_serial(points, centres, codes)
+        sums = np.zeros((k, d))
+        counts = np.zeros(k, dtype=np.int64)
+        for p in range(n):
+            j = codes[p]
+            counts[j] += 1
+            for c in range(d):
+                sums[j, c] += points[p, c]
+        for j in range(k):
+            if counts[j] > 0:
+                for c in range(d):
+                    centres[j, c] = sums[j, c] / counts[j]
+    return centres
+
+
+@numba.njit(**JIT)
+def quantised_histograms(luv, labels, centres, n):
+    """(n, k) pixel counts: each pixel of ``luv`` (H, W, 3) counts for the
+    nearest of ``centres`` (k, 3) in its region of ``labels`` (H, W)."""
+    height, width = labels.shape
+    k = centres.shape[0]
+    out = np.zeros((n, k))
+    for y in range(height):
+        for x in range(width):
+            best = np.inf
+            code = 0
+            for j in range(k):
+                s = 0.0
+                for c in range(3):
+                    t = float(luv[y, x, c]) - centres[j, c]
+                    s += t * t
+                if s < best:
+                    best = s
+                    code = j
+            out[labels[y, x], code] += 1.0
+    return out

@@ -166,12 +166,26 @@ def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_s
     derivatives at scale ``sigma`` pixels; dividing by the mean makes the
     contrast of a border relative to the photo's own.
     """
-    luv = np.asarray(luv, dtype=np.float32)
-    total = np.zeros(luv.shape[:2], dtype=np.float32)
-    for c in range(3):
-        g = ndimage.gaussian_gradient_magnitude(luv[..., c], sigma, mode="nearest")
-        total += g * g
-    np.sqrt(total, out=total)
+    import cv2
+
+    luv = np.ascontiguousarray(luv, dtype=np.float32)
+    # scipy.ndimage.gaussian_gradient_magnitude(mode="nearest") per channel,
+    # all three channels in one pass of OpenCV's separable filter: the
+    # Gaussian and its derivative sampled to 4 sigma, normalised as scipy
+    # does, as correlation weights (the derivative's mirrored).
+    x = np.arange(-int(4.0 * sigma + 0.5), int(4.0 * sigma + 0.5) + 1, dtype=np.float64)
+    smooth = np.exp(-0.5 * x * x / (sigma * sigma))
+    smooth /= smooth.sum()
+    derivative = (x / (sigma * sigma) * smooth).astype(np.float32)
+    smooth = smooth.astype(np.float32)
+    gx = cv2.sepFilter2D(luv, cv2.CV_32F, derivative, smooth, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.sepFilter2D(luv, cv2.CV_32F, smooth, derivative, borderType=cv2.BORDER_REPLICATE)
+    if gx.ndim == 2:  # a one-channel image
+        gx, gy = gx[..., None], gy[..., None]
+    gx *= gx
+    gy *= gy
+    gx += gy
+    total = np.sqrt(gx.sum(axis=2, dtype=np.float32))
     mean = float(total.mean())
     if mean > 0:
         total /= mean
@@ -193,15 +207,19 @@ def colour_histograms(
     iterations) of every ``step``-th pixel; each pixel counts for its
     nearest centre. Returns (n, bins) float64 pixel counts.
     """
-    from scipy.cluster.vq import kmeans2, vq
-
-    pixels = np.asarray(luv, dtype=np.float64).reshape(-1, 3)
-    sample = pixels[:: max(1, min(int(step), len(pixels) // max(4 * int(bins), 1)))]
-    bins = max(1, min(int(bins), len(np.unique(sample, axis=0))))
-    centres, _ = kmeans2(sample, bins, iter=10, minit="++", seed=np.random.default_rng(seed))
-    codes, _ = vq(pixels, centres, check_finite=False)
-    flat = np.asarray(labels, dtype=np.int64).reshape(-1) * bins + codes
-    return np.bincount(flat, minlength=n * bins).reshape(n, bins).astype(np.float64)
+    luv = np.asarray(luv)
+    luv = np.ascontiguousarray(luv, dtype=np.float32 if luv.dtype == np.float32 else np.float64)
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    pixels = luv.reshape(-1, 3)
+    sample = pixels[:: max(1, min(int(step), len(pixels) // max(4 * int(bins), 1)))].astype(np.float64)
+    bins = max(1, min(int(bins), _kernels.count_distinct(sample, max(1, int(bins)))))
+    # scipy's kmeans2(sample, bins, iter=10, minit="++", seed=rng), compiled:
+    # the same random numbers, drawn in the same order
+    rng = np.random.default_rng(seed)
+    first = int(rng.integers(len(sample)))
+    draws = np.array([rng.uniform() for _ in range(bins - 1)])
+    centres = _kernels.lloyd(sample, _kernels.kmeans_pp(sample, bins, first, draws), 10)
+    return _kernels.quantised_histograms(luv, labels, centres, int(n))
 
 
 def border_statistics(

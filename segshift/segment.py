@@ -328,16 +328,18 @@ def segment(
             else _resolution.Plan(None, spatial_radius, speedup))
     grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
     min_pixels = _resolution.working_min_size(min_pixels, rgb.shape[0] * rgb.shape[1], grid.shape[0] * grid.shape[1])
-    modes = image_modes(
-        grid, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat,
+    luv = rgb_to_luv(grid, compat=compat)
+    modes = filter_image(
+        luv, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat,
         speedup=work.speedup,
+        overwrite_input=scale == "fixed",  # the hierarchy's colour histograms read luv; else its memory takes the modes
     )
     if scale == "fixed":
         seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
         if work.shape is not None:
             seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
     else:
-        hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat)
+        hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv)
         if work.shape is not None:
             # the finest labels at full resolution keep their ids, so the tree carries over
             labels, areas = _resolution.place_labels(
@@ -403,18 +405,22 @@ def hierarchy_from_modes(
     min_size: int,
     *,
     compat: str | None = DEFAULTS["compat"],
+    luv: NDArray[np.float32] | None = None,
 ) -> Hierarchy:
     """The finest partition of the modes (connect, prune at ``min_size`` pixels) and its merge tree.
 
     The boundary strength is the colour gradient of the mean-shift filtered
     image (the modes), where the filter has flattened texture and noise
     and kept the edges; the regions' colour histograms are of the photo's
-    own colours (:func:`segshift.hierarchy.colour_histograms`).
+    own colours (:func:`segshift.hierarchy.colour_histograms`), ``luv`` when
+    the caller has converted ``rgb`` already.
     """
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
     labels = _regions.final_labels(regions)
-    histograms = colour_histograms(rgb_to_luv(rgb, compat=compat), labels, len(regions.areas))
+    if luv is None:
+        luv = rgb_to_luv(rgb, compat=compat)
+    histograms = colour_histograms(luv, labels, len(regions.areas))
     return build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes), histograms=histograms)
 
 
