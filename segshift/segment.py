@@ -16,7 +16,7 @@ from . import regions as _regions
 from . import render
 from . import resolution as _resolution
 from .errors import ParameterError
-from .hierarchy import Hierarchy, auto_scale, boundary_strength, build_hierarchy, check_level, colour_histograms
+from .hierarchy import COST, Hierarchy, auto_scale, boundary_strength, build_hierarchy, check_level, colour_histograms
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
     check_compat,
@@ -339,7 +339,9 @@ def segment(
         if work.shape is not None:
             seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
     else:
-        hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv)
+        # the gradient's scale follows the spatial radius's, like every other length
+        sigma = COST["gradient_sigma"] * (1.0 if spatial_radius is not None else work.spatial_radius / WORKING_RADIUS)
+        hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv, gradient_sigma=sigma)
         if work.shape is not None:
             # the finest labels at full resolution keep their ids, so the tree carries over
             labels, areas = _resolution.place_labels(
@@ -406,6 +408,7 @@ def hierarchy_from_modes(
     *,
     compat: str | None = DEFAULTS["compat"],
     luv: NDArray[np.float32] | None = None,
+    gradient_sigma: float = COST["gradient_sigma"],
 ) -> Hierarchy:
     """The finest partition of the modes (connect, prune at ``min_size`` pixels) and its merge tree.
 
@@ -421,7 +424,8 @@ def hierarchy_from_modes(
     if luv is None:
         luv = rgb_to_luv(rgb, compat=compat)
     histograms = colour_histograms(luv, labels, len(regions.areas))
-    return build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes), histograms=histograms)
+    strength = boundary_strength(modes, gradient_sigma)
+    return build_hierarchy(labels, regions.modes, regions.areas, strength, histograms=histograms)
 
 
 def image_modes(
