@@ -50,14 +50,15 @@ def compile_seconds() -> dict:
 def stages(path: Path, kwargs: dict) -> list[float]:
     """Seconds of each stage of segment(path, **kwargs), run one by one."""
     import segshift
-    from segshift import regions as R
-    from segshift.hierarchy import auto_scale, boundary_strength, build_hierarchy, colour_histograms
+    from segshift.hierarchy import auto_scale
     from segshift.loader import rgb_to_luv
     from segshift.meanshift import filter_image
     from segshift.segment import (
         DEFAULTS,
         WORKING_RADIUS,
         default_min_size,
+        finest_regions,
+        hierarchy_over,
         level,
         min_size_pixels,
         regions_from_modes,
@@ -74,19 +75,18 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     t2 = time.perf_counter()
     # -s auto: BSDS500-sized photos run at (about) their own size with the working radius
     radius = WORKING_RADIUS if p["spatial_radius"] is None else p["spatial_radius"]
-    modes = filter_image(luv, radius, p["range_radius"], overwrite_input=True, **method)
+    # (segment() keeps the L*u*v* image for the hierarchy's colour histograms)
+    modes = filter_image(luv, radius, p["range_radius"], overwrite_input=p["scale"] == "fixed", **method)
     t3 = time.perf_counter()
     min_pixels = min_size_pixels(p["min_size"], rgb.shape[0] * rgb.shape[1])
     if p["scale"] == "fixed":
         regions_from_modes(rgb, modes, p["range_radius"], min_pixels, compat=p["compat"])
         t4 = time.perf_counter()
         return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, 0.0, 0.0]
-    regions = R.connect_modes(modes, seed_modes=p["compat"] == "edison")
-    regions = R.prune_regions(regions, min_pixels)
-    labels = R.final_labels(regions)
+    regions = finest_regions(modes, min_pixels, compat=p["compat"])
     t4 = time.perf_counter()
-    histograms = colour_histograms(rgb_to_luv(rgb, compat=p["compat"]), labels, len(regions.areas))
-    hierarchy = build_hierarchy(labels, regions.modes, regions.areas, boundary_strength(modes), histograms=histograms)
+    # (at the working radius the gradient's scale is its default, 1 pixel)
+    hierarchy = hierarchy_over(regions, rgb, modes, compat=p["compat"], luv=luv)
     t5 = time.perf_counter()
     if p.get("n_regions") is None:
         n_merges = auto_scale(hierarchy)

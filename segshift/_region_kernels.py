@@ -248,4 +248,22 @@ def closest_neighbours(edges, modes, small):
     return best
 
 
+@numba.njit(**JIT)
+def perimeters(labels, n):
+    """(n,) float64: pixel sides each region of ``labels`` (H, W) shares with
+    another region (4-neighbours; the image's edge does not count)."""
+    height, width = labels.shape
+    out = np.zeros(n)
+    for y in range(height):
+        for x in range(width):
+            p = labels[y, x]
+            if x + 1 < width and labels[y, x + 1] != p:
+                out[p] += 1.0
+                out[labels[y, x + 1]] += 1.0
+            if y + 1 < height and labels[y + 1, x] != p:
+                out[p] += 1.0
+                out[labels[y + 1, x]] += 1.0
+    return out
+
+
 # Boundary benchmark (segshift.evaluate): one-to-one matching of boundary pixels.

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from . import _hierarchy_kernels as _kernels
 from .errors import ParameterError

@@ -137,6 +137,32 @@ def prune_regions(regions: Regions, min_size: int) -> Regions:
         regions = _join(regions, np.stack([src, best[src]], axis=1))
 
 
+def prune_thin(regions: Regions, max_width: float, max_area: int, *, rounds: int = 3) -> Regions:
+    """Join every thin region to its closest neighbour (as :func:`prune_regions`).
+
+    A region is thin when its mean width, twice its area over the pixel
+    sides it shares with other regions, is below ``max_width`` pixels and
+    its area below ``max_area``: the one- or two-pixel strips of blended
+    colours that mean shift leaves along a sharp edge. They lie on the
+    edge, so their borders have all of its contrast and would otherwise
+    outlive the regions on either side in a hierarchy. Up to ``rounds``
+    rounds, each with the regions of the one before.
+    """
+    for _ in range(rounds):
+        if len(regions.edges) == 0:
+            return regions
+        sides = _kernels.perimeters(final_labels(regions), len(regions.areas))
+        thin = (regions.areas < max_area) & (2.0 * regions.areas < max_width * sides)
+        if not thin.any():
+            return regions
+        best = _kernels.closest_neighbours(regions.edges, regions.modes, thin)
+        src = np.flatnonzero(best >= 0)
+        if len(src) == 0:
+            return regions
+        regions = _join(regions, np.stack([src, best[src]], axis=1))
+    return regions
+
+
 def final_labels(regions: Regions) -> NDArray[np.int32]:
     """The (H, W) int32 label map, labels contiguous from 0."""
     return regions.region_label.astype(np.int32)[regions.pixel_region]

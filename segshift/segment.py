@@ -51,6 +51,15 @@ SCALES = ("auto", "fixed")
 
 #: Default smallest region of the hierarchy's finest level, as a fraction of the image's area.
 FINEST_MIN_SIZE = 0.00013
+#: Thin regions of the finest level, joined to their closest neighbour before
+#: the hierarchy is built (:func:`segshift.regions.prune_thin`): mean width
+#: under ``width`` pixels and area under ``area`` of the image. They are the
+#: strips of blended colours along sharp edges, which otherwise outlive the
+#: regions on either side (and, on a photo segmented below or above the
+#: working resolution, give it regions the other resolutions do not have).
+#: On 100 BSDS500 train photos the scores did not move (Covering 0.610, PRI
+#: 0.816 -> 0.815, VI 1.63).
+THIN = dict(width=1.5, area=0.002)
 
 
 @dataclass(frozen=True, eq=False)
@@ -410,16 +419,40 @@ def hierarchy_from_modes(
     luv: NDArray[np.float32] | None = None,
     gradient_sigma: float = COST["gradient_sigma"],
 ) -> Hierarchy:
-    """The finest partition of the modes (connect, prune at ``min_size`` pixels) and its merge tree.
+    """The finest partition of the modes (:func:`finest_regions`) and its
+    merge tree (:func:`hierarchy_over`)."""
+    regions = finest_regions(modes, min_size, compat=compat)
+    return hierarchy_over(regions, rgb, modes, compat=compat, luv=luv, gradient_sigma=gradient_sigma)
 
-    The boundary strength is the colour gradient of the mean-shift filtered
-    image (the modes), where the filter has flattened texture and noise
-    and kept the edges; the regions' colour histograms are of the photo's
-    own colours (:func:`segshift.hierarchy.colour_histograms`), ``luv`` when
-    the caller has converted ``rgb`` already.
-    """
+
+def finest_regions(modes: NDArray[np.float32], min_size: int, *, compat: str | None = DEFAULTS["compat"]):
+    """The hierarchy's finest partition: connect the modes, prune at
+    ``min_size`` pixels, join the thin strips along edges (:data:`THIN`).
+    Returns :class:`segshift.regions.Regions`."""
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
+    thin_area = max(min_size, round(THIN["area"] * modes.shape[0] * modes.shape[1]))
+    return _regions.prune_thin(regions, THIN["width"], thin_area)
+
+
+def hierarchy_over(
+    regions,
+    rgb: NDArray[np.float32],
+    modes: NDArray[np.float32],
+    *,
+    compat: str | None = DEFAULTS["compat"],
+    luv: NDArray[np.float32] | None = None,
+    gradient_sigma: float = COST["gradient_sigma"],
+) -> Hierarchy:
+    """The merge tree over a partition of the modes (:class:`segshift.regions.Regions`).
+
+    The boundary strength is the colour gradient (at ``gradient_sigma``
+    pixels) of the mean-shift filtered image (the modes), where the filter
+    has flattened texture and noise and kept the edges; the regions' colour
+    histograms are of the photo's own colours
+    (:func:`segshift.hierarchy.colour_histograms`), ``luv`` when the caller
+    has converted ``rgb`` already.
+    """
     labels = _regions.final_labels(regions)
     if luv is None:
         luv = rgb_to_luv(rgb, compat=compat)

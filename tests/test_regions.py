@@ -95,6 +95,23 @@ def test_prune_merges_into_closest_neighbour():
     assert pruned.areas.min() >= 5
 
 
+def test_prune_thin_joins_a_strip_along_an_edge_and_keeps_a_compact_region_of_its_area():
+    # left L=10 | a one-pixel column of L=40 (a blended edge) | right L=60,
+    # and a 3 x 4 block of L=90 (12 pixels, as many as the strip) in the right half
+    shape = (12, 16)
+    modes = modes_from_blocks((slice(None), slice(0, 8), 10), (slice(None), slice(8, 9), 40),
+                              (slice(None), slice(9, 16), 60), (slice(4, 7), slice(11, 15), 90), shape=shape)
+    r = regions.connect_modes(modes)
+    assert sorted(r.areas) == [12, 12, 72, 96]
+    thin = regions.prune_thin(r, 1.5, 100)
+    labels = regions.final_labels(thin)
+    assert len(thin.areas) == 3
+    assert labels[0, 8] == labels[0, 15]  # the strip joined the side with the closer mode (L 60)
+    assert labels[5, 12] != labels[0, 15]  # the compact block stays
+    # above max_area nothing is thin
+    assert len(regions.prune_thin(r, 1.5, 12).areas) == 4
+
+
 def test_prune_is_linear_in_the_graph_not_quadratic():
     # a checkerboard of 1-pixel regions, all below min_size: must end in few regions
     modes = np.zeros((60, 60, 3), dtype=np.float32)

@@ -46,13 +46,14 @@ def matched_iou(a: np.ndarray, b: np.ndarray) -> float:
     return worst
 
 
-def test_same_regions_at_every_resolution():
+@pytest.mark.parametrize("level", ["fixed", "auto"])  # mean shift's fixed scale, and the hierarchy's default cut
+def test_same_regions_at_every_resolution(level):
     size = (321, 481)
-    reference = segment(scene(*size), scale="fixed")
+    reference = segment(scene(*size), scale=level)
     assert 5 <= reference.n_regions <= 8
-    for scale in (0.5, 2.0, 4.0):
+    for scale in (0.5, 0.7, 2.0, 4.0):
         h, w = round(size[0] * scale), round(size[1] * scale)
-        seg = segment(scene(h, w), scale="fixed")
+        seg = segment(scene(h, w), scale=level)
         assert seg.shape == (h, w) and seg.n_regions == reference.n_regions, scale
         # compare on the reference grid (nearest pixel centres)
         rows = np.minimum(((np.arange(size[0]) + 0.5) * h / size[0]).astype(int), h - 1)
