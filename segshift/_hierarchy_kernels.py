@@ -12,7 +12,7 @@ import heapq
 import numba
 import numpy as np
 
-from ._config import JIT
+from ._config import JIT, JIT_PARALLEL
 from ._region_kernels import _find
 
 
@@ -390,14 +390,16 @@ def lloyd(points, centres, iterations):
     return centres
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_PARALLEL)
 def quantised_histograms(luv, labels, centres, n):
     """(n, k) pixel counts: each pixel of ``luv`` (H, W, 3) counts for the
-    nearest of ``centres`` (k, 3) in its region of ``labels`` (H, W)."""
+    nearest of ``centres`` (k, 3) in its region of ``labels`` (H, W). The
+    nearest centres are found in parallel (by rows), the counts added up in
+    one pass."""
     height, width = labels.shape
     k = centres.shape[0]
-    out = np.zeros((n, k))
-    for y in range(height):
+    codes = np.empty((height, width), dtype=np.int32)
+    for y in numba.prange(height):
         for x in range(width):
             best = np.inf
             code = 0
@@ -409,5 +411,9 @@ def quantised_histograms(luv, labels, centres, n):
                 if s < best:
                     best = s
                     code = j
-            out[labels[y, x], code] += 1.0
+            codes[y, x] = code
+    out = np.zeros((n, k))
+    for y in range(height):
+        for x in range(width):
+            out[labels[y, x], codes[y, x]] += 1.0
     return out

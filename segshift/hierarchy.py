@@ -184,7 +184,10 @@ def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_s
     gx *= gx
     gy *= gy
     gx += gy
-    total = np.sqrt(gx.sum(axis=2, dtype=np.float32))
+    total = gx[..., 0] + gx[..., 1]
+    for c in range(2, gx.shape[2]):
+        total += gx[..., c]
+    np.sqrt(total, out=total)
     mean = float(total.mean())
     if mean > 0:
         total /= mean
