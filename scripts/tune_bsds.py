@@ -151,7 +151,7 @@ def pickers():
 
 def score_photo_hierarchy(task) -> dict:
     """The defaults' hierarchy of one photo: region scores at each threshold and at each picker's level."""
-    photo, gt_path, _, scale = task
+    photo, gt_path, options, scale = task
     import numba
 
     numba.set_num_threads(1)
@@ -171,7 +171,7 @@ def score_photo_hierarchy(task) -> dict:
     if scale != 1:
         rgb = np.clip(_resize(rgb, scale, nearest=False), 0, 1).astype(np.float32)
         gts = [_resize(g.astype(np.uint16), scale, nearest=True) for g in gts]
-    seg = segment(rgb)
+    seg = segment(rgb, **(options or {}))
     hierarchy = seg.hierarchy
     gts64 = [np.asarray(g, dtype=np.int64) for g in gts]
 
@@ -244,7 +244,9 @@ def summarise_hierarchy(per_photo: list[dict]) -> dict:
 
 
 def main_hierarchy(args, photos) -> int:
-    tasks = [(str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), None, args.scale) for p in photos]
+    options = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.segment or [])}
+    tasks = [(str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), options, args.scale)
+             for p in photos]
     start = time.perf_counter()
     per_photo = []
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -313,6 +315,7 @@ def main(argv=None) -> int:
     parser.add_argument("bsds", type=Path)
     parser.add_argument("--split", default="train", choices=["train", "val"])
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N photos (before --limit)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--only", action="append", default=None,
@@ -320,10 +323,14 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", default=None, help="JSON object replacing entries of the default grid")
     parser.add_argument("--hierarchy", action="store_true",
                         help="score the defaults' region hierarchy: thresholds (ODS/OIS) and scale pickers")
+    parser.add_argument("--segment", action="append", default=None, metavar="KEY=VALUE",
+                        help="with --hierarchy: a segment() argument other than its default (JSON value), "
+                             "e.g. range_radius=10; repeatable")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    photos = sorted((args.bsds / "images" / args.split).glob("*.jpg"))[: args.limit]
+    photos = sorted((args.bsds / "images" / args.split).glob("*.jpg"))[args.skip:]
+    photos = photos[: args.limit]
     if args.hierarchy:
         return main_hierarchy(args, photos)
     grids = [dict(GRID, **json.loads(args.grid))] if args.grid else [GRID]

@@ -46,7 +46,15 @@ from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
 from .resolution import check_resolution
 from .runner import Runner, capacity_of, default_jobs
-from .segment import DEFAULTS, check_min_size, check_n_regions, check_scale, check_spatial_radius, default_min_size
+from .segment import (
+    DEFAULTS,
+    check_min_size,
+    check_n_regions,
+    check_scale,
+    check_spatial_radius,
+    default_min_size,
+    default_range_radius,
+)
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -402,7 +410,7 @@ def run_batch(
     in_dir: PathLike,
     out_dir: PathLike,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],
-    range_radius: float = DEFAULTS["range_radius"],
+    range_radius: float | None = None,
     min_size: float | None = None,
     *,
     kernel: str = DEFAULTS["kernel"],
@@ -516,7 +524,7 @@ def run_batch(
     scale = check_scale(scale)
     params = dict(
         spatial_radius=check_spatial_radius(spatial_radius),
-        range_radius=check_positive("range_radius", range_radius),
+        range_radius=check_positive("range_radius", default_range_radius(scale) if range_radius is None else range_radius),
         min_size=check_min_size(default_min_size(scale) if min_size is None else min_size),
         kernel=kernel,
         compat=check_compat(compat),

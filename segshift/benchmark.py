@@ -64,6 +64,7 @@ from .segment import (
     check_n_regions,
     check_scale,
     default_min_size,
+    default_range_radius,
     image_modes,
     min_size_pixels,
     segment,
@@ -284,6 +285,8 @@ def setting_name(setting: Mapping[str, Any]) -> str:
     full = {**_SEGMENT_DEFAULTS, **setting}
     if full["min_size"] is None:
         full["min_size"] = default_min_size(full["scale"])
+    if full["range_radius"] is None:
+        full["range_radius"] = default_range_radius(full["scale"])
     parts = [f"{_SHORT[k]}=auto" if full[k] is None else f"{_SHORT[k]}={full[k]:g}" for k in _SHORT]
     for key, value in full.items():
         if key not in _SHORT and value != _SEGMENT_DEFAULTS.get(key, object()):
@@ -309,8 +312,10 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         full = {**_SEGMENT_DEFAULTS, **setting}
         full["spatial_radius"] = check_spatial_radius(full["spatial_radius"])
         check_resolution(full["resolution"])
-        full["range_radius"] = check_positive("range_radius", full["range_radius"])
         full["scale"] = check_scale(full["scale"])
+        if full["range_radius"] is None:
+            full["range_radius"] = default_range_radius(full["scale"])
+        full["range_radius"] = check_positive("range_radius", full["range_radius"])
         full["n_regions"] = check_n_regions(full["n_regions"], full["scale"])
         if full["min_size"] is None:
             full["min_size"] = default_min_size(full["scale"])

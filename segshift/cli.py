@@ -33,7 +33,16 @@ from . import __version__, writers
 from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
 from .meanshift import KERNELS, SPEEDUPS
-from .segment import DEFAULTS, FINEST_MIN_SIZE, SCALES, check_n_regions, check_scale
+from .segment import (
+    DEFAULTS,
+    FINEST_MIN_SIZE,
+    FINEST_RANGE_RADIUS,
+    FINEST_WORKING_RADIUS,
+    SCALES,
+    WORKING_RADIUS,
+    check_n_regions,
+    check_scale,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -227,11 +236,13 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "-s", "--spatial-radius", type=_spatial_radius, default="auto", metavar="PIXELS",
         help="spatial window radius: pixels (absolute, every pixel climbs) or 'auto' "
-        "(relative: 1/58 of the diagonal, 10 px at 481x321; see --resolution)",
+        f"(relative: {FINEST_WORKING_RADIUS:g} px at 481x321, 1/83 of the diagonal; with --scale fixed "
+        f"{WORKING_RADIUS:g} px, 1/58; see --resolution)",
     )
     group.add_argument(
-        "-r", "--range-radius", type=float, default=DEFAULTS["range_radius"], metavar="LUV",
-        help="colour window radius in L*u*v*",
+        "-r", "--range-radius", type=float, default=None, metavar="LUV",
+        help=f"colour window radius in L*u*v* (default: {FINEST_RANGE_RADIUS:g}, with --scale fixed "
+        f"{DEFAULTS['range_radius']:g})",
     )
     group.add_argument(
         "-m",
@@ -327,8 +338,9 @@ def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "-r", "--range-radius", "--sweep-range", type=_number_list(float),
-        default=str(DEFAULTS["range_radius"]), metavar="LUV[,...]",
-        dest="range_radius", help="colour window radius in L*u*v*",
+        default=[None], metavar="LUV[,...]",
+        dest="range_radius", help=f"colour window radius in L*u*v* (default: {FINEST_RANGE_RADIUS:g}, with --scale "
+        f"fixed {DEFAULTS['range_radius']:g})",
     )
     group.add_argument(
         "-m", "--min-size", "--sweep-min-size", type=_number_list(_min_size),
@@ -657,6 +669,8 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         params.pop("spatial_radius")
     if params["min_size"] is None:  # tiled runs are mean shift at a fixed scale
         params["min_size"] = DEFAULTS["min_size"]
+    if params["range_radius"] is None:
+        params["range_radius"] = DEFAULTS["range_radius"]
     try:
         table = segment_large(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,

@@ -23,7 +23,7 @@ from PIL import Image
 
 from segshift import __version__, segment, writers
 from segshift.cli import main
-from segshift.segment import DEFAULTS
+from segshift.segment import DEFAULTS, FINEST_RANGE_RADIUS
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "images"
@@ -62,7 +62,8 @@ def test_help_shows_defaults_and_an_example(capsys, command):
     if command:
         assert "--spatial-radius" in out and "(default: auto)" in out
         flat = " ".join(out.split())  # help lines wrap with the terminal's width
-        assert f"(default: {DEFAULTS['range_radius']})" in out and f"with --scale fixed {DEFAULTS['min_size']})" in flat
+        assert f"(default: {FINEST_RANGE_RADIUS:g}, with --scale fixed {DEFAULTS['range_radius']:g})" in flat
+        assert f"with --scale fixed {DEFAULTS['min_size']})" in flat
         assert f"(default: {DEFAULTS['scale']})" in flat
         assert f"(default: {DEFAULTS['kernel']})" in out and f"(default: {DEFAULTS['compat'] or 'none'})" in out
 

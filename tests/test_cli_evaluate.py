@@ -22,7 +22,7 @@ from segshift import segment
 from segshift.cli import main
 from segshift.benchmark import evaluate_folder, find_ground_truth, setting_name
 from segshift.evaluate import boundary_map, evaluate_segmentation, load_ground_truth
-from segshift.segment import DEFAULTS, FINEST_MIN_SIZE
+from segshift.segment import DEFAULTS, FINEST_MIN_SIZE, FINEST_RANGE_RADIUS
 
 # The known scores below hold for EDISON's parameters (spatial 7, range 6.5,
 # 20 pixels) in CIE L*u*v*, given in full, whatever segshift's defaults are;
@@ -162,7 +162,7 @@ def test_settings_validation_and_names(dataset):
     assert setting_name(explicit) == "s=7 r=6.5 m=20 tol=0.001"
     other_compat = None if DEFAULTS["compat"] == "edison" else "edison"
     assert DEFAULTS["spatial_radius"] is None  # relative: named "auto"
-    defaults = f"s=auto r={DEFAULTS['range_radius']:g} m={FINEST_MIN_SIZE:g}"
+    defaults = f"s=auto r={FINEST_RANGE_RADIUS:g} m={FINEST_MIN_SIZE:g}"
     assert setting_name({}) == defaults
     assert setting_name({"compat": other_compat, "tol": 0.001}) == f"{defaults} tol=0.001 compat={other_compat}"
     # duplicates dropped: {} is the defaults spelled out
@@ -316,7 +316,8 @@ def test_help(capsys):
     assert code == 0 and "examples:" in out and "exit status" in out and "ODS" in out
     assert "--sweep-range" in out and "(default: auto)" in out
     flat = " ".join(out.split())  # help lines wrap with the terminal's width
-    assert f"(default: {DEFAULTS['range_radius']})" in out and f"with --scale fixed {DEFAULTS['min_size']:g})" in flat
+    assert f"(default: {FINEST_RANGE_RADIUS:g}, with --scale fixed {DEFAULTS['range_radius']:g})" in flat
+    assert f"with --scale fixed {DEFAULTS['min_size']:g})" in flat
     assert f"(default: {DEFAULTS['kernel']})" in out and f"(default: {DEFAULTS['compat'] or 'none'})" in out
     code, out, _ = run(capsys, "--help")
     assert "segshift evaluate" in out and "score segmentations" in out

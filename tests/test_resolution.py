@@ -9,7 +9,7 @@ import pytest
 from segshift import resolution, segment
 from segshift.loader import load_image, rgb_to_luv
 from segshift.meanshift import filter_image
-from segshift.segment import WORKING_RADIUS, regions_from_modes
+from segshift.segment import FINEST_WORKING_RADIUS, WORKING_RADIUS, regions_from_modes
 
 
 def scene(height: int, width: int, seed: int = 3) -> np.ndarray:
@@ -77,15 +77,17 @@ def test_pixel_radii_run_at_full_resolution():
         np.testing.assert_array_equal(seg.labels, expected.labels)
     # resolution="full" with the relative default: pixels scaled to the diagonal
     full = segment(image, resolution="full")
-    hs = WORKING_RADIUS * (np.hypot(400, 600) / resolution.WORKING_DIAGONAL)
+    hs = FINEST_WORKING_RADIUS * (np.hypot(400, 600) / resolution.WORKING_DIAGONAL)
     np.testing.assert_array_equal(full.labels, segment(image, hs).labels)
 
 
 def test_bsds_sized_and_thumbnail_images_are_not_resampled():
     image = scene(321, 481)
-    np.testing.assert_array_equal(segment(image).labels, segment(image, 10.0).labels)
+    np.testing.assert_array_equal(segment(image).labels, segment(image, FINEST_WORKING_RADIUS).labels)
+    np.testing.assert_array_equal(segment(image, scale="fixed").labels,
+                                  segment(image, WORKING_RADIUS, scale="fixed").labels)
     thumb = scene(60, 90)
-    np.testing.assert_array_equal(segment(thumb).labels, segment(thumb, 10.0).labels)
+    np.testing.assert_array_equal(segment(thumb).labels, segment(thumb, FINEST_WORKING_RADIUS).labels)
     assert resolution.plan((321, 481), 10.0) == (None, 10.0, "none")
     assert resolution.plan((481, 321), 10.0) == (None, 10.0, "none")
     assert resolution.plan((3000, 4000), 10.0).shape == (340, 454)
