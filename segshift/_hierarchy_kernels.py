@@ -349,6 +349,9 @@ def kmeans_pp(points, k, first, draws):
 
 @numba.njit(**JIT)
 def _nearest_serial(points, centres, codes):
+    """The nearest centre of each point (first on ties), on one thread: the
+    k-means sample is small, and its rounds run many times a second
+    (``_pointset_kernels.nearest`` is the parallel form for large point sets)."""
     n, d = points.shape
     for p in range(n):
         best = np.inf

@@ -127,14 +127,21 @@ def prune_regions(regions: Regions, min_size: int) -> Regions:
     whole image is smaller than ``min_size``).
     """
     while True:
-        small = regions.areas < min_size
-        if not small.any() or len(regions.edges) == 0:
+        joined = _join_to_closest(regions, regions.areas < min_size)
+        if joined is None:
             return regions
-        best = _kernels.closest_neighbours(regions.edges, regions.modes, small)
-        src = np.flatnonzero(best >= 0)
-        if len(src) == 0:
-            return regions
-        regions = _join(regions, np.stack([src, best[src]], axis=1))
+        regions = joined
+
+
+def _join_to_closest(regions: Regions, flagged: NDArray[np.bool_]) -> Regions | None:
+    """Join each flagged region to its closest neighbour; None when none of them can be joined."""
+    if not flagged.any() or len(regions.edges) == 0:
+        return None
+    best = _kernels.closest_neighbours(regions.edges, regions.modes, flagged)
+    src = np.flatnonzero(best >= 0)
+    if len(src) == 0:
+        return None
+    return _join(regions, np.stack([src, best[src]], axis=1))
 
 
 def prune_thin(regions: Regions, max_width: float, max_area: int, *, rounds: int = 3) -> Regions:
@@ -149,17 +156,11 @@ def prune_thin(regions: Regions, max_width: float, max_area: int, *, rounds: int
     rounds, each with the regions of the one before.
     """
     for _ in range(rounds):
-        if len(regions.edges) == 0:
-            return regions
         sides = _kernels.perimeters(final_labels(regions), len(regions.areas))
-        thin = (regions.areas < max_area) & (2.0 * regions.areas < max_width * sides)
-        if not thin.any():
+        joined = _join_to_closest(regions, (regions.areas < max_area) & (2.0 * regions.areas < max_width * sides))
+        if joined is None:
             return regions
-        best = _kernels.closest_neighbours(regions.edges, regions.modes, thin)
-        src = np.flatnonzero(best >= 0)
-        if len(src) == 0:
-            return regions
-        regions = _join(regions, np.stack([src, best[src]], axis=1))
+        regions = joined
     return regions
 
 
