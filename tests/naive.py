@@ -23,18 +23,24 @@ def filter_image(luv, spatial_radius, range_radius, kernel="uniform", tol=0.01, 
     below ``tol`` or ``max_iter`` shifts were made. With ``raw_units`` every
     shift after the first is measured in pixels and L*u*v* units (EDISON).
     """
-    luv = np.asarray(luv, dtype=np.float64)
-    height, width = luv.shape[:2]
+    return _filter(luv, spatial_radius, range_radius, kernel, tol, max_iter, raw_units, bright=True)
+
+
+def _filter(image, spatial_radius, range_radius, kernel, tol, max_iter, raw_units, bright):
+    """The brute-force climbs of filter_image and filter_bands; ``bright``:
+    EDISON's bright-centre rule on the first range channel (L*)."""
+    data = np.asarray(image, dtype=np.float64)
+    height, width, channels = data.shape
     ys, xs = np.mgrid[0:height, 0:width]
-    feats = np.column_stack([xs.ravel(), ys.ravel(), luv.reshape(-1, 3)])
-    out = np.empty((height, width, 3))
+    feats = np.column_stack([xs.ravel(), ys.ravel(), data.reshape(-1, channels)])
+    out = np.empty((height, width, channels))
     for i, start in enumerate(feats):
         centre = start.copy()
         for step in range(max_iter):
             d = feats - centre
             ds = (d[:, 0] ** 2 + d[:, 1] ** 2) / spatial_radius**2
-            lw = 4.0 if centre[2] > 80 else 1.0
-            dr = (lw * d[:, 2] ** 2 + d[:, 3] ** 2 + d[:, 4] ** 2) / range_radius**2
+            lw = 4.0 if bright and centre[2] > 80 else 1.0
+            dr = (lw * d[:, 2] ** 2 + (d[:, 3:] ** 2).sum(axis=1)) / range_radius**2
             inside = (ds < 1) & (dr < 1)
             if not inside.any():
                 break
@@ -215,32 +221,7 @@ def filter_bands(image, spatial_radius, range_radius, kernel="uniform", tol=0.01
     """Mean-shift filtering of a multiband (H, W, n) image by brute force:
     as filter_image, with the bands' values as the range space (Euclidean,
     no bright-centre rule). Returns (H, W, n) float64 modes."""
-    data = np.asarray(image, dtype=np.float64)
-    height, width, bands = data.shape
-    ys, xs = np.mgrid[0:height, 0:width]
-    feats = np.column_stack([xs.ravel(), ys.ravel(), data.reshape(-1, bands)])
-    out = np.empty((height, width, bands))
-    for i, start in enumerate(feats):
-        centre = start.copy()
-        for step in range(max_iter):
-            d = feats - centre
-            ds = (d[:, 0] ** 2 + d[:, 1] ** 2) / spatial_radius**2
-            dr = (d[:, 2:] ** 2).sum(axis=1) / range_radius**2
-            inside = (ds < 1) & (dr < 1)
-            if not inside.any():
-                break
-            w = _weights(kernel, ds[inside]) * _weights(kernel, dr[inside])
-            new = (w[:, None] * feats[inside]).sum(axis=0) / w.sum()
-            shift = new - centre
-            centre = new
-            if raw_units and step > 0:
-                size = (shift**2).sum()
-            else:
-                size = (shift[:2] ** 2).sum() / spatial_radius**2 + (shift[2:] ** 2).sum() / range_radius**2
-            if size < tol:
-                break
-        out[i // width, i % width] = centre[2:]
-    return out
+    return _filter(image, spatial_radius, range_radius, kernel, tol, max_iter, raw_units, bright=False)
 
 
 def mean_shift_climbs(points, weights, seeds, bandwidth, kernel="flat", max_iter=300):
