@@ -310,6 +310,19 @@ def _climb(planes, stride, pad, bounds, height, width, y0, x0, hs, hr, kernel, e
     return it
 
 
+@numba.njit(**JIT)
+def tile_scratch(span, slots):
+    """The scratch of one tile of climbs (see _climb): the mode (3,), the
+    column accumulators (5, >= window_span), a table of ``slots`` windows
+    (empty) and its list of the windows one climb visits."""
+    out = np.empty(3, dtype=np.float64)
+    acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
+    memo = np.empty((slots, MEMO_COLUMNS), dtype=np.float64)
+    memo[:, 7] = EMPTY
+    visited = np.empty(MEMO_VISITS, dtype=np.int64)
+    return out, acc, memo, visited
+
+
 @numba.njit(**JIT_PARALLEL)
 def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     """Mean-shift climbs from the pixels (step * i, step * j), over the density
@@ -335,11 +348,7 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     slots = MEMO_SIZE if (kernel == UNIFORM and raw_units) else 0
     bounds = np.array([0, height - 1, -pad, width + pad - 1], dtype=np.int64)
     for t in numba.prange(tiles):
-        out = np.empty(3, dtype=np.float64)
-        acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
-        memo = np.empty((slots, MEMO_COLUMNS), dtype=np.float64)
-        memo[:, 7] = EMPTY
-        visited = np.empty(MEMO_VISITS, dtype=np.int64)
+        out, acc, memo, visited = tile_scratch(span, slots)
         i0 = (t // tiles_across) * TILE_ROWS
         j0 = (t % tiles_across) * TILE_COLS
         for i in range(i0, min(rows, i0 + TILE_ROWS)):

@@ -12,15 +12,12 @@ import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
 from ._filter_kernels import (
-    ACC_MIN,
-    EMPTY,
-    MEMO_COLUMNS,
     MEMO_SIZE,
-    MEMO_VISITS,
     TILE_COLS,
     TILE_ROWS,
     UNIFORM,
     _climb,
+    tile_scratch,
     window_span,
 )
 
@@ -47,11 +44,7 @@ def filter_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j1, hs,
     tiles = ((rows + TILE_ROWS - 1) // TILE_ROWS) * tiles_across
     slots = MEMO_SIZE if (kernel == UNIFORM and raw_units) else 0
     for t in numba.prange(tiles):
-        out = np.empty(3, dtype=np.float64)
-        acc = np.empty((5, max(span, ACC_MIN)), dtype=np.float32)
-        memo = np.empty((slots, MEMO_COLUMNS), dtype=np.float64)
-        memo[:, 7] = EMPTY
-        visited = np.empty(MEMO_VISITS, dtype=np.int64)
+        out, acc, memo, visited = tile_scratch(span, slots)
         a0 = i0 + (t // tiles_across) * TILE_ROWS
         b0 = j0 + (t % tiles_across) * TILE_COLS
         escaped[t] = False
