@@ -55,21 +55,16 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     from segshift.meanshift import filter_image
     from segshift.segment import (
         DEFAULTS,
-        default_min_size,
-        default_range_radius,
-        default_working_radius,
         finest_regions,
         hierarchy_over,
         level,
         min_size_pixels,
         regions_from_modes,
+        scale_defaults,
     )
 
     p = {**DEFAULTS, "range_radius": None, **kwargs}
-    if p.get("min_size") is None:
-        p["min_size"] = default_min_size(p["scale"])
-    if p["range_radius"] is None:
-        p["range_radius"] = default_range_radius(p["scale"])
+    p.update(scale_defaults(p["scale"], range_radius=p["range_radius"], min_size=p.get("min_size")))
     method = {k: p[k] for k in ("kernel", "compat", "speedup")}
     t0 = time.perf_counter()
     rgb = segshift.load_image(path)
@@ -77,7 +72,7 @@ def stages(path: Path, kwargs: dict) -> list[float]:
     luv = rgb_to_luv(rgb, compat=p["compat"])
     t2 = time.perf_counter()
     # -s auto: BSDS500-sized photos run at (about) their own size with the working radius
-    radius = default_working_radius(p["scale"]) if p["spatial_radius"] is None else p["spatial_radius"]
+    radius = scale_defaults(p["scale"], working_radius=p["spatial_radius"])["working_radius"]
     # (segment() keeps the L*u*v* image for the hierarchy's colour histograms)
     modes = filter_image(luv, radius, p["range_radius"], overwrite_input=p["scale"] == "fixed", **method)
     t3 = time.perf_counter()

@@ -52,8 +52,7 @@ from .segment import (
     check_n_regions,
     check_scale,
     check_spatial_radius,
-    default_min_size,
-    default_range_radius,
+    scale_defaults,
 )
 from .writers import (
     IMAGE_FORMATS,
@@ -522,10 +521,11 @@ def run_batch(
     """
     start = time.perf_counter()
     scale = check_scale(scale)
+    chosen = scale_defaults(scale, range_radius=range_radius, min_size=min_size)
     params = dict(
         spatial_radius=check_spatial_radius(spatial_radius),
-        range_radius=check_positive("range_radius", default_range_radius(scale) if range_radius is None else range_radius),
-        min_size=check_min_size(default_min_size(scale) if min_size is None else min_size),
+        range_radius=check_positive("range_radius", chosen["range_radius"]),
+        min_size=check_min_size(chosen["min_size"]),
         kernel=kernel,
         compat=check_compat(compat),
         speedup=check_speedup(speedup),

@@ -63,10 +63,9 @@ from .segment import (
     check_spatial_radius,
     check_n_regions,
     check_scale,
-    default_min_size,
-    default_range_radius,
     image_modes,
     min_size_pixels,
+    scale_defaults,
     segment,
     segmentation_from_modes,
 )
@@ -283,10 +282,7 @@ def setting_name(setting: Mapping[str, Any]) -> str:
     's=7 r=6.5 m=20 kernel=gaussian'
     """
     full = {**_SEGMENT_DEFAULTS, **setting}
-    if full["min_size"] is None:
-        full["min_size"] = default_min_size(full["scale"])
-    if full["range_radius"] is None:
-        full["range_radius"] = default_range_radius(full["scale"])
+    full.update(scale_defaults(full["scale"], range_radius=full["range_radius"], min_size=full["min_size"]))
     parts = [f"{_SHORT[k]}=auto" if full[k] is None else f"{_SHORT[k]}={full[k]:g}" for k in _SHORT]
     for key, value in full.items():
         if key not in _SHORT and value != _SEGMENT_DEFAULTS.get(key, object()):
@@ -313,12 +309,9 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         full["spatial_radius"] = check_spatial_radius(full["spatial_radius"])
         check_resolution(full["resolution"])
         full["scale"] = check_scale(full["scale"])
-        if full["range_radius"] is None:
-            full["range_radius"] = default_range_radius(full["scale"])
-        full["range_radius"] = check_positive("range_radius", full["range_radius"])
         full["n_regions"] = check_n_regions(full["n_regions"], full["scale"])
-        if full["min_size"] is None:
-            full["min_size"] = default_min_size(full["scale"])
+        full.update(scale_defaults(full["scale"], range_radius=full["range_radius"], min_size=full["min_size"]))
+        full["range_radius"] = check_positive("range_radius", full["range_radius"])
         full["min_size"] = check_min_size(full["min_size"])
         full["tol"] = check_positive("tol", full["tol"])
         full["max_iter"] = check_positive("max_iter", full["max_iter"], integer=True)

@@ -70,6 +70,12 @@ FINEST_MIN_SIZE = 0.00013
 #: On 100 BSDS500 train photos the scores did not move (Covering 0.610, PRI
 #: 0.816 -> 0.815, VI 1.63).
 THIN = dict(width=1.5, area=0.002)
+#: The defaults that depend on ``scale`` (see :func:`scale_defaults`); the
+#: others are in DEFAULTS.
+_SCALE_DEFAULTS = {
+    "auto": dict(working_radius=FINEST_WORKING_RADIUS, range_radius=FINEST_RANGE_RADIUS, min_size=FINEST_MIN_SIZE),
+    "fixed": dict(working_radius=WORKING_RADIUS, range_radius=DEFAULTS["range_radius"], min_size=DEFAULTS["min_size"]),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -323,9 +329,10 @@ def segment(
     start = time.perf_counter()
     spatial_radius = check_spatial_radius(spatial_radius)
     scale = check_scale(scale)
-    range_radius = check_positive("range_radius", default_range_radius(scale) if range_radius is None else range_radius)
+    chosen = scale_defaults(scale, working_radius=None, range_radius=range_radius, min_size=min_size)
+    range_radius = check_positive("range_radius", chosen["range_radius"])
     n_regions = check_n_regions(n_regions, scale)
-    min_size = check_min_size(default_min_size(scale) if min_size is None else min_size)
+    min_size = check_min_size(chosen["min_size"])
     _resolution.check_resolution(resolution)
     check_kernel(kernel)
     check_compat(compat)
@@ -346,7 +353,7 @@ def segment(
     rgb = load_image(image, max_pixels=max_pixels)
     min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
     # The default radius is relative: segment at the working resolution (resolution.py).
-    working_radius = default_working_radius(scale)
+    working_radius = chosen["working_radius"]
     work = (_resolution.plan(rgb.shape[:2], working_radius, resolution, speedup) if spatial_radius is None
             else _resolution.Plan(None, spatial_radius, speedup))
     grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
@@ -392,19 +399,13 @@ def check_n_regions(n_regions, scale: str) -> int | None:
     return check_level(n_regions, None)[0]
 
 
-def default_min_size(scale: str) -> float:
-    """The default ``min_size`` for a ``scale``: the finest level's, or the fixed scale's."""
-    return DEFAULTS["min_size"] if scale == "fixed" else FINEST_MIN_SIZE
-
-
-def default_range_radius(scale: str) -> float:
-    """The default ``range_radius`` for a ``scale``: the finest level's, or the fixed scale's."""
-    return DEFAULTS["range_radius"] if scale == "fixed" else FINEST_RANGE_RADIUS
-
-
-def default_working_radius(scale: str) -> float:
-    """The relative spatial radius for a ``scale``, in working pixels."""
-    return WORKING_RADIUS if scale == "fixed" else FINEST_WORKING_RADIUS
+def scale_defaults(scale: str, **given):
+    """``given`` (any of ``working_radius``, ``range_radius``, ``min_size``)
+    with each None replaced by the default for ``scale``: the hierarchy's
+    finest level's (``FINEST_*``), or with ``"fixed"`` the fixed scale's
+    (``WORKING_RADIUS`` and ``DEFAULTS``). Returns a dict."""
+    table = _SCALE_DEFAULTS["fixed" if scale == "fixed" else "auto"]
+    return {name: table[name] if value is None else value for name, value in given.items()}
 
 
 def segmentation_from_modes(
