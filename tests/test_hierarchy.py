@@ -71,6 +71,22 @@ def test_colour_histograms_count_each_region_s_pixels():
     np.testing.assert_array_equal(flat, [[25]])
 
 
+def test_colour_histograms_quantise_as_scipy_kmeans2_does():
+    # the compiled k-means makes scipy's kmeans2(minit="++") draws and rounds:
+    # the same colours, so the same histograms as quantising with scipy
+    from scipy.cluster.vq import kmeans2, vq
+
+    rng = np.random.default_rng(3)
+    luv = (rng.normal(50.0, 20.0, (60, 80, 3)) + np.linspace(0, 30, 80)[None, :, None]).astype(np.float32)
+    labels = (np.arange(60 * 80).reshape(60, 80) // 7 % 9).astype(np.int32)
+    pixels = luv.reshape(-1, 3).astype(np.float64)
+    sample = pixels[::23]
+    centres, _ = kmeans2(sample, 16, iter=10, minit="++", seed=np.random.default_rng(0))
+    codes, _ = vq(pixels, centres, check_finite=False)
+    expected = np.bincount(labels.ravel() * 16 + codes, minlength=9 * 16).reshape(9, 16)
+    np.testing.assert_array_equal(H.colour_histograms(luv, labels, 9), expected)
+
+
 def test_disconnected_graph_is_joined_at_the_last_height():
     # two pairs of regions with no edge between the pairs
     edges = np.array([[0, 1], [2, 3]], dtype=np.int64)
