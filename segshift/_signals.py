@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -62,8 +63,18 @@ def count_sigint() -> Iterator[SigintCount]:
         counter.count += 1
         raise KeyboardInterrupt
 
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info) -> None:
+        # A KeyboardInterrupt dropped in a finaliser is counted above; Python
+        # would also print it as "Exception ignored in ..." with a traceback.
+        if info.exc_type is not KeyboardInterrupt:
+            previous_hook(info)
+
     previous = signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
     try:
         yield counter
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook

@@ -360,3 +360,28 @@ def test_any_executor_runs_the_files_with_the_same_results(tmp_path):
         assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
     assert [r.as_dict() for r in report.records if r.status == "failed"][0]["error"].startswith(
         str(folder / "broken.jpg"))
+
+
+def test_a_ctrl_c_dropped_in_a_finaliser_is_counted_and_not_printed(monkeypatch):
+    # SIGINT raising inside a __del__ (a Dask future released in this thread)
+    # is dropped by Python, which hands it to sys.unraisablehook (by default:
+    # "Exception ignored in ..." and a traceback on stderr); count_sigint
+    # counts it and keeps it from the hook, and passes any other on
+    from segshift._signals import count_sigint
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_type))
+
+    class Released:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)  # the handler runs here and raises
+
+    class Broken:
+        def __del__(self):
+            raise ValueError("boom")
+
+    with count_sigint() as counter:
+        Released()
+        Broken()
+    assert counter.count == 1
+    assert seen == [ValueError]
