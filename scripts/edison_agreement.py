@@ -2,7 +2,7 @@
 
 Usage: python scripts/edison_agreement.py BSDS500_DIR EDISON_DIR [--limit N]
 
-Segments every BSDS500 val photo with EDISON's defaults (7, 6.5, 20, exact,
+Segments every BSDS500 val photo with EDISON's defaults (7, 6.5, 20, exact, scale="fixed",
 ``compat="edison"``)
 and prints the adjusted Rand index against EDISON's label map, per photo and
 the mean.
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for ref in refs:
         photo = args.bsds / "images" / "val" / f"{ref.stem}.jpg"
-        seg = segshift.segment(photo, 7, 6.5, 20, compat=args.compat)
+        seg = segshift.segment(photo, 7, 6.5, 20, compat=args.compat, scale="fixed")
         edison = np.asarray(Image.open(ref))
         ari = adjusted_rand_score(edison.ravel(), seg.labels.ravel())
         scores.append(ari)
