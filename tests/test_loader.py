@@ -185,3 +185,28 @@ def test_luv_round_trip(compat):
     rgb8 = rng.integers(0, 256, (7, 9, 3)).astype(np.float32) / 255
     back = luv_to_rgb(rgb_to_luv(rgb8, compat=compat), compat=compat)
     np.testing.assert_allclose(back, rgb8, atol=1e-5)
+
+
+@pytest.mark.parametrize("compat", [None, "edison"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_luv_conversion_is_scikit_images(compat, dtype):
+    """The compiled conversion computes what scikit-image's does (float32,
+    within 2e-4), dark colours below L*'s knee, white and black included, on
+    C-contiguous and strided arrays."""
+    from skimage.color import rgb2luv, xyz2luv
+
+    from segshift.loader import EDISON_RGB_TO_XYZ
+
+    rng = np.random.default_rng(11)
+    rgb = rng.random((37, 53, 3)).astype(dtype)
+    rgb[0, :10] = rng.random((10, 3)) * 0.02  # L* on the linear part
+    rgb[1, 0] = 1.0
+    rgb[1, 1] = 0.0
+    if compat == "edison":
+        rounded = np.round(rgb.astype(np.float32) * np.float32(255)) / np.float32(255)
+        expected = xyz2luv(rounded @ EDISON_RGB_TO_XYZ.T.astype(np.float32))
+    else:
+        expected = rgb2luv(rgb.astype(np.float32))
+    np.testing.assert_allclose(rgb_to_luv(rgb, compat=compat), expected, atol=2e-4, rtol=0)
+    strided = rgb[::2, ::3]
+    np.testing.assert_allclose(rgb_to_luv(strided, compat=compat), expected[::2, ::3], atol=2e-4, rtol=0)
