@@ -120,7 +120,7 @@ def score_photo(task) -> dict:
 
 
 # Thresholds of the merge heights scored with --hierarchy (their ODS/OIS).
-THRESHOLDS = [round(float(t), 4) for t in np.geomspace(0.5, 12.0, 28)]
+THRESHOLDS = [round(float(t), 4) for t in np.geomspace(0.5, 16.0, 31)]
 
 
 def _plateau(hierarchy, t0: float, width: float) -> int:

@@ -62,6 +62,18 @@ def border_pairs(labels, strength):
 
 
 @numba.njit(**JIT)
+def _chi(a, b, start, stop, sums, areas):
+    """Chi-square distance (half the sum) between regions a and b's histograms in columns start..stop of sums."""
+    chi = 0.0
+    for c in range(start, stop):
+        pa = sums[a, c] / areas[a]
+        pb = sums[b, c] / areas[b]
+        if pa + pb > 0.0:
+            chi += (pa - pb) * (pa - pb) / (pa + pb)
+    return 0.5 * chi
+
+
+@numba.njit(**JIT)
 def _cost(a, b, k, areas, sums, perim, bsum, bcnt, params):
     """Dissimilarity of regions a and b that share edge k (the formula of segshift.hierarchy)."""
     colour_weight, size_power, enclosure, total = params[0], params[1], params[2], params[3]
@@ -72,13 +84,11 @@ def _cost(a, b, k, areas, sums, perim, bsum, bcnt, params):
     contrast = bsum[k] / bcnt[k]
     cost = contrast + colour_weight * np.sqrt(d2)
     if params.shape[0] > 4 and sums.shape[1] > 3:
-        chi = 0.0
-        for c in range(3, sums.shape[1]):
-            pa = sums[a, c] / areas[a]
-            pb = sums[b, c] / areas[b]
-            if pa + pb > 0.0:
-                chi += (pa - pb) * (pa - pb) / (pa + pb)
-        cost += params[4] * 0.5 * chi
+        # colour histograms in the columns up to split, texture histograms after
+        split = sums.shape[1] if params.shape[0] < 7 else min(sums.shape[1], 3 + int(params[6]))
+        cost += params[4] * _chi(a, b, 3, split, sums, areas)
+        if split < sums.shape[1]:
+            cost += params[5] * _chi(a, b, split, sums.shape[1], sums, areas)
     small = min(areas[a], areas[b])
     cost *= (small / total) ** size_power
     shared = bcnt[k] / max(1.0, min(perim[a], perim[b]))
@@ -92,10 +102,11 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
 
     edges: (e, 2) int64 unique pairs (a < b); bsum, bcnt: (e,) float64
     summed border strength and border length (pixel pairs) of each edge;
-    areas: (n,) float64; sums: (n, 3 + B) float64 area-weighted mode sums,
-    then (optionally) B colour-histogram counts; params: (4,) or (5,)
-    float64 (colour weight, size power, enclosure, image area, histogram
-    weight).
+    areas: (n,) float64; sums: (n, 3 + B [+ T]) float64 area-weighted mode
+    sums, then (optionally) B colour-histogram counts and T texture-histogram
+    counts; params: (4,), (5,) or (7,) float64 (colour weight, size power,
+    enclosure, image area, histogram weight, then texture weight and B; with
+    5 every column after the modes is the colour histogram).
 
     Returns (merges (n-1, 2) int64 in scipy's linkage numbering, heights
     (n-1,) float64 non-decreasing, edge_height (e,) float64: the height at
@@ -347,24 +358,38 @@ def kmeans_pp(points, k, first, draws):
     return seeds
 
 
+@numba.njit(inline="always", **JIT)
+def _nearest(points, p, transposed, dist):
+    """The nearest centre (first on ties) to row p of points; transposed:
+    (d, k) the centres' coordinates, dist: (k,) scratch. The distances to
+    all centres grow together, one coordinate at a time (a loop over the
+    centres that LLVM vectorises), each summed in coordinate order."""
+    k = transposed.shape[1]
+    for j in range(k):
+        dist[j] = 0.0
+    for c in range(transposed.shape[0]):
+        value = float(points[p, c])
+        for j in range(k):
+            t = value - transposed[c, j]
+            dist[j] += t * t
+    best = np.inf
+    code = 0
+    for j in range(k):
+        if dist[j] < best:
+            best = dist[j]
+            code = j
+    return code
+
+
 @numba.njit(**JIT)
 def _nearest_serial(points, centres, codes):
     """The nearest centre of each point (first on ties), on one thread: the
     k-means sample is small, and its rounds run many times a second
     (``_pointset_kernels.nearest`` is the parallel form for large point sets)."""
-    n, d = points.shape
-    for p in range(n):
-        best = np.inf
-        code = 0
-        for j in range(centres.shape[0]):
-            s = 0.0
-            for c in range(d):
-                t = points[p, c] - centres[j, c]
-                s += t * t
-            if s < best:
-                best = s
-                code = j
-        codes[p] = code
+    transposed = np.ascontiguousarray(centres.T)
+    dist = np.empty(centres.shape[0])
+    for p in range(points.shape[0]):
+        codes[p] = _nearest(points, p, transposed, dist)
     return codes
 
 
@@ -393,30 +418,25 @@ def lloyd(points, centres, iterations):
     return centres
 
 
+#: Pixels per task of quantised_histograms' parallel loop.
+QUANTISE_CHUNK = 4096
+
+
 @numba.njit(**JIT_PARALLEL)
-def quantised_histograms(luv, labels, centres, n):
-    """(n, k) pixel counts: each pixel of ``luv`` (H, W, 3) counts for the
-    nearest of ``centres`` (k, 3) in its region of ``labels`` (H, W). The
-    nearest centres are found in parallel (by rows), the counts added up in
-    one pass."""
-    height, width = labels.shape
+def quantised_histograms(points, labels, centres, n):
+    """(n, k) pixel counts: each pixel's feature vector, a row of ``points``
+    (N, d: colours or other features), counts for the nearest of ``centres``
+    (k, d) in its region ``labels`` (N,). The nearest centres are found in
+    parallel, the counts added up in one pass."""
+    total = points.shape[0]
     k = centres.shape[0]
-    codes = np.empty((height, width), dtype=np.int32)
-    for y in numba.prange(height):
-        for x in range(width):
-            best = np.inf
-            code = 0
-            for j in range(k):
-                s = 0.0
-                for c in range(3):
-                    t = float(luv[y, x, c]) - centres[j, c]
-                    s += t * t
-                if s < best:
-                    best = s
-                    code = j
-            codes[y, x] = code
+    transposed = np.ascontiguousarray(centres.T)
+    codes = np.empty(total, dtype=np.int32)
+    for task in numba.prange((total + QUANTISE_CHUNK - 1) // QUANTISE_CHUNK):
+        dist = np.empty(k)
+        for p in range(task * QUANTISE_CHUNK, min(total, (task + 1) * QUANTISE_CHUNK)):
+            codes[p] = _nearest(points, p, transposed, dist)
     out = np.zeros((n, k))
-    for y in range(height):
-        for x in range(width):
-            out[labels[y, x], codes[y, x]] += 1.0
+    for p in range(total):
+        out[labels[p], codes[p]] += 1.0
     return out

@@ -16,7 +16,16 @@ from . import regions as _regions
 from . import render
 from . import resolution as _resolution
 from .errors import ParameterError
-from .hierarchy import COST, Hierarchy, auto_scale, boundary_strength, build_hierarchy, check_level, colour_histograms
+from .hierarchy import (
+    COST,
+    Hierarchy,
+    auto_scale,
+    boundary_strength,
+    build_hierarchy,
+    check_level,
+    colour_histograms,
+    texture_histograms,
+)
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
     check_compat,
@@ -474,16 +483,18 @@ def hierarchy_over(
     The boundary strength is the colour gradient (at ``gradient_sigma``
     pixels) of the mean-shift filtered image (the modes), where the filter
     has flattened texture and noise and kept the edges; the regions' colour
-    histograms are of the photo's own colours
-    (:func:`segshift.hierarchy.colour_histograms`), ``luv`` when the caller
-    has converted ``rgb`` already.
+    and texture histograms are of the photo's own colours and luminance
+    (:func:`segshift.hierarchy.colour_histograms`,
+    :func:`segshift.hierarchy.texture_histograms` at the gradient's scale),
+    ``luv`` when the caller has converted ``rgb`` already.
     """
     labels = _regions.final_labels(regions)
     if luv is None:
         luv = rgb_to_luv(rgb, compat=compat)
     histograms = colour_histograms(luv, labels, len(regions.areas))
+    textures = texture_histograms(luv, labels, len(regions.areas), sigma=gradient_sigma)
     strength = boundary_strength(modes, gradient_sigma)
-    return build_hierarchy(labels, regions.modes, regions.areas, strength, histograms=histograms)
+    return build_hierarchy(labels, regions.modes, regions.areas, strength, histograms=histograms, textures=textures)
 
 
 def image_modes(

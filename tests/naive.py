@@ -261,6 +261,8 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
     """
     colour_weight, size_power, enclosure, total = params[:4]
     hist_weight = params[4] if len(params) > 4 else 0.0
+    texture_weight = params[5] if len(params) > 6 else 0.0
+    split = 3 + int(params[6]) if len(params) > 6 else None  # colour histogram columns end here
     members = {i: [i] for i in range(n)}  # cluster id -> finest regions
     owner = list(range(n))  # finest region -> cluster id
     merges, heights = [], []
@@ -285,11 +287,12 @@ def merge_regions(n, edges, bsum, bcnt, areas, sums, params):
             mean_b = sum(sums[i] for i in members[cb]) / area_b
             mode_a, mode_b = mean_a[:3], mean_b[:3]
             cost = s / c + colour_weight * float(np.sqrt(((mode_a - mode_b) ** 2).sum()))
-            if hist_weight and len(mean_a) > 3:
-                pa, pb = mean_a[3:], mean_b[3:]
+            for weight, lo, hi in ((hist_weight, 3, split), (texture_weight, split or len(mean_a), None)):
+                pa, pb = mean_a[lo:hi], mean_b[lo:hi]
                 both = pa + pb
                 ok = both > 0
-                cost += hist_weight * 0.5 * float(((pa[ok] - pb[ok]) ** 2 / both[ok]).sum())
+                if weight and len(pa):
+                    cost += weight * 0.5 * float(((pa[ok] - pb[ok]) ** 2 / both[ok]).sum())
             cost *= (min(area_a, area_b) / total) ** size_power
             cost *= 1.0 - enclosure * min(1.0, c / max(1.0, min(perim[ca], perim[cb])))
             if best is None or cost < best[0]:

@@ -36,7 +36,10 @@ def _painted(rng, n_blocks=(3, 4), size=12, noise=2.0):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("params", [(0.0, 0.2, 0.5), (0.05, 0.0, 0.0), (0.02, 0.5, 0.9), (0.02, 0.2, 0.5, 3.0)])
+@pytest.mark.parametrize(
+    "params",
+    [(0.0, 0.2, 0.5), (0.05, 0.0, 0.0), (0.02, 0.5, 0.9), (0.02, 0.2, 0.5, 3.0), (0.02, 0.2, 0.5, 3.0, 2.0, 5)],
+)
 def test_merge_order_matches_reference(seed, params):
     rng = np.random.default_rng(seed)
     labels = _blocks(rng)
@@ -46,9 +49,11 @@ def test_merge_order_matches_reference(seed, params):
     areas = np.bincount(labels.ravel(), minlength=n).astype(float)
     mode_sums = rng.random((n, 3)) * 50 * areas[:, None]
     prm = np.array([*params[:3], float(labels.size), *params[3:]])
-    if len(params) > 3:  # colour histograms: each region's pixels spread over 5 colours
-        counts_hist = rng.multinomial(1, np.ones(5) / 5, size=labels.size)
-        hist = np.zeros((n, 5))
+    # colour histograms: each region's pixels spread over 5 colours; then
+    # texture histograms: over 4 textures
+    for bins in (5, 4)[: len(params) - 3 - (len(params) > 4)]:
+        counts_hist = rng.multinomial(1, np.ones(bins) / bins, size=labels.size)
+        hist = np.zeros((n, bins))
         np.add.at(hist, labels.ravel(), counts_hist)
         mode_sums = np.concatenate([mode_sums, hist], axis=1)
     merges, heights, _ = merge_regions(n, edges, sums, counts, areas, mode_sums, prm)
@@ -71,20 +76,68 @@ def test_colour_histograms_count_each_region_s_pixels():
     np.testing.assert_array_equal(flat, [[25]])
 
 
-def test_colour_histograms_quantise_as_scipy_kmeans2_does():
+@pytest.mark.parametrize("dims, bins, step", [(3, 16, 23), (10, 32, 47)])
+def test_histograms_quantise_as_scipy_kmeans2_does(dims, bins, step):
     # the compiled k-means makes scipy's kmeans2(minit="++") draws and rounds:
-    # the same colours, so the same histograms as quantising with scipy
+    # the same centres, so the same histograms as quantising with scipy
+    # (colours: 3 values a pixel; texture filter responses: 10)
     from scipy.cluster.vq import kmeans2, vq
 
     rng = np.random.default_rng(3)
-    luv = (rng.normal(50.0, 20.0, (60, 80, 3)) + np.linspace(0, 30, 80)[None, :, None]).astype(np.float32)
-    labels = (np.arange(60 * 80).reshape(60, 80) // 7 % 9).astype(np.int32)
-    pixels = luv.reshape(-1, 3).astype(np.float64)
-    sample = pixels[::23]
-    centres, _ = kmeans2(sample, 16, iter=10, minit="++", seed=np.random.default_rng(0))
+    height, width = (60, 80) if dims == 3 else (100, 140)  # samples enough that the step is the one asked for
+    features = (rng.normal(50.0, 20.0, (height, width, dims)) + np.linspace(0, 30, width)[None, :, None]).astype(
+        np.float32
+    )
+    labels = (np.arange(height * width).reshape(height, width) // 7 % 9).astype(np.int32)
+    pixels = features.reshape(-1, dims).astype(np.float64)
+    sample = pixels[::step]
+    centres, _ = kmeans2(sample, bins, iter=10, minit="++", seed=np.random.default_rng(0))
     codes, _ = vq(pixels, centres, check_finite=False)
-    expected = np.bincount(labels.ravel() * 16 + codes, minlength=9 * 16).reshape(9, 16)
-    np.testing.assert_array_equal(H.colour_histograms(luv, labels, 9), expected)
+    expected = np.bincount(labels.ravel() * bins + codes, minlength=9 * bins).reshape(9, bins)
+    np.testing.assert_array_equal(H.quantised_histograms(features, labels, 9, bins, step=step), expected)
+    if dims == 3:
+        np.testing.assert_array_equal(H.colour_histograms(features, labels, 9), expected)
+
+
+def test_texture_histograms_tell_a_texture_from_a_flat_region_of_its_mean():
+    """Stripes and a flat area of the stripes' mean luminance: each region's
+    counts add up to its area, the two halves of the stripes have nearly the
+    same histogram, and the flat area a different one."""
+    luv = np.zeros((40, 90, 3), dtype=np.float32)
+    luv[..., 0] = 50.0
+    luv[:, :60, 0] += np.where(np.arange(60) // 2 % 2 == 0, 20.0, -20.0)  # vertical stripes, 2 px wide
+    labels = np.zeros((40, 90), dtype=np.int32)
+    labels[:, 30:60] = 1
+    labels[:, 60:] = 2
+
+    def chi2(p, q):
+        p, q = p / p.sum(), q / q.sum()
+        both = p + q
+        return 0.5 * float(((p - q)[both > 0] ** 2 / both[both > 0]).sum())
+
+    hist = H.texture_histograms(luv, labels, 3)
+    np.testing.assert_array_equal(hist.sum(axis=1), [1200, 1200, 1200])
+    assert chi2(hist[0], hist[1]) < 0.1
+    assert chi2(hist[1], hist[2]) > 0.5
+
+
+def test_texture_features_are_gaussian_derivatives():
+    """On a quadratic surface the filter bank's responses are its
+    derivatives (up to the sign of correlation): d/dx, d/dy, d2/dx2,
+    d2/dxdy, d2/dy2 at both scales, away from the borders."""
+    y, x = np.mgrid[0:40, 0:50].astype(np.float64)
+    surface = 0.5 * 0.02 * x**2 + 0.01 * x * y - 0.5 * 0.03 * y**2 + 0.3 * x - 0.2 * y
+    features = H.texture_features(surface.astype(np.float32), 1.0)
+    inner = features[15:25, 15:35]
+    gx = 0.02 * x + 0.01 * y + 0.3
+    gy = 0.01 * x - 0.03 * y - 0.2
+    for scale in range(2):
+        got = inner[..., 5 * scale: 5 * scale + 5]
+        np.testing.assert_allclose(-got[..., 0], gx[15:25, 15:35], atol=0.01)
+        np.testing.assert_allclose(-got[..., 1], gy[15:25, 15:35], atol=0.01)
+        np.testing.assert_allclose(got[..., 2], 0.02, atol=0.002)
+        np.testing.assert_allclose(got[..., 3], 0.01, atol=0.002)
+        np.testing.assert_allclose(got[..., 4], -0.03, atol=0.002)
 
 
 def test_disconnected_graph_is_joined_at_the_last_height():
