@@ -363,12 +363,13 @@ def _nearest(points, p, transposed, dist):
     """The nearest centre (first on ties) to row p of points; transposed:
     (d, k) the centres' coordinates, dist: (k,) scratch. The distances to
     all centres grow together, one coordinate at a time (a loop over the
-    centres that LLVM vectorises), each summed in coordinate order."""
+    centres that LLVM vectorises), each summed in coordinate order, in the
+    precision of the centres and dist (float32 centres: twice the lanes)."""
     k = transposed.shape[1]
     for j in range(k):
         dist[j] = 0.0
     for c in range(transposed.shape[0]):
-        value = float(points[p, c])
+        value = points[p, c]  # float32 - float64 centre: exact float64 arithmetic
         for j in range(k):
             t = value - transposed[c, j]
             dist[j] += t * t
@@ -425,15 +426,16 @@ QUANTISE_CHUNK = 4096
 @numba.njit(**JIT_PARALLEL)
 def quantised_histograms(points, labels, centres, n):
     """(n, k) pixel counts: each pixel's feature vector, a row of ``points``
-    (N, d: colours or other features), counts for the nearest of ``centres``
-    (k, d) in its region ``labels`` (N,). The nearest centres are found in
-    parallel, the counts added up in one pass."""
+    (N, d: colours or other features; any strides), counts for the nearest
+    of ``centres`` (k, d; float64, or float32 for float32 distances) in its
+    region ``labels`` (N,). The nearest centres are found in parallel, the
+    counts added up in one pass."""
     total = points.shape[0]
     k = centres.shape[0]
     transposed = np.ascontiguousarray(centres.T)
     codes = np.empty(total, dtype=np.int32)
     for task in numba.prange((total + QUANTISE_CHUNK - 1) // QUANTISE_CHUNK):
-        dist = np.empty(k)
+        dist = np.empty(k, dtype=transposed.dtype)
         for p in range(task * QUANTISE_CHUNK, min(total, (task + 1) * QUANTISE_CHUNK)):
             codes[p] = _nearest(points, p, transposed, dist)
     out = np.zeros((n, k))
