@@ -9,7 +9,7 @@ median is printed, for the whole `segment` call and for its stages run one by
 one: decoding the file, the L*u*v* conversion, the mean-shift filter, the
 regions (with the hierarchy, the default: connect and prune the finest
 partition; with scale=fixed: connect, fuse, prune, package), the hierarchy
-(boundary strength, colour histograms, border statistics, merging) and the automatic scale
+(boundary strength, colour and texture histograms, border statistics, merging) and the automatic scale
 (picking the level and packaging it). The last column is the whole
 `segment` call with scale=fixed (mean shift as published), the time the
 hierarchy and the automatic scale add to.
