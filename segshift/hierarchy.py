@@ -407,20 +407,27 @@ def check_level(n_regions, threshold) -> tuple[int | None, float | None]:
 
 #: The automatic scale: the cut of the image-normalised dissimilarity at this
 #: height (about 20 regions on a BSDS500 photo, ranging from a few to about 80
-#: with the photo's content). Chosen on the 200 BSDS500 train photos among
-#: cuts 3.0 to 7.0 in steps of 0.2, by Covering / 0.01 + PRI / 0.01 - VI /
-#: 0.05 averaged over the cut and its two neighbours (away from the cliff
-#: where PRI falls, a step above): Covering 0.635, PRI 0.828, VI 1.52.
-AUTO = dict(threshold=4.8)
+#: with the photo's content), but never fewer than ``min_regions`` (when the
+#: finest level has more): a photo cut into two or three regions loses most
+#: of its PRI. Chosen on the 200 BSDS500 train photos among cuts 3.0 to 7.0
+#: in steps of 0.2 and floors of 1 to 10 regions, by Covering / 0.01 + PRI /
+#: 0.01 - VI / 0.05 averaged over the cut and its two neighbours: Covering
+#: 0.637, PRI 0.831, VI 1.51 (without the floor, the best cut, 4.8, scored
+#: 0.632, 0.826, 1.53).
+AUTO = dict(threshold=5.0, min_regions=8)
 
 
-def auto_scale(hierarchy: Hierarchy, *, threshold: float = AUTO["threshold"]) -> int:
+def auto_scale(
+    hierarchy: Hierarchy, *, threshold: float = AUTO["threshold"], min_regions: int = AUTO["min_regions"]
+) -> int:
     """The number of merges of the level picked for an image without ground truth.
 
     The level is the cut at ``threshold`` of the dissimilarity, which is
     relative to the image's own contrast (the border contrast is divided by
     the image's mean gradient), so the number of regions follows the
-    content of the photo. Pickers that choose the level from the shape of
+    content of the photo; when that cut leaves fewer than ``min_regions``
+    regions, the level with ``min_regions`` (or the finest level, when it
+    has fewer). Pickers that choose the level from the shape of
     the hierarchy (the widest plateau of the region count against the
     threshold, a threshold relative to the highest merges) were measured
     against it on BSDS500 and did worse (``scripts/tune_bsds.py --hierarchy``).
@@ -430,10 +437,12 @@ def auto_scale(hierarchy: Hierarchy, *, threshold: float = AUTO["threshold"]) ->
     hierarchy : Hierarchy
     threshold : float
         The merge height to cut at.
+    min_regions : int
+        The fewest regions the level may have (1: no floor).
 
     Returns
     -------
     int
         Merges to make (for :meth:`Hierarchy.cut`).
     """
-    return hierarchy.merges_for(threshold=threshold)
+    return min(hierarchy.merges_for(threshold=threshold), hierarchy.merges_for(n_regions=max(1, int(min_regions))))

@@ -140,6 +140,21 @@ def test_texture_features_are_gaussian_derivatives():
         np.testing.assert_allclose(got[..., 4], -0.03, atol=0.002)
 
 
+def test_auto_scale_cuts_at_the_threshold_but_keeps_a_floor_of_regions():
+    rng = np.random.default_rng(5)
+    labels = _blocks(rng)
+    n = int(labels.max()) + 1
+    modes = rng.random((n, 3)) * 50
+    areas = np.bincount(labels.ravel(), minlength=n)
+    h = H.build_hierarchy(labels, modes, areas, rng.random(labels.shape).astype(np.float32))
+    for t in [0.0, *h.heights, float(h.heights[-1]) + 1.0]:
+        cut = h.n_finest - h.merges_for(threshold=t)  # regions of the plain cut
+        for floor in (1, 3, 5, n, n + 4):
+            merges = H.auto_scale(h, threshold=t, min_regions=floor)
+            assert h.n_finest - merges == max(cut, min(floor, n))
+    assert H.auto_scale(h, threshold=float(h.heights[-1]) + 1.0, min_regions=1) == n - 1  # one region
+
+
 def test_disconnected_graph_is_joined_at_the_last_height():
     # two pairs of regions with no edge between the pairs
     edges = np.array([[0, 1], [2, 3]], dtype=np.int64)
