@@ -1,6 +1,7 @@
 """Numba kernel of the loader's colour conversion: RGB in [0, 1] to CIE
 L*u*v*, the formulas of scikit-image's ``rgb2xyz`` and ``xyz2luv`` (D65,
-2-degree observer) in float32, one pixel at a time, rows on threads.
+2-degree observer) in float32, one pixel at a time, chunks of pixels on
+threads.
 
 No I/O, no user-facing errors. Wrapper: :func:`segshift.loader.rgb_to_luv`,
 whose tests hold this kernel to scikit-image's conversion.
@@ -12,6 +13,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
+
 
 @numba.njit(inline="always", **JIT)
 def _linear(value, round_bytes, decode_srgb):
@@ -68,7 +70,7 @@ def rgb_to_luv(rgb, matrix, white, decode_srgb, round_bytes, out):
     c13 = np.float32(13.0)
     c15 = np.float32(15.0)
     c3 = np.float32(3.0)
-    white_sum = white[0] * np.float32(1.0) + white[1] * c15 + white[2] * c3
+    white_sum = white[0] + white[1] * c15 + white[2] * c3
     u0 = c4 * white[0] / white_sum
     v0 = c9 * white[1] / white_sum
     for task in numba.prange((n + CHUNK - 1) // CHUNK):

@@ -60,7 +60,9 @@ def connect_close(modes, threshold):
     already: the up-left one when the pixel above joined it (or the left
     one joined the pixel above it) and this pixel joined that one, the
     up-right one when it joined the pixel above and this pixel did too. The
-    sets are the same; in flat areas half the comparisons go.
+    sets are the same; in flat areas half the comparisons go. ``root`` is
+    always the root of this pixel's set (_link returns the joined root), so
+    it is never looked up again.
     """
     height, width = modes.shape[:2]
     n = height * width
@@ -88,10 +90,10 @@ def connect_close(modes, threshold):
                 continue
             if x > 0 and not ((up and left_above[x]) or (left and joined_up[x - 1])):
                 if _agree(modes, y, x, y - 1, x - 1, threshold):
-                    root = _link(parent, _find(parent, root), np.int32(i - width - 1))
+                    root = _link(parent, root, np.int32(i - width - 1))
             if x + 1 < width and not (up and left_above[x + 1]):
                 if _agree(modes, y, x, y - 1, x + 1, threshold):
-                    root = _link(parent, _find(parent, root), np.int32(i - width + 1))
+                    root = _link(parent, root, np.int32(i - width + 1))
         left_above, left_here = left_here, left_above
     # Every parent index is below its child's, so one ascending pass points
     # each pixel straight at its root.

@@ -42,6 +42,7 @@ from .segment import (
     WORKING_RADIUS,
     check_n_regions,
     check_scale,
+    scale_defaults,
 )
 
 EXIT_OK = 0
@@ -667,10 +668,8 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         params.pop(name)
     if params["spatial_radius"] is None:  # -s auto: the working resolution's radius, in pixels
         params.pop("spatial_radius")
-    if params["min_size"] is None:  # tiled runs are mean shift at a fixed scale
-        params["min_size"] = DEFAULTS["min_size"]
-    if params["range_radius"] is None:
-        params["range_radius"] = DEFAULTS["range_radius"]
+    # tiled runs are mean shift at a fixed scale
+    params.update(scale_defaults("fixed", range_radius=params["range_radius"], min_size=params["min_size"]))
     try:
         table = segment_large(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,

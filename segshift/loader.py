@@ -377,7 +377,7 @@ def rgb_to_luv(rgb: NDArray[np.floating], *, compat: str | None = None) -> NDArr
     The sRGB values are decoded (linearised) and converted with the formulas
     and constants of scikit-image's :func:`skimage.color.rgb2luv`, in float32
     (within 2e-4 of a float64 conversion), by a compiled loop over the pixels
-    (rows on threads) that needs no temporaries of the whole image.
+    (chunks of pixels on threads) that needs no temporaries of the whole image.
 
     Parameters
     ----------
