@@ -17,10 +17,11 @@ from ._region_kernels import _find
 
 
 @numba.njit(**JIT)
-def _scan_border(labels, strength, a_out, b_out, v_out):
+def _scan_border(labels, strength, codes, pmi, offset, weight, a_out, b_out, v_out):
     """Write (or, with outputs of length 0, only count) the border pixel pairs."""
     height, width = labels.shape
     store = a_out.shape[0] > 0
+    affinity = pmi.shape[0] > 0 and weight != 0.0
     n = 0
     for y in range(height):
         for x in range(width):
@@ -39,26 +40,72 @@ def _scan_border(labels, strength, a_out, b_out, v_out):
                     if store:
                         a_out[n] = min(p, q)
                         b_out[n] = max(p, q)
-                        v_out[n] = 0.5 * (strength[y, x] + strength[ny, nx])
+                        value = 0.5 * (strength[y, x] + strength[ny, nx])
+                        if affinity:
+                            # the colours `offset` pixels back from the pair on either side
+                            if k == 0:
+                                c0 = codes[y, max(x - offset, 0)]
+                                c1 = codes[y, min(nx + offset, width - 1)]
+                            else:
+                                c0 = codes[max(y - offset, 0), x]
+                                c1 = codes[min(ny + offset, height - 1), x]
+                            value += weight * max(0.0, -pmi[c0, c1])
+                        v_out[n] = value
                     n += 1
     return n
 
 
 @numba.njit(**JIT)
-def border_pairs(labels, strength):
-    """Every 4-adjacent pixel pair of different labels, with its mean strength.
+def border_pairs(labels, strength, codes, pmi, offset, weight):
+    """Every 4-adjacent pixel pair of different labels, with its border value.
 
-    labels: (H, W) int32; strength: (H, W) float32 -> (a, b, value): (m,)
-    int64 with a < b the two labels, (m,) float64 the mean of the two
-    pixels' strengths.
+    labels: (H, W) int32; strength: (H, W) float32; codes: (H, W) int32
+    quantised colours and pmi: (k, k) float64 their pointwise mutual
+    information (both may have size 0: no affinity term) -> (a, b, value):
+    (m,) int64 with a < b the two labels, (m,) float64 the mean of the two
+    pixels' strengths plus ``weight * max(0, -pmi[c0, c1])``, where c0 and
+    c1 are the codes ``offset`` pixels beyond the pair on either side
+    (clamped to the image), across the border.
     """
     empty = np.empty(0, dtype=np.int64)
-    m = _scan_border(labels, strength, empty, empty, np.empty(0))
+    m = _scan_border(labels, strength, codes, pmi, offset, weight, empty, empty, np.empty(0))
     a = np.empty(m, dtype=np.int64)
     b = np.empty(m, dtype=np.int64)
     v = np.empty(m)
-    _scan_border(labels, strength, a, b, v)
+    _scan_border(labels, strength, codes, pmi, offset, weight, a, b, v)
     return a, b, v
+
+
+#: Row bands of cooccurrence's parallel loop.
+COOCCURRENCE_BANDS = 16
+
+
+@numba.njit(**JIT_PARALLEL)
+def cooccurrence(codes, k, radius):
+    """(k, k) counts of code pairs (c(p), c(q)) over the pixel pairs p, q at
+    offsets (0, d), (d, 0), (d, d) and (d, -d) for d = 1..radius, in both
+    orders (symmetric). codes: (H, W) int32 in 0..k-1. Bands of rows count
+    in parallel into tables of their own, added up at the end (whole
+    numbers: the same sums in any order)."""
+    height, width = codes.shape
+    bands = max(1, min(height, COOCCURRENCE_BANDS))
+    tables = np.zeros((bands, k, k))
+    for band in numba.prange(bands):
+        table = tables[band]
+        for y in range(band * height // bands, (band + 1) * height // bands):
+            row = codes[y]
+            for d in range(1, radius + 1):
+                for x in range(width - d):
+                    table[row[x], row[x + d]] += 1.0
+                if y + d < height:
+                    below = codes[y + d]
+                    for x in range(width):
+                        table[row[x], below[x]] += 1.0
+                    for x in range(width - d):
+                        table[row[x], below[x + d]] += 1.0
+                        table[row[x + d], below[x]] += 1.0
+    out = tables.sum(axis=0)
+    return out + out.T
 
 
 @numba.njit(**JIT)
@@ -419,17 +466,15 @@ def lloyd(points, centres, iterations):
     return centres
 
 
-#: Pixels per task of quantised_histograms' parallel loop.
+#: Pixels per task of nearest_codes' parallel loop.
 QUANTISE_CHUNK = 4096
 
 
 @numba.njit(**JIT_PARALLEL)
-def quantised_histograms(points, labels, centres, n):
-    """(n, k) pixel counts: each pixel's feature vector, a row of ``points``
-    (N, d: colours or other features; any strides), counts for the nearest
-    of ``centres`` (k, d; float64, or float32 for float32 distances) in its
-    region ``labels`` (N,). The nearest centres are found in parallel, the
-    counts added up in one pass."""
+def nearest_codes(points, centres):
+    """(N,) int32: the nearest of ``centres`` (k, d; float64, or float32 for
+    float32 distances) to each row of ``points`` (N, d: colours or other
+    features; any strides), first on ties, found in parallel."""
     total = points.shape[0]
     k = centres.shape[0]
     transposed = np.ascontiguousarray(centres.T)
@@ -438,7 +483,13 @@ def quantised_histograms(points, labels, centres, n):
         dist = np.empty(k, dtype=transposed.dtype)
         for p in range(task * QUANTISE_CHUNK, min(total, (task + 1) * QUANTISE_CHUNK)):
             codes[p] = _nearest(points, p, transposed, dist)
+    return codes
+
+
+@numba.njit(**JIT)
+def code_histograms(codes, labels, n, k):
+    """(n, k) float64 pixel counts of each code (N,) in each region ``labels`` (N,)."""
     out = np.zeros((n, k))
-    for p in range(total):
+    for p in range(codes.shape[0]):
         out[labels[p], codes[p]] += 1.0
     return out

@@ -23,7 +23,9 @@ from .hierarchy import (
     boundary_strength,
     build_hierarchy,
     check_level,
-    colour_histograms,
+    code_histograms,
+    colour_affinity,
+    quantise,
     texture_histograms,
 )
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
@@ -483,18 +485,25 @@ def hierarchy_over(
     The boundary strength is the colour gradient (at ``gradient_sigma``
     pixels) of the mean-shift filtered image (the modes), where the filter
     has flattened texture and noise and kept the edges; the regions' colour
-    and texture histograms are of the photo's own colours and luminance
-    (:func:`segshift.hierarchy.colour_histograms`,
-    :func:`segshift.hierarchy.texture_histograms` at the gradient's scale),
+    and texture histograms are of the photo's own colours, quantised
+    (:func:`segshift.hierarchy.quantise`), and luminance
+    (:func:`segshift.hierarchy.texture_histograms` at the gradient's scale),
+    and the border's colour affinity is fitted to the same quantised colours
+    (:func:`segshift.hierarchy.colour_affinity`),
     ``luv`` when the caller has converted ``rgb`` already.
     """
     labels = _regions.final_labels(regions)
     if luv is None:
         luv = rgb_to_luv(rgb, compat=compat)
-    histograms = colour_histograms(luv, labels, len(regions.areas))
+    codes, bins = quantise(luv, COST["histogram_bins"])  # the photo's colours
+    histograms = code_histograms(codes, labels, len(regions.areas), bins)
+    affinity = colour_affinity(codes, bins)
     textures = texture_histograms(luv, labels, len(regions.areas), sigma=gradient_sigma)
     strength = boundary_strength(modes, gradient_sigma)
-    return build_hierarchy(labels, regions.modes, regions.areas, strength, histograms=histograms, textures=textures)
+    return build_hierarchy(
+        labels, regions.modes, regions.areas, strength, histograms=histograms, textures=textures, codes=codes,
+        affinity=affinity,
+    )
 
 
 def image_modes(

@@ -76,7 +76,7 @@ def test_colour_histograms_count_each_region_s_pixels():
     np.testing.assert_array_equal(flat, [[25]])
 
 
-@pytest.mark.parametrize("dims, bins, step", [(3, 16, 23), (10, 32, 47)])
+@pytest.mark.parametrize("dims, bins, step", [(3, 32, 23), (10, 32, 47)])
 def test_histograms_quantise_as_scipy_kmeans2_does(dims, bins, step):
     # the compiled k-means makes scipy's kmeans2(minit="++") draws and rounds:
     # the same centres, so the same histograms as quantising with scipy
@@ -119,6 +119,68 @@ def test_texture_histograms_tell_a_texture_from_a_flat_region_of_its_mean():
     np.testing.assert_array_equal(hist.sum(axis=1), [1200, 1200, 1200])
     assert chi2(hist[0], hist[1]) < 0.1
     assert chi2(hist[1], hist[2]) > 0.5
+
+
+def _affinity_reference(codes, bins, radius, rho, smoothing):
+    """colour_affinity spelled out: count each offset's code pairs, both orders."""
+    counts = np.zeros((bins, bins))
+    height, width = codes.shape
+    for d in range(1, radius + 1):
+        for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
+            for y in range(height):
+                for x in range(width):
+                    if 0 <= y + dy < height and 0 <= x + dx < width:
+                        counts[codes[y, x], codes[y + dy, x + dx]] += 1
+                        counts[codes[y + dy, x + dx], codes[y, x]] += 1
+    counts += smoothing * counts.sum() / bins**2
+    joint = counts / counts.sum()
+    p = joint.sum(axis=1)
+    return rho * np.log(joint) - np.log(p)[:, None] - np.log(p)[None, :]
+
+
+def test_colour_affinity_matches_reference_and_tells_texture_from_border():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 6, size=(13, 17)).astype(np.int32)
+    np.testing.assert_allclose(H.colour_affinity(codes, 6, radius=3, rho=1.25, smoothing=0.01),
+                               _affinity_reference(codes, 6, 3, 1.25, 0.01), rtol=1e-12)
+    # stripes of colours 0 and 1 (one texture) beside a flat area of colour 2
+    stripes = np.zeros((30, 60), dtype=np.int32)
+    stripes[:, :30] = np.arange(30) % 2
+    stripes[:, 30:] = 2
+    pmi = H.colour_affinity(stripes, 3)
+    np.testing.assert_allclose(pmi, pmi.T)
+    assert pmi[0, 1] > 0 > pmi[0, 2] and pmi[1, 1] > 0 > pmi[1, 2]
+
+
+def test_border_statistics_add_the_affinity_of_the_colours_across_the_border():
+    rng = np.random.default_rng(2)
+    labels = _blocks(rng, height=16, width=19, n_seeds=7)
+    n = int(labels.max()) + 1
+    strength = rng.random(labels.shape).astype(np.float32)
+    codes = rng.integers(0, 5, size=labels.shape).astype(np.int32)
+    pmi = rng.normal(0.0, 2.0, (5, 5))
+    edges, sums, counts = H.border_statistics(labels, strength, n, codes=codes, affinity=pmi, affinity_weight=0.7,
+                                              offset=2)
+    height, width = labels.shape
+    expected = {}
+    for y in range(height):
+        for x in range(width):
+            for dy, dx in ((0, 1), (1, 0)):
+                ny, nx = y + dy, x + dx
+                if ny >= height or nx >= width or labels[y, x] == labels[ny, nx]:
+                    continue
+                c0 = codes[max(y - 2 * dy, 0), max(x - 2 * dx, 0)]
+                c1 = codes[min(ny + 2 * dy, height - 1), min(nx + 2 * dx, width - 1)]
+                value = 0.5 * (strength[y, x] + strength[ny, nx]) + 0.7 * max(0.0, -pmi[c0, c1])
+                key = (min(labels[y, x], labels[ny, nx]), max(labels[y, x], labels[ny, nx]))
+                total, count = expected.get(key, (0.0, 0))
+                expected[key] = (total + value, count + 1)
+    assert [tuple(e) for e in edges] == sorted(expected)
+    np.testing.assert_allclose(sums, [expected[k][0] for k in sorted(expected)], rtol=1e-6)
+    np.testing.assert_array_equal(counts, [expected[k][1] for k in sorted(expected)])
+    # without the affinity, the plain strength
+    _, plain, _ = H.border_statistics(labels, strength, n)
+    assert np.all(sums >= plain - 1e-6) and np.any(sums > plain + 1e-3)
 
 
 def test_texture_features_are_gaussian_derivatives():
