@@ -15,14 +15,22 @@ Dissimilarity of two adjacent regions ``a`` and ``b`` (weights in :data:`COST`):
         * (min(area_a, area_b) / image area) ** size_power
         * (1 - enclosure * min(1, border / min(perimeter_a, perimeter_b)))
 
-``contrast`` is the mean, along the shared border, of the colour gradient
-magnitude of the mean-shift filtered image (Gaussian derivatives at 1
-pixel of the modes, in L*u*v*) divided by its mean over the image, so that it reads the same on a dull photo and a
-vivid one; the colour distance is between the area-weighted mean modes in
+``contrast`` is the mean, along the shared border (over the 4-adjacent
+pixel pairs across it), of two terms: the colour gradient magnitude of the
+mean-shift filtered image (Gaussian derivatives at 1 pixel of the modes,
+in L*u*v*) divided by its mean over the image, so that it reads the same
+on a dull photo and a vivid one; and ``affinity_weight * max(0, -PMI(c0,
+c1))``, where c0 and c1 are the photo's quantised colours 2 pixels beyond
+the pair on either side and PMI is their pointwise mutual information over
+nearby pixel pairs (:func:`colour_affinity`, after Isola et al.'s "Crisp
+boundaries"): colours that make one surface together (a texture's
+stripes) have a high PMI, colours that meet only along an object's
+border a low one. The colour distance is between the area-weighted mean modes in
 L*u*v* units; ``chi2`` is the chi-square distance (half the sum of
 ``(p - q) ** 2 / (p + q)``) between the two regions' histograms of the
 unfiltered photo's colours, quantised into a few colours per photo
-(:func:`colour_histograms`), which tells a textured region from a flat one
+(:func:`quantise`, :func:`colour_histograms`; the same colours as the
+affinity's), which tells a textured region from a flat one
 of the same mean colour; ``texture`` is the histogram of the photo's
 textures: every pixel's responses to Gaussian-derivative filters of L* at
 two scales, quantised into a few textures (textons) per photo
