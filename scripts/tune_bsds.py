@@ -6,6 +6,7 @@ Usage:
   python scripts/tune_bsds.py BSDS500_DIR --split val --scale 2 --only 'SETTING' ...   # at another resolution
   python scripts/tune_bsds.py ... --grid '{"spatial_radius": [7, 13]}'                # another grid
   python scripts/tune_bsds.py BSDS500_DIR --split val --hierarchy --out h.json         # the hierarchy
+  python scripts/tune_bsds.py BSDS500_DIR --split train --hierarchy --choose-auto --out h.json  # AUTO's cut and floor
 
 With ``--hierarchy`` every photo is segmented once with segshift's defaults
 (the region hierarchy); its levels are scored at each threshold of
@@ -13,7 +14,12 @@ With ``--hierarchy`` every photo is segmented once with segshift's defaults
 split) and OIS (best threshold per photo) of the hierarchy, and the level of
 the automatic scale (the default) and of the other scale pickers of
 ``PICKERS`` are scored too, with the fraction of the ODS -> OIS gap each
-closes. The default's row has the boundary F as well.
+closes. The default's row has the boundary F as well. With ``--choose-auto``
+every cut of ``AUTO_CUTS`` with every floor of ``AUTO_FLOORS`` (the level
+``segshift.hierarchy.auto_scale`` takes for them) is scored too, and the
+script prints the pair that ``segshift.hierarchy.AUTO`` should hold: the best
+Covering / 0.01 + PRI / 0.01 - VI / 0.05, averaged over the neighbouring cuts
+and floors (choose it on train).
 
 For every photo the expensive mean-shift filter runs once per (compat, kernel,
 spatial radius, range radius); every minimum region size then reuses its
@@ -49,6 +55,12 @@ GRID = {
     "range_radius": [8.0, 10.0, 12.0, 14.0],
     "min_fraction": [0.004, 0.0065, 0.013],
 }
+
+
+# The automatic scale's candidates (--choose-auto): cuts of the hierarchy and
+# floors on the number of regions.
+AUTO_CUTS = [round(3.0 + 0.2 * i, 1) for i in range(31)]  # 3.0 to 9.0
+AUTO_FLOORS = list(range(1, 21))
 
 
 def setting_key(luv, compat, kernel, hs, hr, frac) -> str:
@@ -151,7 +163,7 @@ def pickers():
 
 def score_photo_hierarchy(task) -> dict:
     """The defaults' hierarchy of one photo: region scores at each threshold and at each picker's level."""
-    photo, gt_path, options, scale = task
+    photo, gt_path, options, scale, choose_auto = task
     import numba
 
     numba.set_num_threads(1)
@@ -194,8 +206,15 @@ def score_photo_hierarchy(task) -> dict:
         picks[name] = regions_only(labels)
     default = evaluate_segmentation(seg.labels, gts).as_dict()
     default["n_regions"] = seg.n_regions
-    return {"photo": Path(photo).stem, "thresholds": thresholds, "picks": picks, "default": default,
-            "finest": hierarchy.n_finest}
+    out = {"photo": Path(photo).stem, "thresholds": thresholds, "picks": picks, "default": default,
+           "finest": hierarchy.n_finest}
+    if choose_auto:
+        # every level that a cut and a floor can pick: the cuts' levels and the floors'
+        cut_regions = [hierarchy.n_finest - hierarchy.merges_for(threshold=t) for t in AUTO_CUTS]
+        levels = sorted(set(cut_regions) | {min(f, hierarchy.n_finest) for f in AUTO_FLOORS})
+        out["auto_grid"] = {"cut_regions": cut_regions, "levels": {
+            str(n): regions_only(hierarchy.cut(hierarchy.merges_for(n_regions=n))[hierarchy.labels]) for n in levels}}
+    return out
 
 
 def summarise_hierarchy(per_photo: list[dict]) -> dict:
@@ -243,10 +262,38 @@ def summarise_hierarchy(per_photo: list[dict]) -> dict:
     return out
 
 
+def choose_auto(per_photo: list[dict]) -> dict:
+    """Score every (cut, floor) of AUTO_CUTS x AUTO_FLOORS and pick the best smoothed criterion."""
+    from scipy.ndimage import uniform_filter
+
+    shape = (len(AUTO_CUTS), len(AUTO_FLOORS))
+    cov, pri, vi = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for i in range(len(AUTO_CUTS)):
+        for j, floor in enumerate(AUTO_FLOORS):
+            overlap = pixels = 0.0
+            pris, vis = [], []
+            for e in per_photo:
+                grid = e["auto_grid"]
+                n = max(grid["cut_regions"][i], min(floor, e["finest"]))  # the level auto_scale takes
+                r = grid["levels"][str(n)]
+                overlap += r["covering_overlap"]
+                pixels += r["covering_pixels"]
+                pris.append(r["pri"])
+                vis.append(r["vi"])
+            cov[i, j], pri[i, j], vi[i, j] = overlap / pixels, np.mean(pris), np.mean(vis)
+    criterion = cov / 0.01 + pri / 0.01 - vi / 0.05
+    smoothed = uniform_filter(criterion, size=3, mode="nearest")
+    i, j = np.unravel_index(int(np.argmax(smoothed)), shape)
+    return {"cuts": AUTO_CUTS, "floors": AUTO_FLOORS, "covering": cov.tolist(), "pri": pri.tolist(),
+            "vi": vi.tolist(), "criterion": criterion.tolist(), "smoothed": smoothed.tolist(),
+            "chosen": {"threshold": AUTO_CUTS[i], "min_regions": AUTO_FLOORS[j], "covering": float(cov[i, j]),
+                       "pri": float(pri[i, j]), "vi": float(vi[i, j]), "smoothed": float(smoothed[i, j])}}
+
+
 def main_hierarchy(args, photos) -> int:
     options = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.segment or [])}
-    tasks = [(str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), options, args.scale)
-             for p in photos]
+    tasks = [(str(p), str(args.bsds / "groundTruth" / args.split / f"{p.stem}.mat"), options, args.scale,
+              args.choose_auto) for p in photos]
     start = time.perf_counter()
     per_photo = []
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -255,6 +302,8 @@ def main_hierarchy(args, photos) -> int:
             print(f"\r{i}/{len(tasks)} photos, {time.perf_counter() - start:.0f} s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     summary = summarise_hierarchy(per_photo)
+    if args.choose_auto:
+        summary["auto_grid"] = choose_auto(per_photo)
     args.out.write_text(json.dumps({"split": args.split, "scale": args.scale, "photos": len(per_photo),
                                     "summary": summary, "per_photo": per_photo}, default=str))
     d, ods, ois = summary["default"], summary["ods"], summary["ois"]
@@ -270,6 +319,15 @@ def main_hierarchy(args, photos) -> int:
         g = s["gap_closed"]
         print(f"{name:<36}{s['covering']:>7.3f}{s['pri']:>7.3f}{s['vi']:>7.2f}{s['regions']:>9.1f}   "
               f"Covering {g['covering']:+.2f} PRI {g['pri']:+.2f} VI {g['vi']:+.2f}")
+    if args.choose_auto:
+        grid = summary["auto_grid"]
+        print("Covering / 0.01 + PRI / 0.01 - VI / 0.05 averaged over the neighbours, by cut (rows) and floor:")
+        print("cut  " + "".join(f"{f:>7}" for f in grid["floors"]))
+        for t, row in zip(grid["cuts"], grid["smoothed"]):
+            print(f"{t:<5g}" + "".join(f"{v:>7.2f}" for v in row))
+        c = grid["chosen"]
+        print(f"chosen for AUTO: threshold={c['threshold']:g}, min_regions={c['min_regions']}: "
+              f"Covering {c['covering']:.3f} PRI {c['pri']:.3f} VI {c['vi']:.2f}")
     return 0
 
 
@@ -323,6 +381,8 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", default=None, help="JSON object replacing entries of the default grid")
     parser.add_argument("--hierarchy", action="store_true",
                         help="score the defaults' region hierarchy: thresholds (ODS/OIS) and scale pickers")
+    parser.add_argument("--choose-auto", action="store_true",
+                        help="with --hierarchy: score every cut and floor of the automatic scale and print the best")
     parser.add_argument("--segment", action="append", default=None, metavar="KEY=VALUE",
                         help="with --hierarchy: a segment() argument other than its default (JSON value), "
                              "e.g. range_radius=10; repeatable")
