@@ -179,6 +179,13 @@ def boundary_pixels(labels: NDArray[np.integer]) -> NDArray[np.bool_]:
     return out
 
 
+#: Pixels of filter responses held at once: a larger image's texture filters
+#: (40 bytes a pixel) and colour derivatives (24) run in bands of rows, each
+#: with the rows around it that the kernels reach, so the responses are those
+#: of one pass over the whole image.
+BAND_PIXELS = 1 << 20
+
+
 def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_sigma"]) -> NDArray[np.float32]:
     """Colour gradient magnitude of an L*u*v* image, divided by its mean over the image.
 
@@ -188,26 +195,38 @@ def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_s
     """
     import cv2
 
-    luv = np.ascontiguousarray(luv, dtype=np.float32)
+    luv = np.asarray(luv, dtype=np.float32)
     # scipy.ndimage.gaussian_gradient_magnitude(mode="nearest") per channel,
-    # all three channels in one pass of OpenCV's separable filter: the
-    # Gaussian and its derivative sampled to 4 sigma, normalised as scipy
-    # does, as correlation weights (the derivative's mirrored).
-    x = np.arange(-int(4.0 * sigma + 0.5), int(4.0 * sigma + 0.5) + 1, dtype=np.float64)
+    # all channels in one pass of OpenCV's separable filter: the Gaussian and
+    # its derivative sampled to 4 sigma, normalised as scipy does, as
+    # correlation weights (the derivative's mirrored).
+    radius = int(4.0 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
     smooth = np.exp(-0.5 * x * x / (sigma * sigma))
     smooth /= smooth.sum()
     derivative = (x / (sigma * sigma) * smooth).astype(np.float32)
     smooth = smooth.astype(np.float32)
-    gx = cv2.sepFilter2D(luv, cv2.CV_32F, derivative, smooth, borderType=cv2.BORDER_REPLICATE)
-    gy = cv2.sepFilter2D(luv, cv2.CV_32F, smooth, derivative, borderType=cv2.BORDER_REPLICATE)
-    if gx.ndim == 2:  # a one-channel image
-        gx, gy = gx[..., None], gy[..., None]
-    gx *= gx
-    gy *= gy
-    gx += gy
-    total = gx[..., 0] + gx[..., 1]
-    for c in range(2, gx.shape[2]):
-        total += gx[..., c]
+    height, width = luv.shape[:2]
+    total = np.empty((height, width), dtype=np.float32)
+    # in bands of rows on a large image (the derivatives take 24 bytes a
+    # pixel), each with the rows its kernel reaches: the values of one pass
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        first, last = max(0, top - radius), min(height, bottom + radius)
+        band = np.ascontiguousarray(luv[first:last])
+        gx = cv2.sepFilter2D(band, cv2.CV_32F, derivative, smooth, borderType=cv2.BORDER_REPLICATE)
+        gy = cv2.sepFilter2D(band, cv2.CV_32F, smooth, derivative, borderType=cv2.BORDER_REPLICATE)
+        if gx.ndim == 2:  # a one-channel image
+            gx, gy = gx[..., None], gy[..., None]
+        gx *= gx
+        gy *= gy
+        gx += gy
+        gx = gx[top - first: bottom - first]
+        out = total[top:bottom]
+        out[...] = gx[..., 0]
+        for c in range(1, gx.shape[2]):
+            out += gx[..., c]
     np.sqrt(total, out=total)
     mean = float(total.mean())
     if mean > 0:
@@ -287,10 +306,40 @@ def texture_histograms(
     (:func:`texture_features` of the L* channel at ``sigma``) quantised to
     ``bins`` textures (textons) per photo, as :func:`colour_histograms`
     quantises colours (k-means on every 47th pixel: scored the same on the
-    train photos as every 23rd, at half the cost). Returns (n, bins) float64
-    pixel counts."""
-    features = texture_features(np.asarray(luv)[..., 0], sigma)
-    return quantised_histograms(features, labels, n, bins, step=step, seed=seed, exact=False)
+    train photos as every 23rd, at half the cost). An image of more than
+    :data:`BAND_PIXELS` pixels is filtered in bands of rows (twice: for the
+    k-means sample, then for the codes), with the same result. Returns (n, bins) float64 pixel counts."""
+    luminance = np.asarray(luv)[..., 0]
+    height, width = luminance.shape
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    if height <= rows:
+        features = texture_features(luminance, sigma)
+        return quantised_histograms(features, labels, n, bins, step=step, seed=seed, exact=False)
+    step = _sample_step(height * width, bins, step)
+    sample = np.concatenate([
+        band.reshape(-1, band.shape[-1])[(-top * width) % step:: step].astype(np.float64)
+        for top, band in _texture_bands(luminance, sigma, rows)
+    ])  # every step-th pixel of the image, as one pass takes them
+    centres, bins = _centres(sample, bins, seed)
+    centres = centres.astype(np.float32)
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    out = np.zeros((int(n), bins))
+    for top, band in _texture_bands(luminance, sigma, rows):
+        codes = _kernels.nearest_codes(band.reshape(-1, band.shape[-1]), centres)
+        out += code_histograms(codes, labels[top: top + band.shape[0]], n, bins)
+    return out
+
+
+def _texture_bands(luminance: NDArray[np.floating], sigma: float, rows: int):
+    """(first row, (rows, W, 10) filter responses) for bands of ``rows`` rows,
+    each filtered with enough rows around it that the responses are those of
+    the whole image."""
+    height = luminance.shape[0]
+    margin = math.ceil(3.0 * 2.0 * sigma)  # the larger scale's kernel radius
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        first, last = max(0, top - margin), min(height, bottom + margin)
+        yield top, texture_features(luminance[first:last], sigma)[top - first: bottom - first]
 
 
 def quantised_histograms(
@@ -325,17 +374,28 @@ def quantise(
     if features.dtype not in (np.float32, np.float64):
         features = features.astype(np.float64)
     pixels = features.reshape(-1, features.shape[-1])  # a view of planes or of a C-contiguous image
-    sample = pixels[:: max(1, min(int(step), len(pixels) // max(4 * int(bins), 1)))].astype(np.float64)
-    bins = max(1, min(int(bins), _kernels.count_distinct(sample, max(1, int(bins)))))
-    # scipy's kmeans2(sample, bins, iter=10, minit="++", seed=rng), compiled:
-    # the same random numbers, drawn in the same order
-    rng = np.random.default_rng(seed)
-    first = int(rng.integers(len(sample)))
-    draws = np.array([rng.uniform() for _ in range(bins - 1)])
-    centres = _kernels.lloyd(sample, _kernels.kmeans_pp(sample, bins, first, draws), 10)
+    sample = pixels[:: _sample_step(len(pixels), bins, step)].astype(np.float64)
+    centres, bins = _centres(sample, bins, seed)
     if not exact:
         centres = centres.astype(np.float32)
     return _kernels.nearest_codes(pixels, centres).reshape(features.shape[:-1]), bins
+
+
+def _sample_step(pixels: int, bins: int, step: int) -> int:
+    """The k-means sample's step: ``step``, or less on an image too small to give 4 pixels a centre."""
+    return max(1, min(int(step), pixels // max(4 * int(bins), 1)))
+
+
+def _centres(sample: NDArray[np.float64], bins: int, seed: int) -> tuple[NDArray[np.float64], int]:
+    """scipy's ``kmeans2(sample, bins, iter=10, minit="++", seed=rng)``,
+    compiled: the same random numbers, drawn in the same order. Returns
+    (centres, their number: fewer than ``bins`` when the sample has fewer
+    distinct rows)."""
+    bins = max(1, min(int(bins), _kernels.count_distinct(sample, max(1, int(bins)))))
+    rng = np.random.default_rng(seed)
+    first = int(rng.integers(len(sample)))
+    draws = np.array([rng.uniform() for _ in range(bins - 1)])
+    return _kernels.lloyd(sample, _kernels.kmeans_pp(sample, bins, first, draws), 10), bins
 
 
 def colour_affinity(

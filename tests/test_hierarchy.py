@@ -207,6 +207,35 @@ def test_affinity_term_keeps_a_texture_together_and_apart_from_its_neighbour():
     assert np.all(plain.heights == 0.0)
 
 
+@pytest.mark.parametrize("band_pixels", [700, 2000])
+def test_texture_histograms_in_bands_of_rows_are_those_of_one_pass(monkeypatch, band_pixels):
+    """A large image's filter responses are computed in bands of rows (a
+    photo's 40 bytes a pixel held a band at a time): the same k-means sample,
+    the same codes, the same histograms as one pass over the whole image."""
+    rng = np.random.default_rng(4)
+    luv = np.zeros((70, 50, 3), dtype=np.float32)
+    luv[..., 0] = 50.0 + 20.0 * np.sin(np.arange(50) / 2.0)[None, :] * (np.arange(70)[:, None] > 30)
+    luv[..., 0] += rng.normal(0.0, 3.0, (70, 50)).astype(np.float32)
+    labels = ((np.arange(70)[:, None] // 10) * 5 + np.arange(50)[None, :] // 10).astype(np.int32)
+    one_pass = H.texture_histograms(luv, labels, 35, sigma=1.5)
+    monkeypatch.setattr(H, "BAND_PIXELS", band_pixels)  # bands of 14 and 40 rows
+    np.testing.assert_array_equal(H.texture_histograms(luv, labels, 35, sigma=1.5), one_pass)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0])
+def test_boundary_strength_in_bands_of_rows_is_that_of_one_pass(monkeypatch, sigma):
+    rng = np.random.default_rng(6)
+    luv = (rng.normal(50.0, 10.0, (60, 40, 3)) + np.arange(40)[None, :, None]).astype(np.float32)
+    one_pass = H.boundary_strength(luv, sigma)
+    monkeypatch.setattr(H, "BAND_PIXELS", 400)  # bands of 10 rows
+    np.testing.assert_array_equal(H.boundary_strength(luv, sigma), one_pass)
+    # one channel too
+    monkeypatch.setattr(H, "BAND_PIXELS", 1 << 20)
+    plane = H.boundary_strength(luv[..., 0], sigma)
+    monkeypatch.setattr(H, "BAND_PIXELS", 400)
+    np.testing.assert_array_equal(H.boundary_strength(luv[..., 0], sigma), plane)
+
+
 def test_texture_features_are_gaussian_derivatives():
     """On a quadratic surface the filter bank's responses are its
     derivatives (up to the sign of correlation): d/dx, d/dy, d2/dx2,
