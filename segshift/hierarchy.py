@@ -186,6 +186,16 @@ def boundary_pixels(labels: NDArray[np.integer]) -> NDArray[np.bool_]:
 BAND_PIXELS = 1 << 20
 
 
+def _row_bands(height: int, width: int, margin: int):
+    """(top, bottom, first, last) for bands of rows of about :data:`BAND_PIXELS`
+    pixels: rows top..bottom, to be filtered from rows first..last, which add
+    the ``margin`` rows a kernel reaches on either side (within the image)."""
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        yield top, bottom, max(0, top - margin), min(height, bottom + margin)
+
+
 def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_sigma"]) -> NDArray[np.float32]:
     """Colour gradient magnitude of an L*u*v* image, divided by its mean over the image.
 
@@ -210,19 +220,16 @@ def boundary_strength(luv: NDArray[np.floating], sigma: float = COST["gradient_s
     total = np.empty((height, width), dtype=np.float32)
     # in bands of rows on a large image (the derivatives take 24 bytes a
     # pixel), each with the rows its kernel reaches: the values of one pass
-    rows = max(1, BAND_PIXELS // max(width, 1))
-    for top in range(0, height, rows):
-        bottom = min(height, top + rows)
-        first, last = max(0, top - radius), min(height, bottom + radius)
+    for top, bottom, first, last in _row_bands(height, width, radius):
         band = np.ascontiguousarray(luv[first:last])
-        gx = cv2.sepFilter2D(band, cv2.CV_32F, derivative, smooth, borderType=cv2.BORDER_REPLICATE)
-        gy = cv2.sepFilter2D(band, cv2.CV_32F, smooth, derivative, borderType=cv2.BORDER_REPLICATE)
+        rows = np.s_[top - first: bottom - first]
+        gx = cv2.sepFilter2D(band, cv2.CV_32F, derivative, smooth, borderType=cv2.BORDER_REPLICATE)[rows]
+        gy = cv2.sepFilter2D(band, cv2.CV_32F, smooth, derivative, borderType=cv2.BORDER_REPLICATE)[rows]
         if gx.ndim == 2:  # a one-channel image
             gx, gy = gx[..., None], gy[..., None]
         gx *= gx
         gy *= gy
         gx += gy
-        gx = gx[top - first: bottom - first]
         out = total[top:bottom]
         out[...] = gx[..., 0]
         for c in range(1, gx.shape[2]):
@@ -311,35 +318,26 @@ def texture_histograms(
     k-means sample, then for the codes), with the same result. Returns (n, bins) float64 pixel counts."""
     luminance = np.asarray(luv)[..., 0]
     height, width = luminance.shape
-    rows = max(1, BAND_PIXELS // max(width, 1))
-    if height <= rows:
-        features = texture_features(luminance, sigma)
-        return quantised_histograms(features, labels, n, bins, step=step, seed=seed, exact=False)
+    bands = list(_row_bands(height, width, math.ceil(3.0 * 2.0 * sigma)))  # the larger scale's kernel radius
+
+    def responses():  # (first row, (rows, W, 10) filter responses) of each band
+        for top, bottom, first, last in bands:
+            yield top, texture_features(luminance[first:last], sigma)[top - first: bottom - first]
+
+    # one band (every photo up to BAND_PIXELS) is filtered once and held
+    filtered = list(responses()) if len(bands) == 1 else None
     step = _sample_step(height * width, bins, step)
     sample = np.concatenate([
         band.reshape(-1, band.shape[-1])[(-top * width) % step:: step].astype(np.float64)
-        for top, band in _texture_bands(luminance, sigma, rows)
-    ])  # every step-th pixel of the image, as one pass takes them
+        for top, band in filtered or responses()
+    ])  # every step-th pixel of the image, as quantise takes them
     centres, bins = _centres(sample, bins, seed)
-    centres = centres.astype(np.float32)
-    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    centres = centres.astype(np.float32)  # float32 distances: twice the lanes
     out = np.zeros((int(n), bins))
-    for top, band in _texture_bands(luminance, sigma, rows):
+    for top, band in filtered or responses():
         codes = _kernels.nearest_codes(band.reshape(-1, band.shape[-1]), centres)
-        out += code_histograms(codes, labels[top: top + band.shape[0]], n, bins)
+        out += code_histograms(codes, np.asarray(labels)[top: top + band.shape[0]], n, bins)
     return out
-
-
-def _texture_bands(luminance: NDArray[np.floating], sigma: float, rows: int):
-    """(first row, (rows, W, 10) filter responses) for bands of ``rows`` rows,
-    each filtered with enough rows around it that the responses are those of
-    the whole image."""
-    height = luminance.shape[0]
-    margin = math.ceil(3.0 * 2.0 * sigma)  # the larger scale's kernel radius
-    for top in range(0, height, rows):
-        bottom = min(height, top + rows)
-        first, last = max(0, top - margin), min(height, bottom + margin)
-        yield top, texture_features(luminance[first:last], sigma)[top - first: bottom - first]
 
 
 def quantised_histograms(
