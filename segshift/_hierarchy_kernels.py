@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
+from ._pointset_kernels import _nearest
 from ._region_kernels import _find
 
 
@@ -405,35 +406,11 @@ def kmeans_pp(points, k, first, draws):
     return seeds
 
 
-@numba.njit(inline="always", **JIT)
-def _nearest(points, p, transposed, dist):
-    """The nearest centre (first on ties) to row p of points; transposed:
-    (d, k) the centres' coordinates, dist: (k,) scratch. The distances to
-    all centres grow together, one coordinate at a time (a loop over the
-    centres that LLVM vectorises), each summed in coordinate order, in the
-    precision of the centres and dist (float32 centres: twice the lanes)."""
-    k = transposed.shape[1]
-    for j in range(k):
-        dist[j] = 0.0
-    for c in range(transposed.shape[0]):
-        value = points[p, c]  # float32 - float64 centre: exact float64 arithmetic
-        for j in range(k):
-            t = value - transposed[c, j]
-            dist[j] += t * t
-    best = np.inf
-    code = 0
-    for j in range(k):
-        if dist[j] < best:
-            best = dist[j]
-            code = j
-    return code
-
-
 @numba.njit(**JIT)
 def _nearest_serial(points, centres, codes):
     """The nearest centre of each point (first on ties), on one thread: the
     k-means sample is small, and its rounds run many times a second
-    (``_pointset_kernels.nearest`` is the parallel form for large point sets)."""
+    (:func:`nearest_codes` is the parallel form for a whole image)."""
     transposed = np.ascontiguousarray(centres.T)
     dist = np.empty(centres.shape[0])
     for p in range(points.shape[0]):

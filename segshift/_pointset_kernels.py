@@ -225,26 +225,48 @@ def suppress(centres, h2):
     return keep
 
 
+@njit(inline="always", **JIT)
+def _nearest(points, p, transposed, dist):
+    """The nearest centre (first on ties) to row p of points; transposed:
+    (d, k) the centres' coordinates, dist: (k,) scratch. The distances to
+    all centres grow together, one coordinate at a time (a loop over the
+    centres that LLVM vectorises), each summed in coordinate order, in the
+    precision of the centres and dist (float32 centres: twice the lanes)."""
+    k = transposed.shape[1]
+    for j in range(k):
+        dist[j] = 0.0
+    for c in range(transposed.shape[0]):
+        value = points[p, c]  # float32 - float64 centre: exact float64 arithmetic
+        for j in range(k):
+            t = value - transposed[c, j]
+            dist[j] += t * t
+    best = np.inf
+    code = 0
+    for j in range(k):
+        if dist[j] < best:
+            best = dist[j]
+            code = j
+    return code
+
+
+#: Points per task of nearest's parallel loop.
+NEAREST_CHUNK = 4096
+
+
 @njit(**JIT_PARALLEL)
 def nearest(points, centres):
     """Index of the nearest centre (k, d) to each point (n, d) (first on ties) and its squared distance."""
-    n, d = points.shape
+    n = points.shape[0]
     k = centres.shape[0]
+    transposed = np.ascontiguousarray(centres.T)
     labels = np.empty(n, dtype=np.int64)
     dist2 = np.empty(n)
-    for i in prange(n):
-        best = np.inf
-        arg = 0
-        for j in range(k):
-            d2 = 0.0
-            for c in range(d):
-                t = points[i, c] - centres[j, c]
-                d2 += t * t
-            if d2 < best:
-                best = d2
-                arg = j
-        labels[i] = arg
-        dist2[i] = best
+    for task in prange((n + NEAREST_CHUNK - 1) // NEAREST_CHUNK):
+        dist = np.empty(k, dtype=transposed.dtype)
+        for i in range(task * NEAREST_CHUNK, min(n, (task + 1) * NEAREST_CHUNK)):
+            arg = _nearest(points, i, transposed, dist)
+            labels[i] = arg
+            dist2[i] = dist[arg]
     return labels, dist2
 
 
