@@ -209,12 +209,21 @@ def score_photo_hierarchy(task) -> dict:
     out = {"photo": Path(photo).stem, "thresholds": thresholds, "picks": picks, "default": default,
            "finest": hierarchy.n_finest}
     if choose_auto:
-        # every level that a cut and a floor can pick: the cuts' levels and the floors'
-        cut_regions = [hierarchy.n_finest - hierarchy.merges_for(threshold=t) for t in AUTO_CUTS]
-        levels = sorted(set(cut_regions) | {min(f, hierarchy.n_finest) for f in AUTO_FLOORS})
-        out["auto_grid"] = {"cut_regions": cut_regions, "levels": {
-            str(n): regions_only(hierarchy.cut(hierarchy.merges_for(n_regions=n))[hierarchy.labels]) for n in levels}}
+        from segshift.hierarchy import auto_scale
+
+        # the level auto_scale takes for every cut and floor, and the scores of each such level
+        merges = [[auto_scale(hierarchy, threshold=t, min_regions=f) for f in AUTO_FLOORS] for t in AUTO_CUTS]
+        out["auto_grid"] = {"merges": merges, "levels": {
+            str(m): regions_only(hierarchy.cut(m)[hierarchy.labels]) for m in sorted({m for row in merges for m in row})}}
     return out
+
+
+def pooled(rows: list[dict]) -> dict:
+    """One level per photo, scored as BSDS pools them: Covering over all pixels, PRI and VI averaged."""
+    overlap = np.array([r["covering_overlap"] for r in rows])
+    pixels = np.array([r["covering_pixels"] for r in rows])
+    return {"covering": float(overlap.sum() / pixels.sum()), "pri": float(np.mean([r["pri"] for r in rows])),
+            "vi": float(np.mean([r["vi"] for r in rows]))}
 
 
 def summarise_hierarchy(per_photo: list[dict]) -> dict:
@@ -243,9 +252,8 @@ def summarise_hierarchy(per_photo: list[dict]) -> dict:
     }
     ods, ois = out["ods"], out["ois"]
     for name in per_photo[0]["picks"]:
-        p_ov, p_px, p_pri, p_vi = table([[e["picks"][name]] for e in per_photo])
-        scores = {"covering": float(p_ov.sum() / p_px.sum()), "pri": float(p_pri.mean()), "vi": float(p_vi.mean()),
-                  "regions": float(np.mean([e["picks"][name]["n_regions"] for e in per_photo]))}
+        scores = pooled([e["picks"][name] for e in per_photo])
+        scores["regions"] = float(np.mean([e["picks"][name]["n_regions"] for e in per_photo]))
         scores["gap_closed"] = {
             "covering": (scores["covering"] - ods["covering"]) / (ois["covering"] - ods["covering"]),
             "pri": (scores["pri"] - ods["pri"]) / (ois["pri"] - ods["pri"]),
@@ -268,19 +276,10 @@ def choose_auto(per_photo: list[dict]) -> dict:
 
     shape = (len(AUTO_CUTS), len(AUTO_FLOORS))
     cov, pri, vi = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    for i in range(len(AUTO_CUTS)):
-        for j, floor in enumerate(AUTO_FLOORS):
-            overlap = pixels = 0.0
-            pris, vis = [], []
-            for e in per_photo:
-                grid = e["auto_grid"]
-                n = max(grid["cut_regions"][i], min(floor, e["finest"]))  # the level auto_scale takes
-                r = grid["levels"][str(n)]
-                overlap += r["covering_overlap"]
-                pixels += r["covering_pixels"]
-                pris.append(r["pri"])
-                vis.append(r["vi"])
-            cov[i, j], pri[i, j], vi[i, j] = overlap / pixels, np.mean(pris), np.mean(vis)
+    grid = [e["auto_grid"] for e in per_photo]
+    for i, j in np.ndindex(shape):
+        s = pooled([g["levels"][str(g["merges"][i][j])] for g in grid])
+        cov[i, j], pri[i, j], vi[i, j] = s["covering"], s["pri"], s["vi"]
     criterion = cov / 0.01 + pri / 0.01 - vi / 0.05
     smoothed = uniform_filter(criterion, size=3, mode="nearest")
     i, j = np.unravel_index(int(np.argmax(smoothed)), shape)
