@@ -91,6 +91,14 @@ class Runner:
         with contextlib.suppress(Exception, KeyboardInterrupt):
             self.notify(kind, None, running)
 
+    def _keep_quietly(self, future: Future, task: Task, slots: Slots) -> None:
+        """Store the result of a future that finished while an interrupt was handled."""
+        if slots.restartable and _broken(future):
+            return  # its pool broke: the file is left interrupted, not failed
+        self.results[task.index] = _future_result(future, task)
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            self.notify("file", task, 0)
+
     # -- in this process -------------------------------------------------- #
 
     def run_serial(self) -> None:
@@ -160,9 +168,12 @@ class Runner:
                     seen = sigints.count
                     if not self.interrupted:
                         self.interrupted = True
-                        for future in list(inflight):
+                        for future, task in list(inflight.items()):
                             if future.cancel():
                                 del inflight[future]
+                            elif future.done():  # finished before it was collected: keep it
+                                del inflight[future]
+                                self._keep_quietly(future, task, slots)
                         self._notify_quietly("stopping", len(inflight))
                         continue
                     slots.terminate(inflight)

@@ -362,6 +362,50 @@ def test_any_executor_runs_the_files_with_the_same_results(tmp_path):
         str(folder / "broken.jpg"))
 
 
+def test_a_file_done_but_not_yet_collected_at_ctrl_c_is_kept_not_waited_for():
+    """When Ctrl-C arrives, a future that finished but was not yet collected
+    (a Dask task's result in flight) cannot be cancelled: its result is kept
+    and it is not counted among the running files."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import dataclass
+
+    from segshift.runner import Runner
+
+    @dataclass
+    class Task:
+        index: int
+        source: str
+        outputs: tuple = ()
+
+    second_may_run, second_done = threading.Event(), threading.Event()
+
+    def work(task):
+        if task.index == 1:
+            second_may_run.wait(10)
+            second_done.set()
+        return {"status": "ok", "n": task.index}
+
+    events = []
+
+    def notify(kind, task, running):
+        events.append((kind, None if task is None else task.index, running))
+        if kind == "file" and task.index == 0:
+            second_may_run.set()
+            second_done.wait(10)
+            time.sleep(0.1)  # its future is done now, but not collected
+            raise KeyboardInterrupt
+
+    tasks = [Task(i, f"f{i}") for i in range(5)]
+    with ThreadPoolExecutor(2) as pool:
+        runner = Runner(tasks, work, notify)
+        runner.run_executor(pool, lambda: 2)
+    assert runner.interrupted
+    assert sorted(runner.results) == [0, 1] and runner.results[1] == {"status": "ok", "n": 1}
+    # the second file's result is kept before the stop is announced, with nothing left running
+    assert events[-2:] == [("file", 1, 0), ("stopping", None, 0)], events
+
+
 def test_a_ctrl_c_dropped_in_a_finaliser_is_counted_and_not_printed(monkeypatch):
     # SIGINT raising inside a __del__ (a Dask future released in this thread)
     # is dropped by Python, which hands it to sys.unraisablehook (by default:

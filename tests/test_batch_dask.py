@@ -182,7 +182,7 @@ def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_p
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted: the files not finished are cancelled" in stderr
+    assert "Traceback" not in stderr and "interrupted: the files not finished are cancelled" in stderr, stderr
     rows = {r["input"]: r for r in read_manifest(out / "manifest.json")}
     statuses = [r["status"] for r in rows.values()]
     assert len(rows) == n and statuses.count("ok") >= 1 and statuses.count("interrupted") >= 1, statuses
