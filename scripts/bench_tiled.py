@@ -2,7 +2,8 @@
 
 Builds a mosaic of the bundled photos (flipped and shifted copies, so no two
 parts are equal) as a tiled TIFF, then segments it in fresh processes:
-untiled (``segshift.segment``) and tiled (``segshift.tiled.segment_large``
+untiled (``segshift.segment`` with ``scale="fixed"``, the full-resolution
+mean shift that the tiled run computes) and tiled (``segshift.tiled.segment_large``
 with ``--memory-limit``), each with 1 and 2 numba threads. Each process
 first segments a small image (kernels loaded from the cache), then times one
 run and reports its wall and CPU time, its resident memory after the
@@ -91,8 +92,8 @@ def child(args) -> None:
 
     tifffile.imwrite(warm, small, tile=(64, 64))
     params = (args.spatial_radius, args.range_radius, args.min_size)
-    if args.mode == "untiled":
-        segshift.segment(small, *params)
+    if args.mode == "untiled":  # the fixed scale: the computation the tiled run makes (no hierarchy)
+        segshift.segment(small, *params, scale="fixed")
     else:
         tiled.segment_large(warm, *params, tile_size=64)
     warm.unlink()
@@ -100,7 +101,7 @@ def child(args) -> None:
     cpu = cpu_seconds()
     start = time.perf_counter()
     if args.mode == "untiled":
-        seg = segshift.segment(args.image, *params, max_pixels=None)
+        seg = segshift.segment(args.image, *params, max_pixels=None, scale="fixed")
         np.save(Path(args.out) / f"untiled-{args.threads}.npy", seg.labels)
         n = seg.n_regions
         extra = {}
