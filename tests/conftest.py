@@ -55,3 +55,14 @@ def make_photos(folder: Path, n: int, rng: np.random.Generator, size: tuple[int,
         crop.save(folder / rel)
         names.append(rel)
     return names
+
+
+def cli_taking_ctrl_c(*args: str) -> list[str]:
+    """The command line of ``python -m segshift.cli ARGS`` in a process where
+    SIGINT raises KeyboardInterrupt, as in a terminal, even when this test
+    process inherited SIGINT ignored (a shell starts background jobs so)."""
+    import sys
+
+    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "sys.argv[0] = 'segshift'; runpy.run_module('segshift.cli', run_name='__main__')")
+    return [sys.executable, "-c", start, *args]

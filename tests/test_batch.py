@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_photos
+from conftest import cli_taking_ctrl_c, make_photos
 from PIL import Image
 
 from segshift import segment
@@ -305,7 +305,7 @@ def test_sigint_stops_a_real_batch_cleanly_and_it_resumes(capsys, tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "segshift.cli", "batch", str(folder), str(out), "-R", "-j", "2", "--stats"],
+        cli_taking_ctrl_c("batch", str(folder), str(out), "-R", "-j", "2", "--stats"),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -424,8 +424,12 @@ def test_a_ctrl_c_dropped_in_a_finaliser_is_counted_and_not_printed(monkeypatch)
         def __del__(self):
             raise ValueError("boom")
 
-    with count_sigint() as counter:
-        Released()
-        Broken()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, also in a background job
+    try:
+        with count_sigint() as counter:
+            Released()
+            Broken()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert counter.count == 1
     assert seen == [ValueError]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_photos
+from conftest import cli_taking_ctrl_c, make_photos
 from PIL import Image
 
 distributed = pytest.importorskip("distributed", reason="the cluster tests need dask.distributed (segshift[dask])")
@@ -166,8 +166,8 @@ def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_p
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     address = client.scheduler.address
     proc = subprocess.Popen(
-        [sys.executable, "-m", "segshift.cli", "batch", str(folder), str(out), "-R", "-v", "--labels",
-         "--threads", "1", "--scheduler", address],
+        cli_taking_ctrl_c("batch", str(folder), str(out), "-R", "-v", "--labels", "--threads", "1",
+                          "--scheduler", address),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
