@@ -202,7 +202,7 @@ def score_photo_hierarchy(task) -> dict:
     picks = {}
     for name, pick in pickers().items():
         n_merges = pick(hierarchy)
-        labels = hierarchy.cut(n_merges)[hierarchy.labels]
+        labels = hierarchy.level_labels(hierarchy.cut(n_merges))[0]
         picks[name] = regions_only(labels)
     default = evaluate_segmentation(seg.labels, gts).as_dict()
     default["n_regions"] = seg.n_regions
@@ -214,7 +214,7 @@ def score_photo_hierarchy(task) -> dict:
         # the level auto_scale takes for every cut and floor, and the scores of each such level
         merges = [[auto_scale(hierarchy, threshold=t, min_regions=f) for f in AUTO_FLOORS] for t in AUTO_CUTS]
         out["auto_grid"] = {"merges": merges, "levels": {
-            str(m): regions_only(hierarchy.cut(m)[hierarchy.labels]) for m in sorted({m for row in merges for m in row})}}
+            str(m): regions_only(hierarchy.level_labels(hierarchy.cut(m))[0]) for m in sorted({m for row in merges for m in row})}}
     return out
 
 

@@ -46,7 +46,8 @@ before), so the levels are nested and the heights form an ultrametric.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,6 +93,12 @@ class Hierarchy:
         Adjacent finest regions (a < b), sorted.
     edge_heights : (e,) ndarray of float64
         Height at which each adjacent pair joins one region.
+    placement : segshift.resolution.Placement or None
+        For a tree built at a working resolution (the default for photos
+        larger than BSDS500's, see :mod:`segshift.resolution`): how its
+        levels come to the photo's resolution. ``labels`` and ``areas`` are
+        then those of the working resolution, where the tree was built;
+        :meth:`level_labels` and :meth:`ucm` are at the photo's.
     """
 
     labels: NDArray[np.int32]
@@ -101,6 +108,7 @@ class Hierarchy:
     heights: NDArray[np.float64]
     edges: NDArray[np.int64]
     edge_heights: NDArray[np.float64]
+    placement: Any = field(default=None, repr=False)
 
     @property
     def n_finest(self) -> int:
@@ -130,8 +138,24 @@ class Hierarchy:
         """
         return _kernels.cut_tree(self.n_finest, self.merges, int(n_merges))
 
+    def level_labels(self, region_of: NDArray[np.integer]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """A level's labels at the photo's resolution and its regions' areas there:
+        ``region_of`` (finest region -> region, from :meth:`cut`) applied to
+        the finest partition (placed at full resolution, see ``placement``)."""
+        if self.placement is not None:
+            return self.placement.level(region_of)
+        n = int(region_of.max()) + 1 if len(region_of) else 0
+        labels = np.asarray(region_of, dtype=np.int32)[self.labels]
+        return labels, np.bincount(region_of, weights=self.areas, minlength=n).round().astype(np.int64)
+
+    @property
+    def finest_labels(self) -> NDArray[np.int32]:
+        """The finest partition at the photo's resolution: ``labels``, or
+        with a ``placement`` its full-resolution labels."""
+        return self.labels if self.placement is None else self.placement.finest[0]
+
     def ucm(self) -> NDArray[np.float64]:
-        """The ultrametric contour map, (H, W) float64.
+        """The ultrametric contour map, (H, W) float64, at the photo's resolution.
 
         Pixel convention (BSDS500's ``seg2bmap``): pixel (y, x) holds the
         largest merge height between its finest region and those of its
@@ -140,7 +164,7 @@ class Hierarchy:
         threshold ``t``, ``ucm > t`` is exactly the boundary map
         (:func:`boundary_pixels`, the BSDS benchmark's) of the cut at ``t``.
         """
-        labels = self.labels
+        labels = self.finest_labels
         n = self.n_finest
         out = np.zeros(labels.shape)
         found = []

@@ -40,6 +40,8 @@ working pixel.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -175,19 +177,14 @@ def place_labels(
     areas : (n_regions,) ndarray of int64
         Full-resolution pixels per region (each at least 1).
     """
-    import numba
-
-    height, width = rgb.shape[:2]
-    threads = numba.get_num_threads()
-    if height * width < SERIAL_PIXELS:
-        numba.set_num_threads(1)
-    try:
-        return _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat)
-    finally:
-        numba.set_num_threads(threads)
+    return _single_threaded_when_small(rgb, _place, rgb, labels, modes, n_regions, spatial_radius, range_radius, compat)
 
 
-def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat):
+def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat, region_of=None):
+    """:func:`place_labels`; with ``region_of`` (finest region -> region of
+    a level), that level's full-resolution labels, ``region_of`` applied to
+    :func:`place_labels`' labels, found by placing only the pixels near the
+    level's boundaries (see :meth:`Placement.level`)."""
     from .loader import rgb_to_luv
 
     height, width = rgb.shape[:2]
@@ -196,7 +193,22 @@ def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat):
     rows = _kernels.nearest_index(height, h)
     cols = _kernels.nearest_index(width, w)
     out = np.empty((height, width), dtype=np.int32)
-    n = int(_kernels.spread_settled(labels, _kernels.settled(labels), rows, cols, out))
+    settled = _kernels.settled(labels)
+    if region_of is None:
+        target, keep, fragile = labels, settled, None
+    else:
+        region_of = np.ascontiguousarray(region_of, dtype=np.int32)
+        target = region_of[labels]
+        keep = _kernels.settled(target)
+        # A finest region without a settled working pixel may get no pixel at
+        # full resolution, and then keeps one (below): the pixels that may
+        # choose it are placed too, to know which ones get none.
+        fragile = np.ones(n_regions, dtype=bool)
+        fragile[labels[settled]] = False
+        if fragile.any():
+            keep &= ~_near(fragile[labels])
+    n = int(_kernels.spread_settled(target, keep, rows, cols, out))
+    pixels = np.empty(0, dtype=np.int64)
     if n:
         pixels, colours = _kernels.unsettled_rgb(
             rgb, out, n, np.empty(n, dtype=np.int64), np.empty((n, 1, 3), dtype=np.float32)
@@ -206,8 +218,13 @@ def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat):
             pixels, luv, labels, np.ascontiguousarray(modes, dtype=np.float32), h / height, w / width,
             float(spatial_radius), float(range_radius), out,
         )
-    areas = _kernels.count_labels(out, n_regions)
-    missing = np.flatnonzero(areas == 0)
+    if region_of is None:
+        areas = _kernels.count_labels(out, n_regions)
+        missing = np.flatnonzero(areas == 0)
+    else:
+        chosen = out.ravel()[pixels]  # the finest regions the placed pixels chose
+        missing = np.flatnonzero(fragile & (np.bincount(chosen, minlength=n_regions) == 0))
+        out.ravel()[pixels] = region_of[chosen]
     if len(missing):
         # A region no full-resolution pixel chose keeps the pixel at the centre
         # of its first working pixel, so that every region id stays in use.
@@ -219,9 +236,81 @@ def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat):
             i, j = divmod(int(first[region]), w)
             y = min(height - 1, int((i + 0.5) * height / h))
             x = min(width - 1, int((j + 0.5) * width / w))
-            out[y, x] = region
-        areas = _kernels.count_labels(out, n_regions)
-    return out, areas
+            out[y, x] = region if region_of is None else region_of[region]
+    if region_of is not None:
+        return out, _kernels.count_labels(out, int(region_of.max()) + 1 if len(region_of) else 0)
+    return out, (_kernels.count_labels(out, n_regions) if len(missing) else areas)
+
+
+def _near(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``mask`` grown by one pixel in the 8 directions."""
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    for dy in range(3):
+        for dx in range(3):
+            out |= padded[dy: dy + h, dx: dx + w]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """How a region hierarchy built at the working resolution comes back to
+    the photo's: the working resolution's finest labels and modes, the
+    full-resolution image, and the placement's bandwidths (see
+    :func:`place_labels`).
+
+    :meth:`level` gives the full-resolution labels of one level of the
+    tree, equal to :attr:`finest`'s labels mapped to the level, but places
+    only the pixels near that level's boundaries (and near finest regions
+    that might lose every pixel): on a 12-megapixel photo a third of the
+    pixels lie near a finest boundary, a few percent near the boundaries of
+    the level :func:`segshift.segment` returns. :attr:`finest` (the UCM
+    needs it) is computed once, when first asked for.
+    """
+
+    rgb: NDArray[np.float32] = field(repr=False)
+    labels: NDArray[np.int32] = field(repr=False)
+    modes: NDArray[np.float32] = field(repr=False)
+    n_regions: int
+    spatial_radius: float
+    range_radius: float
+    compat: str | None = None
+
+    @cached_property
+    def finest(self) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """The finest regions at full resolution: (labels (H, W) int32, areas (n_regions,) int64)."""
+        return place_labels(self.rgb, self.labels, self.modes, self.n_regions, self.spatial_radius,
+                            self.range_radius, compat=self.compat)
+
+    def level(self, region_of: NDArray[np.integer]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """A level's full-resolution (labels (H, W) int32, areas int64):
+        ``region_of`` (finest region -> the level's region, numbered from 0)
+        applied to :attr:`finest`'s labels, exactly."""
+        if "finest" in self.__dict__:  # already placed: map it
+            return _level_of(self.finest[0], region_of)
+        return _single_threaded_when_small(self.rgb, _place, self.rgb, self.labels, self.modes, self.n_regions,
+                                           self.spatial_radius, self.range_radius, self.compat, region_of)
+
+
+def _level_of(finest: NDArray[np.int32], region_of: NDArray[np.integer]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    labels = np.ascontiguousarray(region_of, dtype=np.int32)[finest]
+    n = int(region_of.max()) + 1 if len(region_of) else 0
+    return labels, _kernels.count_labels(labels, n)
+
+
+def _single_threaded_when_small(rgb, fn, *args):
+    """``fn(*args)``, on one numba thread below :data:`SERIAL_PIXELS` pixels of ``rgb``."""
+    import numba
+
+    height, width = rgb.shape[:2]
+    threads = numba.get_num_threads()
+    if height * width < SERIAL_PIXELS:
+        numba.set_num_threads(1)
+    try:
+        return fn(*args)
+    finally:
+        numba.set_num_threads(threads)
 
 
 def to_full_resolution(seg, rgb: NDArray[np.float32], modes: NDArray[np.float32], spatial_radius: float,

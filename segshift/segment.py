@@ -384,11 +384,10 @@ def segment(
         sigma = COST["gradient_sigma"] * (1.0 if spatial_radius is not None else work.spatial_radius / working_radius)
         hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv, gradient_sigma=sigma)
         if work.shape is not None:
-            # the finest labels at full resolution keep their ids, so the tree carries over
-            labels, areas = _resolution.place_labels(
+            # the levels come to full resolution with the finest regions' ids, so the tree carries over
+            hierarchy = replace(hierarchy, placement=_resolution.Placement(
                 rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat
-            )
-            hierarchy = replace(hierarchy, labels=labels, areas=np.asarray(areas, dtype=np.int64))
+            ))
         n_merges = auto_scale(hierarchy) if n_regions is None else hierarchy.merges_for(n_regions=n_regions)
         seg = level(hierarchy, n_merges, image=rgb, compat=compat)
     return replace(seg, params=params, seconds=time.perf_counter() - start)
@@ -604,22 +603,24 @@ def level(
 ) -> Segmentation:
     """The :class:`Segmentation` after the first ``n_merges`` merges of ``hierarchy``.
 
-    Modes are the area-weighted means of the finest modes; labels are
+    Modes are the means of the finest modes weighted by their areas where
+    the tree was built (the working resolution, if any); labels are
     contiguous and in raster order of each region's first pixel.
     """
     h = hierarchy
     n_merges = max(0, min(int(n_merges), max(h.n_finest - 1, 0)))
     region_of = h.cut(n_merges)
     m = int(region_of.max()) + 1 if len(region_of) else 0
-    areas = np.bincount(region_of, weights=h.areas, minlength=m)
+    weights = np.bincount(region_of, weights=h.areas, minlength=m)
     sums = np.stack([np.bincount(region_of, weights=h.modes_luv[:, c] * h.areas, minlength=m) for c in range(3)], 1)
-    modes = sums / areas[:, None]
+    modes = sums / weights[:, None]
+    labels, areas = h.level_labels(region_of)
     threshold = float(h.heights[n_merges - 1]) if n_merges > 0 else 0.0
     return Segmentation(
-        labels=region_of.astype(np.int32)[h.labels],
+        labels=labels,
         modes_luv=modes.astype(np.float32),
         modes_rgb=render.luv_to_rgb8(modes, compat=compat),
-        areas=np.round(areas).astype(np.int64),
+        areas=np.asarray(areas, dtype=np.int64),
         image=image,
         params=dict(params or {}),
         seconds=seconds,

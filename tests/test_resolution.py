@@ -154,6 +154,95 @@ def test_every_region_keeps_a_pixel():
     assert areas[1] >= 1 and areas.sum() == 1600
 
 
+def random_partition(rng, height, width, n_blobs):
+    """Working labels: random blobs plus 1-pixel lines (regions without a
+    settled pixel, some of which lose every full-resolution pixel), numbered
+    0..n-1, with modes near the photo's colours and, for some lines, far from them."""
+    seeds = rng.integers(0, [height, width], size=(n_blobs, 2))
+    yy, xx = np.mgrid[:height, :width]
+    labels = np.argmin((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2, axis=-1)
+    n = n_blobs
+    for k in range(6):  # thin lines: rows and columns
+        if k % 2:
+            labels[:, rng.integers(0, width)] = n
+        else:
+            labels[rng.integers(0, height), :] = n
+        n += 1
+    _, labels = np.unique(labels, return_inverse=True)
+    labels = labels.reshape(height, width).astype(np.int32)
+    n = int(labels.max()) + 1
+    colours = rng.uniform([20, -40, -40], [90, 40, 40], size=(n, 3)).astype(np.float32)
+    colours[rng.random(n) < 0.3] = (100.0, 150.0, 150.0)  # no pixel comes near these
+    return labels, colours[labels], n
+
+
+def level_case(seed):
+    """A working partition with thin regions, a photo 2 to 3 times larger
+    (pixel noise on the working colours, blown up), and the finest placement."""
+    rng = np.random.default_rng(seed)
+    h, w = 24, 31
+    H, W = 60 + seed * 7, 71 + seed * 5
+    labels, modes, n = random_partition(rng, h, w, 12)
+    base = np.repeat(np.repeat(rng.uniform(0, 1, (h, w, 3)), 3, 0), 3, 1)[:H, :W]
+    base = np.pad(base, ((0, H - base.shape[0]), (0, W - base.shape[1]), (0, 0)), mode="edge")
+    rgb = np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32)
+    finest, _ = resolution.place_labels(rgb, labels, modes, n, 3.0, 12.0, compat="edison")
+    return rng, rgb, labels, modes, n, finest
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_level_placed_alone_is_the_finest_placement_mapped(seed):
+    """Placement.level places only the pixels near the level's boundaries
+    (and near finest regions that may lose every pixel), and must give
+    exactly the finest placement's labels mapped to the level, areas too."""
+    rng, rgb, labels, modes, n, finest = level_case(seed)
+    place = resolution.Placement(rgb, labels, modes, n, 3.0, 12.0, compat="edison")
+    for m in (1, 2, 3, n // 2, n - 1, n):
+        region_of = rng.permutation(np.arange(n) % m)  # every region of the level in use
+        level, level_areas = place.level(region_of)
+        expected = region_of.astype(np.int32)[finest]
+        np.testing.assert_array_equal(level, expected)
+        np.testing.assert_array_equal(level_areas, np.bincount(expected.ravel(), minlength=m))
+        assert level.dtype == np.int32
+    # once the finest placement is made, levels are mapped from it
+    np.testing.assert_array_equal(place.finest[0], finest)
+    np.testing.assert_array_equal(place.level(np.arange(n) % 2)[0], (np.arange(n) % 2).astype(np.int32)[finest])
+
+
+def test_the_level_cases_include_regions_that_keep_one_forced_pixel():
+    # in some of the cases above a far-coloured line loses every pixel and
+    # keeps the one at the centre of its first working pixel
+    forced = 0
+    for seed in range(6):
+        _, rgb, labels, modes, n, finest = level_case(seed)
+        (H, W), (h, w) = finest.shape, labels.shape
+        for region in np.flatnonzero(np.bincount(finest.ravel(), minlength=n) == 1):
+            i, j = divmod(int(np.flatnonzero(labels.ravel() == region)[0]), w)
+            forced += finest[min(H - 1, int((i + 0.5) * H / h)), min(W - 1, int((j + 0.5) * W / w))] == region
+    assert forced >= 2
+
+
+def test_a_photo_at_working_resolution_gets_its_levels_and_ucm_at_full_resolution():
+    rgb = scene(700, 1050)
+    seg = segment(rgb)
+    h = seg.hierarchy
+    assert h.placement is not None and h.labels.shape < seg.labels.shape == (700, 1050)
+    finest = h.finest_labels
+    assert finest.shape == (700, 1050)
+    for level in (seg, seg.at(n_regions=3), seg.at(n_regions=h.n_finest)):
+        region_of = h.cut(h.n_finest - level.n_regions)
+        np.testing.assert_array_equal(level.labels, region_of.astype(np.int32)[finest])
+        np.testing.assert_array_equal(level.areas, np.bincount(level.labels.ravel(), minlength=level.n_regions))
+    assert seg.ucm.shape == (700, 1050)
+    np.testing.assert_array_equal(seg.ucm > seg.threshold, H_boundaries(seg.labels))
+
+
+def H_boundaries(labels):
+    from segshift.hierarchy import boundary_pixels
+
+    return boundary_pixels(labels)
+
+
 @pytest.mark.parametrize("bad", ["half", None, 2])
 def test_resolution_must_be_auto_or_full(bad):
     with pytest.raises(ValueError, match="resolution must be 'auto' or 'full'"):
