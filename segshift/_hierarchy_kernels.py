@@ -326,6 +326,54 @@ def cut_tree(n, merges, n_merges):
 
 
 @numba.njit(**JIT)
+def _pair_height(a, b, n, keys, key_heights):
+    """The join height of finest regions a != b from the sorted pair keys
+    (min * n + max) and their heights; -1.0 when the pair is not there."""
+    k = min(a, b) * n + max(a, b)
+    i = np.searchsorted(keys, k)
+    if i < keys.shape[0] and keys[i] == k:
+        return key_heights[i]
+    return -1.0
+
+
+@numba.njit(**JIT_PARALLEL)
+def ucm_pixels(labels, n, keys, key_heights, out, missed):
+    """The UCM's pixels (:meth:`segshift.hierarchy.Hierarchy.ucm`) whose
+    east, south and south-east pairs are among the known pairs (sorted
+    ``keys`` = min * n + max, with ``key_heights``): out (H, W) float64 gets
+    the largest height, missed (H, W) uint8 the directions (bits 0, 1, 2:
+    east, south, south-east) whose pair was not known, for the caller."""
+    height, width = labels.shape
+    for y in numba.prange(height):
+        for x in range(width):
+            a = np.int64(labels[y, x])
+            best = 0.0
+            miss = 0
+            if x + 1 < width and labels[y, x + 1] != a:
+                h = _pair_height(a, np.int64(labels[y, x + 1]), n, keys, key_heights)
+                if h < 0.0:
+                    miss |= 1
+                elif h > best:
+                    best = h
+            if y + 1 < height:
+                if labels[y + 1, x] != a:
+                    h = _pair_height(a, np.int64(labels[y + 1, x]), n, keys, key_heights)
+                    if h < 0.0:
+                        miss |= 2
+                    elif h > best:
+                        best = h
+                if x + 1 < width and labels[y + 1, x + 1] != a:
+                    h = _pair_height(a, np.int64(labels[y + 1, x + 1]), n, keys, key_heights)
+                    if h < 0.0:
+                        miss |= 4
+                    elif h > best:
+                        best = h
+            out[y, x] = best
+            missed[y, x] = miss
+    return out
+
+
+@numba.njit(**JIT)
 def join_heights(n, merges, heights, a, b):
     """Height at which finest regions a[k] and b[k] first lie in one region.
 

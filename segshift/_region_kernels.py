@@ -296,3 +296,30 @@ def perimeters(labels, n):
 
 
 # Boundary benchmark (segshift.evaluate): one-to-one matching of boundary pixels.
+
+
+@numba.njit(**JIT)
+def extents(labels, n):
+    """Each region's pixel-coordinate sums and box, in one raster pass:
+    sums (n, 2) float64 (x, y), boxes (n, 4) int64 (x_min, y_min, x_max,
+    y_max, maxima exclusive; all 0 for a label without pixels)."""
+    height, width = labels.shape
+    sums = np.zeros((n, 2))
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    seen = np.zeros(n, dtype=np.bool_)
+    for y in range(height):
+        for x in range(width):
+            k = labels[y, x]
+            sums[k, 0] += x
+            sums[k, 1] += y
+            if not seen[k]:
+                seen[k] = True
+                boxes[k, 0] = x
+                boxes[k, 1] = y
+                boxes[k, 2] = x + 1
+                boxes[k, 3] = y + 1
+            else:
+                boxes[k, 0] = min(boxes[k, 0], x)
+                boxes[k, 2] = max(boxes[k, 2], x + 1)
+                boxes[k, 3] = y + 1
+    return sums, boxes

@@ -164,21 +164,26 @@ class Hierarchy:
         threshold ``t``, ``ucm > t`` is exactly the boundary map
         (:func:`boundary_pixels`, the BSDS benchmark's) of the cut at ``t``.
         """
-        labels = self.finest_labels
+        labels = np.ascontiguousarray(self.finest_labels)
         n = self.n_finest
+        # Most pairs across a border are adjacent finest regions, whose join
+        # heights the tree keeps (edge_heights); the others (regions that
+        # touch only at a corner, or only at full resolution) are looked up.
+        keys = self.edges[:, 0] * n + self.edges[:, 1]
+        order = np.argsort(keys)
         out = np.zeros(labels.shape)
-        found = []
-        for here, there in _NEIGHBOURS:
-            a, b = labels[here], labels[there]
-            diff = a != b
-            lo, hi = np.minimum(a[diff], b[diff]).astype(np.int64), np.maximum(a[diff], b[diff]).astype(np.int64)
-            found.append((here, diff, lo * n + hi))
-        keys = np.unique(np.concatenate([k for _, _, k in found])) if found else np.zeros(0, dtype=np.int64)
-        heights = _kernels.join_heights(n, self.merges, self.heights, keys // n, keys % n)
-        for here, diff, k in found:
-            values = np.zeros(diff.shape)
-            values[diff] = heights[np.searchsorted(keys, k)]
-            np.maximum(out[here], values, out=out[here])
+        missed = np.zeros(labels.shape, dtype=np.uint8)
+        _kernels.ucm_pixels(labels, n, np.ascontiguousarray(keys[order]),
+                            np.ascontiguousarray(self.edge_heights[order], dtype=np.float64), out, missed)
+        ys, xs = np.nonzero(missed)
+        if len(ys):
+            for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):
+                hit = (missed[ys, xs] >> bit) & 1 == 1
+                y, x = ys[hit], xs[hit]
+                a = labels[y, x].astype(np.int64)
+                b = labels[y + dy, x + dx].astype(np.int64)
+                found = _kernels.join_heights(n, self.merges, self.heights, np.minimum(a, b), np.maximum(a, b))
+                np.maximum.at(out, (y, x), found)
         return out
 
 

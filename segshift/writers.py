@@ -512,24 +512,20 @@ def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str,
         ``labels[y_min:y_max, x_min:x_max]`` holds the region) and
         ``centroid`` (``[x, y]``, mean pixel position).
     """
-    from scipy import ndimage
-
     from . import __version__
+    from ._region_kernels import extents
 
-    labels = np.asarray(seg.labels)
+    labels = np.ascontiguousarray(seg.labels)
     height, width = labels.shape
     n = int(seg.n_regions)
     areas = np.asarray(seg.areas, dtype=np.int64)
-    flat = labels.ravel()
-    ys, xs = np.divmod(np.arange(flat.size, dtype=np.int64), width)
+    sums, boxes = extents(labels, n)  # coordinate sums and boxes, one pass
     safe = np.maximum(areas, 1)
-    cx = np.bincount(flat, weights=xs, minlength=n)[:n] / safe
-    cy = np.bincount(flat, weights=ys, minlength=n)[:n] / safe
-    boxes = ndimage.find_objects(labels + 1, max_label=n)
+    cx = sums[:, 0] / safe
+    cy = sums[:, 1] / safe
     regions = []
     for k in range(n):
-        box = boxes[k]
-        bbox = [box[1].start, box[0].start, box[1].stop, box[0].stop] if box is not None else [0, 0, 0, 0]
+        bbox = boxes[k]
         regions.append(
             {
                 "label": k,
@@ -689,9 +685,10 @@ def encode_output(kind: str, seg: Any, ext: str, *, source: PathLike | None = No
     if kind == "labels":
         return encode_labels(seg.labels, ext)
     if kind == "ucm":
-        if seg.ucm is None:
+        ucm = seg.ucm  # computed on each access: once
+        if ucm is None:
             raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
-        return encode_ucm(seg.ucm, ext)
+        return encode_ucm(ucm, ext)
     if kind == "stats":
         return encode_stats(segmentation_stats(seg, source=source))
     raise ParameterError(f"output kind must be one of {', '.join(OUTPUT_KINDS)}; got {kind!r}")

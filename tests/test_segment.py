@@ -158,3 +158,17 @@ def test_min_size_as_fraction_of_area_scales_with_the_image():
 def test_min_size_fraction_out_of_range(bad, blocks):
     with pytest.raises(ValueError, match="min_size must be"):
         segment(blocks[0], min_size=bad)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_drawn_boundaries_are_skimage_inner_boundaries(seed):
+    from skimage.segmentation import find_boundaries
+
+    from segshift import render
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, size=(37, 53)).repeat(2, 0)[:, rng.permutation(53)]  # runs, single pixels, edges
+    expected = find_boundaries(labels, connectivity=1, mode="inner", background=-1)
+    np.testing.assert_array_equal(render.inner_boundaries(labels), expected)
+    image = render.draw_boundaries(np.zeros((74, 53, 3), dtype=np.uint8), labels, (1, 2, 3))
+    np.testing.assert_array_equal(np.all(image == (1, 2, 3), axis=-1), expected)

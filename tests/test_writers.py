@@ -101,3 +101,22 @@ def test_remove_stale_temp_files(tmp_path):
     targets = [tmp_path / "a.png", tmp_path / "a.stats.json", tmp_path / "sub" / "b.png", tmp_path / "no" / "d.png"]
     assert writers.remove_stale_temp_files(targets) == len(stale)
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == sorted(kept)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_region_extents_are_bincount_sums_and_scipy_boxes(seed):
+    from scipy import ndimage
+
+    from segshift._region_kernels import extents
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 7, size=(31, 45)).repeat(3, 1).astype(np.int32)
+    labels[labels == 5] = 4  # label 5 has no pixel
+    n = 8  # nor has 7
+    sums, boxes = extents(labels, n)
+    ys, xs = np.divmod(np.arange(labels.size), labels.shape[1])
+    np.testing.assert_array_equal(sums[:, 0], np.bincount(labels.ravel(), weights=xs, minlength=n))
+    np.testing.assert_array_equal(sums[:, 1], np.bincount(labels.ravel(), weights=ys, minlength=n))
+    for k, box in enumerate(ndimage.find_objects(labels + 1, max_label=n)):
+        expected = [0, 0, 0, 0] if box is None else [box[1].start, box[0].start, box[1].stop, box[0].stop]
+        assert boxes[k].tolist() == expected
