@@ -295,8 +295,6 @@ def perimeters(labels, n):
     return out
 
 
-# Boundary benchmark (segshift.evaluate): one-to-one matching of boundary pixels.
-
 
 @numba.njit(**JIT)
 def extents(labels, n):

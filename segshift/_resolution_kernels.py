@@ -89,16 +89,20 @@ def unsettled_rgb(rgb, out_labels, n, pixels, colours):
 
 
 @numba.njit(**JIT_PARALLEL)
-def place_unsettled(pixels, luv, labels, modes, fy, fx, hs, hr, out_labels):
-    """Give each unsettled full-resolution pixel the label of one of the 3 x 3
-    working pixels around it: the one nearest in the joint domain, distance
-    (spatial offset / hs)^2 + (colour - its mode / hr)^2, as the climb from
-    the pixel would most likely end at the nearest mode.
+def place_unsettled(pixels, luv, labels, region_of, modes, fy, fx, hs, hr, out_labels, chosen):
+    """Give each unsettled full-resolution pixel the region of one of the
+    3 x 3 working pixels around it: the one nearest in the joint domain,
+    distance (spatial offset / hs)^2 + (colour - its mode / hr)^2, as the
+    climb from the pixel would most likely end at the nearest mode.
 
     pixels: (n,) flat indices; luv: (n, 1, 3) float32 their L*u*v* colours;
-    labels: (h, w) int32 and modes: (h, w, 3) float32 of the working
-    resolution; fy, fx: working pixels per full-resolution pixel; hs in
-    working pixels, hr in L*u*v* units. out_labels: (H, W) int32.
+    labels: (h, w) int32 (finest regions) and modes: (h, w, 3) float32 of
+    the working resolution; region_of: (n_regions,) int32, the region of a
+    level each finest region lies in (the pixel gets region_of of the
+    finest region it chose); fy, fx: working pixels per full-resolution
+    pixel; hs in working pixels, hr in L*u*v* units. out_labels: (H, W)
+    int32; chosen: (n_regions,) bool, set for every finest region a pixel
+    chose (each written True only: the same in any order).
     """
     h, w = labels.shape
     width = out_labels.shape[1]
@@ -122,7 +126,8 @@ def place_unsettled(pixels, luv, labels, modes, fy, fx, hs, hr, out_labels):
                 if d < best:
                     best = d
                     lab = labels[i, j]
-        out_labels[y, x] = lab
+        out_labels[y, x] = region_of[lab]
+        chosen[lab] = True
     return out_labels
 
 

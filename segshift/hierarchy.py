@@ -169,12 +169,10 @@ class Hierarchy:
         # Most pairs across a border are adjacent finest regions, whose join
         # heights the tree keeps (edge_heights); the others (regions that
         # touch only at a corner, or only at full resolution) are looked up.
-        keys = self.edges[:, 0] * n + self.edges[:, 1]
-        order = np.argsort(keys)
+        keys = self.edges[:, 0] * n + self.edges[:, 1]  # ascending: the edges are sorted
         out = np.zeros(labels.shape)
         missed = np.zeros(labels.shape, dtype=np.uint8)
-        _kernels.ucm_pixels(labels, n, np.ascontiguousarray(keys[order]),
-                            np.ascontiguousarray(self.edge_heights[order], dtype=np.float64), out, missed)
+        _kernels.ucm_pixels(labels, n, keys, np.ascontiguousarray(self.edge_heights, dtype=np.float64), out, missed)
         ys, xs = np.nonzero(missed)
         if len(ys):
             for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):

@@ -177,54 +177,50 @@ def place_labels(
     areas : (n_regions,) ndarray of int64
         Full-resolution pixels per region (each at least 1).
     """
-    return _single_threaded_when_small(rgb, _place, rgb, labels, modes, n_regions, spatial_radius, range_radius, compat)
+    identity = np.arange(int(n_regions), dtype=np.int32)  # the finest regions are a level of their own
+    return _single_threaded_when_small(rgb, _place, rgb, labels, modes, n_regions, spatial_radius, range_radius,
+                                       compat, identity)
 
 
-def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat, region_of=None):
-    """:func:`place_labels`; with ``region_of`` (finest region -> region of
-    a level), that level's full-resolution labels, ``region_of`` applied to
-    :func:`place_labels`' labels, found by placing only the pixels near the
-    level's boundaries (see :meth:`Placement.level`)."""
+def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat, region_of):
+    """The full-resolution labels of a level, ``region_of`` (finest region ->
+    region of the level) applied to the placed finest labels, and the
+    level's areas; only the pixels near the level's boundaries are placed
+    (see :meth:`Placement.level`)."""
+    from scipy.ndimage import binary_dilation
+
     from .loader import rgb_to_luv
 
     height, width = rgb.shape[:2]
     h, w = labels.shape
     labels = np.ascontiguousarray(labels, dtype=np.int32)
+    region_of = np.ascontiguousarray(region_of, dtype=np.int32)
     rows = _kernels.nearest_index(height, h)
     cols = _kernels.nearest_index(width, w)
     out = np.empty((height, width), dtype=np.int32)
     settled = _kernels.settled(labels)
-    if region_of is None:
-        target, keep, fragile = labels, settled, None
-    else:
-        region_of = np.ascontiguousarray(region_of, dtype=np.int32)
-        target = region_of[labels]
-        keep = _kernels.settled(target)
-        # A finest region without a settled working pixel may get no pixel at
-        # full resolution, and then keeps one (below): the pixels that may
-        # choose it are placed too, to know which ones get none.
-        fragile = np.ones(n_regions, dtype=bool)
-        fragile[labels[settled]] = False
-        if fragile.any():
-            keep &= ~_near(fragile[labels])
+    target = region_of[labels]
+    keep = _kernels.settled(target)
+    # A finest region without a settled working pixel may get no pixel at
+    # full resolution, and then keeps one (below): the pixels that may choose
+    # it are placed too, to know which ones get none (for the finest level
+    # itself they are placed anyway: none of them is settled).
+    fragile = np.ones(n_regions, dtype=bool)
+    fragile[labels[settled]] = False
+    if fragile.any():
+        keep &= ~binary_dilation(fragile[labels], structure=np.ones((3, 3), dtype=bool))
     n = int(_kernels.spread_settled(target, keep, rows, cols, out))
-    pixels = np.empty(0, dtype=np.int64)
+    chosen = np.zeros(n_regions, dtype=bool)  # the finest regions a placed pixel chose
     if n:
         pixels, colours = _kernels.unsettled_rgb(
             rgb, out, n, np.empty(n, dtype=np.int64), np.empty((n, 1, 3), dtype=np.float32)
         )
         luv = rgb_to_luv(colours, compat=compat)
         _kernels.place_unsettled(
-            pixels, luv, labels, np.ascontiguousarray(modes, dtype=np.float32), h / height, w / width,
-            float(spatial_radius), float(range_radius), out,
+            pixels, luv, labels, region_of, np.ascontiguousarray(modes, dtype=np.float32), h / height, w / width,
+            float(spatial_radius), float(range_radius), out, chosen,
         )
-    if region_of is None:
-        areas = _kernels.count_labels(out, n_regions)
-        missing = np.flatnonzero(areas == 0)
-    else:
-        chosen = out.ravel()[pixels]  # the finest regions the placed pixels chose
-        missing = np.flatnonzero(fragile & (np.bincount(chosen, minlength=n_regions) == 0))
-        out.ravel()[pixels] = region_of[chosen]
+    missing = np.flatnonzero(fragile & ~chosen)
     if len(missing):
         # A region no full-resolution pixel chose keeps the pixel at the centre
         # of its first working pixel, so that every region id stays in use.
@@ -236,21 +232,13 @@ def _place(rgb, labels, modes, n_regions, spatial_radius, range_radius, compat, 
             i, j = divmod(int(first[region]), w)
             y = min(height - 1, int((i + 0.5) * height / h))
             x = min(width - 1, int((j + 0.5) * width / w))
-            out[y, x] = region if region_of is None else region_of[region]
-    if region_of is not None:
-        return out, _kernels.count_labels(out, int(region_of.max()) + 1 if len(region_of) else 0)
-    return out, (_kernels.count_labels(out, n_regions) if len(missing) else areas)
+            out[y, x] = region_of[region]
+    return _with_areas(out, region_of)
 
 
-def _near(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """``mask`` grown by one pixel in the 8 directions."""
-    padded = np.pad(mask, 1)
-    h, w = mask.shape
-    out = np.zeros_like(mask)
-    for dy in range(3):
-        for dx in range(3):
-            out |= padded[dy: dy + h, dx: dx + w]
-    return out
+def _with_areas(labels: NDArray[np.int32], region_of: NDArray[np.integer]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """(labels, pixels per region) of a level whose regions are those ``region_of`` maps to."""
+    return labels, _kernels.count_labels(labels, int(region_of.max()) + 1 if len(region_of) else 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,15 +276,9 @@ class Placement:
         ``region_of`` (finest region -> the level's region, numbered from 0)
         applied to :attr:`finest`'s labels, exactly."""
         if "finest" in self.__dict__:  # already placed: map it
-            return _level_of(self.finest[0], region_of)
+            return _with_areas(np.ascontiguousarray(region_of, dtype=np.int32)[self.finest[0]], region_of)
         return _single_threaded_when_small(self.rgb, _place, self.rgb, self.labels, self.modes, self.n_regions,
                                            self.spatial_radius, self.range_radius, self.compat, region_of)
-
-
-def _level_of(finest: NDArray[np.int32], region_of: NDArray[np.integer]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
-    labels = np.ascontiguousarray(region_of, dtype=np.int32)[finest]
-    n = int(region_of.max()) + 1 if len(region_of) else 0
-    return labels, _kernels.count_labels(labels, n)
 
 
 def _single_threaded_when_small(rgb, fn, *args):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from segshift import resolution, segment
+from segshift.hierarchy import boundary_pixels
 from segshift.loader import load_image, rgb_to_luv
 from segshift.meanshift import filter_image
 from segshift.segment import FINEST_WORKING_RADIUS, WORKING_RADIUS, regions_from_modes
@@ -234,13 +235,7 @@ def test_a_photo_at_working_resolution_gets_its_levels_and_ucm_at_full_resolutio
         np.testing.assert_array_equal(level.labels, region_of.astype(np.int32)[finest])
         np.testing.assert_array_equal(level.areas, np.bincount(level.labels.ravel(), minlength=level.n_regions))
     assert seg.ucm.shape == (700, 1050)
-    np.testing.assert_array_equal(seg.ucm > seg.threshold, H_boundaries(seg.labels))
-
-
-def H_boundaries(labels):
-    from segshift.hierarchy import boundary_pixels
-
-    return boundary_pixels(labels)
+    np.testing.assert_array_equal(seg.ucm > seg.threshold, boundary_pixels(seg.labels))
 
 
 @pytest.mark.parametrize("bad", ["half", None, 2])
