@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from ._compile import warm_up
-from .dask_cluster import client_of, warm_workers
+from .dask_cluster import as_dask_executor, client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .meanshift import check_compat, check_kernel, check_positive, check_speedup
@@ -482,8 +482,9 @@ def run_batch(
     executor : concurrent.futures.Executor, optional
         Run the files there instead of in a local process pool: any
         executor whose workers can import segshift and reach ``out_dir``,
-        e.g. a Dask client's ``client.get_executor(pure=False)`` (see
-        :mod:`segshift.dask_cluster`). It is not shut down here. Its workers write
+        e.g. :func:`segshift.dask_cluster.executor` of a Dask client (a
+        client's own ``client.get_executor()`` is replaced by that one, with
+        the same client and options). It is not shut down here. Its workers write
         the outputs; this process writes the manifest.
 
     Returns
@@ -610,6 +611,7 @@ def run_batch(
             # Fill the on-disk kernel cache that workers sharing this file
             # system load from, rather than each compiling the kernels.
             warm_up([params])
+            executor = as_dask_executor(executor)
             client = client_of(executor)
             if client is not None:  # and on every worker now, before the files
                 warm_workers(client, [params])

@@ -18,10 +18,13 @@ share with this process), each atomically; this process writes the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor
+from concurrent import futures
+from concurrent.futures import Executor, Future, InvalidStateError
 from typing import Any
 
 from .errors import MissingDependencyError, ParameterError, SchedulerError
@@ -119,21 +122,93 @@ def connect(
         ) from None
 
 
-def executor(client: Any) -> Executor:
-    """The ``concurrent.futures`` executor of ``client`` that :func:`segshift.batch.run_batch` takes.
+def executor(client: Any, **submit_kwargs: Any) -> DaskExecutor:
+    """The ``concurrent.futures`` executor over ``client`` that :func:`segshift.batch.run_batch` takes.
 
     Tasks are not "pure" (each submission runs, also for equal inputs);
     a task whose worker dies is moved to another worker by the scheduler, up
-    to its ``allowed-failures`` limit.
+    to its ``allowed-failures`` limit. ``submit_kwargs`` go to each
+    ``client.submit`` (e.g. ``resources={"GPU": 1}``).
     """
-    return client.get_executor(pure=False)
+    return DaskExecutor(client, **submit_kwargs)
+
+
+class DaskExecutor(Executor):
+    """A ``concurrent.futures`` executor that runs each call as a task of a Dask client.
+
+    It does what ``client.get_executor()`` does, with one difference: a
+    future may be cancelled at any moment, also while its task's outcome is
+    on its way. (distributed's own executor sets the outcome without
+    checking, and a cancel that lands as the task finishes prints an
+    ``InvalidStateError`` traceback from the event loop.) Here the outcome
+    of a cancelled future is dropped, and the future counts as done for
+    ``concurrent.futures.wait``. Cancelling a future cancels its task.
+    """
+
+    def __init__(self, client: Any, **submit_kwargs: Any) -> None:
+        self.client = client
+        self._kwargs = {"pure": False, **submit_kwargs}
+        self._pending: dict[Any, Future] = {}  # task -> its future, until handed over
+        self._lock = threading.Lock()
+        self._shutdown = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if self._shutdown:
+            raise RuntimeError("cannot submit after shutdown")
+        task = self.client.submit(fn, *args, **kwargs, **self._kwargs)
+        future: Future = Future()
+        with self._lock:
+            self._pending[task] = future
+        future.add_done_callback(lambda done: task.cancel() if done.cancelled() else None)
+        task.add_done_callback(lambda finished: self._hand_over(finished, future))
+        return future
+
+    def _hand_over(self, task: Any, future: Future) -> None:
+        """Give ``task``'s outcome to ``future`` unless it was cancelled (run by Dask when the task is done)."""
+        with self._lock:
+            self._pending.pop(task, None)
+        try:
+            if task.status == "cancelled":
+                future.cancel()
+            else:
+                try:
+                    value = task.result()
+                except Exception as exc:  # the task's error, or the cluster's (a worker that kept dying)
+                    future.set_exception(exc)
+                else:
+                    future.set_result(value)
+        except InvalidStateError:  # cancelled here meanwhile: the outcome is not wanted
+            pass
+        if future.cancelled():
+            with contextlib.suppress(RuntimeError):  # notified already
+                future.set_running_or_notify_cancel()  # wakes concurrent.futures.wait
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No more submissions; wait for the running tasks, or cancel them (``wait=False`` or ``cancel_futures``)."""
+        self._shutdown = True
+        with self._lock:
+            pending = dict(self._pending)
+        if pending and (cancel_futures or not wait):
+            self.client.cancel(list(pending))
+        elif pending:
+            futures.wait(pending.values())
 
 
 def client_of(executor: Executor) -> Any:
-    """The Dask client behind a Dask executor, or None for any other executor."""
+    """The Dask client behind a Dask executor (segshift's or distributed's), or None for any other."""
+    if isinstance(executor, DaskExecutor):
+        return executor.client
     if type(executor).__module__.split(".")[0] != "distributed":
         return None
     return getattr(executor, "_client", None)
+
+
+def as_dask_executor(executor: Executor) -> Executor:
+    """``executor``, with distributed's own executor replaced by a :class:`DaskExecutor` of the same client."""
+    client = client_of(executor)
+    if client is None or isinstance(executor, DaskExecutor):
+        return executor
+    return DaskExecutor(client, **getattr(executor, "_kwargs", {}))
 
 
 def capacity(client: Any) -> Callable[[], int]:

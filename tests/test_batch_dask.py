@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, wait
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,91 @@ def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_p
     for rel in names:
         with Image.open(out / labels_of(rel)) as im:
             assert im.size == (160, 120) and np.asarray(im).max() >= 1
+
+
+# -- the executor ----------------------------------------------------------- #
+
+
+def _slow_add(a: int, b: int, seconds: float = 0.0) -> int:
+    time.sleep(seconds)
+    return a + b
+
+
+def _fail() -> None:
+    raise ValueError("no good")
+
+
+def waiting_forever(client):
+    """An executor whose tasks wait for a worker that never comes (so that they occupy none)."""
+    return cluster.executor(client, workers=["tcp://127.0.0.1:9"], allow_other_workers=False)
+
+
+def test_the_executor_hands_over_results_errors_and_the_clusters_cancels(client):
+    pool = cluster.executor(client)
+    assert pool.submit(_slow_add, 1, 2).result(timeout=30) == 3
+    assert pool.submit(_slow_add, 1, 2, seconds=0.01).result(timeout=30) == 3
+    with pytest.raises(ValueError, match="no good"):
+        pool.submit(_fail).result(timeout=30)
+    pool = waiting_forever(client)
+    slow = pool.submit(_slow_add, 1, 2)
+    client.cancel(list(pool._pending))  # the cluster cancels it (a restart, another client)
+    done, _ = wait([slow], timeout=30)
+    assert slow in done and slow.cancelled()
+
+
+def test_cancelling_a_future_cancels_its_task(client):
+    pool = waiting_forever(client)
+    slow = pool.submit(_slow_add, 1, 2)
+    (task,) = pool._pending
+    assert slow.cancel()
+    deadline = time.monotonic() + 30
+    while task.status != "cancelled" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert task.status == "cancelled"
+    done, _ = wait([slow], timeout=30)  # and it counts as done
+    assert slow in done
+
+
+def test_a_cancel_that_lands_as_the_task_finishes_drops_its_outcome(client):
+    """The race behind a traceback CI printed: the task finished, its outcome is on its way, and
+    the future is cancelled first. Dask then hands the outcome over (as it does from its callback
+    thread); the future stays cancelled, without an error, and ``wait`` counts it as done."""
+    pool = cluster.executor(client)
+    task = client.submit(_slow_add, 1, 2, pure=False)
+    assert task.result(timeout=30) == 3
+    future = Future()
+    assert future.cancel()
+    pool._hand_over(task, future)
+    assert future.cancelled()
+    done, _ = wait([future], timeout=0)
+    assert future in done
+
+
+def test_a_clients_own_executor_is_replaced_with_its_client_and_options(client):
+    own = client.get_executor(pure=False, retries=2)
+    pool = cluster.as_dask_executor(own)
+    assert isinstance(pool, cluster.DaskExecutor) and pool.client is client
+    assert pool._kwargs == {"pure": False, "retries": 2}
+    assert cluster.as_dask_executor(pool) is pool
+    assert cluster.client_of(pool) is client and cluster.client_of(own) is client
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as threads:
+        assert cluster.as_dask_executor(threads) is threads and cluster.client_of(threads) is None
+
+
+def test_shutdown_waits_for_the_tasks_or_cancels_them(client):
+    pool = cluster.executor(client)
+    quick = pool.submit(_slow_add, 1, 2, seconds=0.2)
+    pool.shutdown(wait=True)
+    assert quick.done() and quick.result() == 3
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(_slow_add, 1, 2)
+    pool = waiting_forever(client)
+    slow = pool.submit(_slow_add, 1, 2)
+    pool.shutdown(wait=False)
+    done, _ = wait([slow], timeout=30)
+    assert slow in done and slow.cancelled()
 
 
 def test_an_unreachable_scheduler_is_one_line_within_the_timeout(capsys, tmp_path):
