@@ -146,6 +146,29 @@ def _plateau(hierarchy, t0: float, width: float) -> int:
     return int(np.argmax(score))
 
 
+def _effective_floor(hierarchy, fewest: float) -> int:
+    """The default's level, or a finer one where it leaves fewer than ``fewest`` effective regions.
+
+    The effective number of regions, (sum of areas)^2 / sum of squared areas,
+    is one over the chance that two random pixels share a region (what the
+    Rand index counts); it stays low when one region covers most of the photo.
+    """
+    from segshift.hierarchy import auto_scale
+
+    n = hierarchy.n_finest
+    size = np.concatenate([hierarchy.areas.astype(np.float64), np.zeros(max(n - 1, 0))])
+    squares = np.empty(len(hierarchy.merges) + 1)
+    squares[0] = (size[:n] ** 2).sum()
+    for i, (a, b) in enumerate(hierarchy.merges):
+        squares[i + 1] = squares[i] + 2 * size[a] * size[b]
+        size[n + i] = size[a] + size[b]
+    effective = size[:n].sum() ** 2 / squares
+    merges = auto_scale(hierarchy)
+    if effective[merges] >= fewest:
+        return merges
+    return int(np.flatnonzero(effective >= fewest)[-1]) if effective[0] >= fewest else 0
+
+
 def pickers():
     """Scale pickers scored with --hierarchy: name -> f(hierarchy) -> number of merges."""
     from segshift.hierarchy import AUTO, auto_scale
@@ -158,6 +181,8 @@ def pickers():
         out[f"fraction {alpha:g} of the top height"] = (
             lambda h, a=alpha: h.merges_for(threshold=a * float(h.heights[-1])) if len(h.heights) else 0
         )
+    for fewest in (2.0, 3.0):
+        out[f"default, >= {fewest:g} effective regions"] = lambda h, k=fewest: _effective_floor(h, k)
     return out
 
 
