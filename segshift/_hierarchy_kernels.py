@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
-from ._pointset_kernels import _nearest
+from ._pointset_kernels import _nearest, nearest_into
 from ._region_kernels import _find
 
 
@@ -491,23 +491,12 @@ def lloyd(points, centres, iterations):
     return centres
 
 
-#: Pixels per task of nearest_codes' parallel loop.
-QUANTISE_CHUNK = 4096
-
-
-@numba.njit(**JIT_PARALLEL)
 def nearest_codes(points, centres):
     """(N,) int32: the nearest of ``centres`` (k, d; float64, or float32 for
     float32 distances) to each row of ``points`` (N, d: colours or other
     features; any strides), first on ties, found in parallel."""
-    total = points.shape[0]
-    k = centres.shape[0]
-    transposed = np.ascontiguousarray(centres.T)
-    codes = np.empty(total, dtype=np.int32)
-    for task in numba.prange((total + QUANTISE_CHUNK - 1) // QUANTISE_CHUNK):
-        dist = np.empty(k, dtype=transposed.dtype)
-        for p in range(task * QUANTISE_CHUNK, min(total, (task + 1) * QUANTISE_CHUNK)):
-            codes[p] = _nearest(points, p, transposed, dist)
+    codes = np.empty(points.shape[0], dtype=np.int32)
+    nearest_into(points, centres, codes, np.empty(0))
     return codes
 
 

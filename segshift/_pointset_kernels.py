@@ -249,24 +249,34 @@ def _nearest(points, p, transposed, dist):
     return code
 
 
-#: Points per task of nearest's parallel loop.
+#: Points per task of nearest_into's parallel loop.
 NEAREST_CHUNK = 4096
 
 
 @njit(**JIT_PARALLEL)
-def nearest(points, centres):
-    """Index of the nearest centre (k, d) to each point (n, d) (first on ties) and its squared distance."""
+def nearest_into(points, centres, labels, dist2):
+    """The nearest of ``centres`` (k, d) to each row of ``points`` (n, d;
+    any strides), first on ties, into ``labels`` (n,) of any integer type,
+    and its squared distance into ``dist2`` (n,) unless that is empty; in
+    parallel, NEAREST_CHUNK points a task. The distances are in the
+    centres' precision (float32 centres: twice the SIMD lanes)."""
     n = points.shape[0]
     k = centres.shape[0]
     transposed = np.ascontiguousarray(centres.T)
-    labels = np.empty(n, dtype=np.int64)
-    dist2 = np.empty(n)
     for task in prange((n + NEAREST_CHUNK - 1) // NEAREST_CHUNK):
         dist = np.empty(k, dtype=transposed.dtype)
         for i in range(task * NEAREST_CHUNK, min(n, (task + 1) * NEAREST_CHUNK)):
             arg = _nearest(points, i, transposed, dist)
             labels[i] = arg
-            dist2[i] = dist[arg]
+            if dist2.shape[0] > 0:
+                dist2[i] = dist[arg]
+
+
+def nearest(points, centres):
+    """Index of the nearest centre (k, d) to each point (n, d) (first on ties) and its squared distance."""
+    labels = np.empty(points.shape[0], dtype=np.int64)
+    dist2 = np.empty(points.shape[0])
+    nearest_into(points, centres, labels, dist2)
     return labels, dist2
 
 

@@ -295,7 +295,6 @@ def perimeters(labels, n):
     return out
 
 
-
 @numba.njit(**JIT)
 def extents(labels, n):
     """Each region's pixel-coordinate sums and box, in one raster pass:
