@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from ._config import JIT_PARALLEL, JIT_SIMD
+from ._interrupt import interrupted
 from ._filter_kernels import (
     ACC_MIN,
     GAUSSIAN,
@@ -148,7 +149,7 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
                        raw_units, modes, escaped):
     """Climbs from the pixels of rows i0..i1-1, columns j0..j1-1, in tiles of
     TILE_ROWS x TILE_COLS climbs (as segshift._tile_kernels.filter_block).
-    modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool."""
+    modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool. Stops early on Ctrl-C."""
     bands = planes.shape[0]
     span = window_span(hs, width)
     rows = i1 - i0
@@ -163,6 +164,8 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
         b0 = j0 + (t % tiles_across) * TILE_COLS
         escaped[t] = False
         for i in range(a0, min(i1, a0 + TILE_ROWS)):
+            if interrupted():  # Ctrl-C: modes left unset; the caller checks (segshift._interrupt)
+                break
             for j in range(b0, min(j1, b0 + TILE_COLS)):
                 if climb_bands(planes, stride, pad, bounds, height, width, i, j, hs, hr, kernel, eps, max_iter,
                                raw_units, acc, centre, out) < 0:

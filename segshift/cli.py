@@ -697,6 +697,32 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _filter_progress(args: argparse.Namespace):
+    """The ``progress`` callback of one ``segment`` run: a tqdm bar on stderr
+    (a terminal only, not with --quiet), shown once the filter has run for a
+    couple of seconds, gone when it ends."""
+    bar: Any = None
+    if args.quiet or not _isatty(sys.stderr):
+        yield None  # the filter then runs in one call
+        return
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="mean shift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _cmd_segment(args: argparse.Namespace) -> int:
     from .segment import segment
 
@@ -728,7 +754,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    seg = segment(args.input, **_params(args))
+    with _filter_progress(args) as progress:
+        seg = segment(args.input, **_params(args), progress=progress)
     log.debug("%s: %dx%d, %d regions in %.2f s", args.input, *seg.shape[::-1], seg.n_regions, seg.seconds)
     # Encode everything first, then write: all the outputs or none of them.
     encoded = []
@@ -1111,6 +1138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 success, 1 failure, 2 bad arguments, 130 interrupted.
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while parsing the arguments, or logging the error of another
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -1120,9 +1154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose or 0, bool(args.quiet), debug)
     try:
         from ._compile import compile_notice
+        from ._interrupt import interruptible
 
-        with compile_notice(lambda: log.info(COMPILING)):
-            return int(args.func(args))
+        # Ctrl-C stops the compiled kernels too, and always ends in KeyboardInterrupt
+        with interruptible() as interrupt, compile_notice(lambda: log.info(COMPILING)):
+            code = int(args.func(args))
+            interrupt.handled = code == EXIT_INTERRUPTED  # a batch that stopped cleanly said so itself
+            return code
     except ParameterError as exc:
         log.error("%s", _one_line(exc), exc_info=debug)
         return EXIT_USAGE

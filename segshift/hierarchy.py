@@ -53,6 +53,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _hierarchy_kernels as _kernels
+from . import _interrupt
 from .errors import ParameterError
 
 #: Terms of the dissimilarity (see the module's description), chosen on 60
@@ -173,6 +174,7 @@ class Hierarchy:
         out = np.zeros(labels.shape)
         missed = np.zeros(labels.shape, dtype=np.uint8)
         _kernels.ucm_pixels(labels, n, keys, np.ascontiguousarray(self.edge_heights, dtype=np.float64), out, missed)
+        _interrupt.check()  # the kernel stops early on Ctrl-C
         ys, xs = np.nonzero(missed)
         if len(ys):
             for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):
@@ -446,6 +448,7 @@ def colour_affinity(
     """
     codes = np.ascontiguousarray(codes, dtype=np.int32)
     counts = _kernels.cooccurrence(codes, int(bins), max(1, int(radius)))
+    _interrupt.check()  # the kernel stops early on Ctrl-C
     counts += smoothing * max(counts.sum(), 1.0) / (bins * bins)
     joint = counts / counts.sum()
     marginal = joint.sum(axis=1)

@@ -7,11 +7,13 @@ regions (connect, fuse, prune) -> :class:`Segmentation` (renders itself).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _interrupt
 from . import regions as _regions
 from . import render
 from . import resolution as _resolution
@@ -208,6 +210,7 @@ class Segmentation:
         return f"Segmentation({w}x{h}, n_regions={self.n_regions}, params={self.params})"
 
 
+@_interrupt.interruptible()
 def segment(
     image: ImageSource,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],
@@ -223,6 +226,7 @@ def segment(
     resolution: str = DEFAULTS["resolution"],
     scale: str = DEFAULTS["scale"],
     n_regions: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
@@ -308,6 +312,10 @@ def segment(
     n_regions : int, optional
         Return the level of the hierarchy with exactly this many regions
         (or the finest level, when it has fewer) instead of the automatic one.
+    progress : callable, optional
+        ``progress(done, total)``: the mean-shift filter's climbs done and to
+        do, reported about a hundred times (the filter is most of a large
+        image's run); see :func:`segshift.meanshift.filter_image`.
 
     Returns
     -------
@@ -320,6 +328,9 @@ def segment(
         is not an image.
     OSError
         For a file that cannot be read as an image.
+    KeyboardInterrupt
+        On Ctrl-C (in the main thread), within about a second at any stage,
+        the compiled kernels included.
 
     References
     ----------
@@ -374,6 +385,7 @@ def segment(
         luv, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat,
         speedup=work.speedup,
         overwrite_input=scale == "fixed",  # the hierarchy's colour histograms read luv; else its memory takes the modes
+        progress=progress,
     )
     if scale == "fixed":
         seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
