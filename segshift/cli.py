@@ -1187,5 +1187,30 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_FAILURE
 
 
+def run() -> None:
+    """The ``segshift`` program: :func:`main`, then exit with its status.
+
+    Once the command is done a Ctrl-C changes nothing (it is ignored, and
+    one that came before is status 130). An interrupted run exits at once,
+    skipping Python's shutdown, which spends about a second finalising the
+    compiled kernels; every output and temporary file was dealt with before.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt:  # after main returned
+        code = EXIT_INTERRUPTED
+    with contextlib.suppress(ValueError):  # (not the main thread)
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if code == EXIT_INTERRUPTED:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
