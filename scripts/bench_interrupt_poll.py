@@ -3,7 +3,9 @@
 Compiles a copy of ``_filter_kernels.filter_tiles`` without its poll of
 :func:`segshift._interrupt.interrupted` (same source otherwise, same numba
 flags) and times both on one image, alternating, REPEATS times each; the
-figure is the ratio of the medians (with poll / without). Writes
+figure is the ratio of the medians (with poll / without). Also times
+:func:`segshift.meanshift.filter_image` with a progress callback (its tiles
+in about a hundred calls) against without (one call). Writes
 docs/benchmarks/interrupt_poll.json with the command, machine and date.
 
 Usage::
@@ -32,9 +34,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segshift import _filter_kernels as fk  # noqa: E402
-from segshift._config import JIT_PARALLEL  # noqa: E402
-from segshift.loader import load_image, rgb_to_luv  # noqa: E402
+from segshift import _filter_kernels as fk
+from segshift._config import JIT_PARALLEL
+from segshift.loader import load_image, rgb_to_luv
+from segshift.meanshift import filter_image
 
 
 def without_poll():
@@ -56,7 +59,8 @@ def without_poll():
     body = "\n".join(line for line in kept if not line.startswith("@"))
     assert "interrupted" not in body
     namespace = dict(vars(fk))
-    exec(compile(body, "<filter_tiles without poll>", "exec"), namespace)
+    # the kernel's own source, less its two poll lines
+    exec(compile(body, "<filter_tiles without poll>", "exec"), namespace)  # noqa: S102
     return numba.njit(**dict(JIT_PARALLEL, cache=False))(namespace["filter_tiles"])
 
 
@@ -95,6 +99,21 @@ def main() -> None:
             "ratio_of_medians": round(statistics.median(times["poll"]) / statistics.median(times["no_poll"]), 4),
         }
         print(name, results[name], flush=True)
+    # The filter with a progress callback runs its tiles in about a hundred
+    # calls (meanshift.PROGRESS_CALLS): what that costs against one call.
+    times = {"one_call": [], "progress": []}
+    for _ in range(options.repeats):
+        for key in times:
+            start = time.perf_counter()
+            progress = (lambda done, total: None) if key == "progress" else None
+            filter_image(luv, 7.0, 6.5, compat="edison", progress=progress)
+            times[key].append(time.perf_counter() - start)
+    results["progress_calls_vs_one_call"] = {
+        "seconds_progress": [round(t, 4) for t in times["progress"]],
+        "seconds_one_call": [round(t, 4) for t in times["one_call"]],
+        "ratio_of_medians": round(statistics.median(times["progress"]) / statistics.median(times["one_call"]), 4),
+    }
+    print("progress", results["progress_calls_vs_one_call"], flush=True)
     document = {
         "command": "python scripts/bench_interrupt_poll.py " + " ".join(sys.argv[1:]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -107,7 +126,8 @@ def main() -> None:
         },
         "image": f"astronaut.jpg scaled to {width}x{height}",
         "what": "filter_tiles over the whole image with its per-tile-row poll of the Ctrl-C flag, "
-                "and a copy compiled without it; ratio > 1 means the poll costs",
+                "and a copy compiled without it (ratio > 1: the poll costs); and filter_image "
+                "(EDISON convergence) with a progress callback (about 100 calls) against without (one call)",
         "results": results,
     }
     options.out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ import numba
 import numpy as np
 
 from ._config import JIT_PARALLEL, JIT_SIMD
-from ._interrupt import interrupted
 from ._filter_kernels import (
     ACC_MIN,
     GAUSSIAN,
@@ -26,6 +25,7 @@ from ._filter_kernels import (
     window_reach,
     window_span,
 )
+from ._interrupt import interrupted
 
 
 @numba.njit(**JIT_SIMD)

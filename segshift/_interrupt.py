@@ -37,9 +37,12 @@ from collections.abc import Iterator
 import numpy as np
 from llvmlite import binding as _llvm
 from llvmlite import ir as _ir
+from numba import njit as _njit
 from numba import types as _types
 from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic as _intrinsic
+
+from ._config import JIT
 
 _SYMBOL = "segshift_interrupt_flag"
 
@@ -60,11 +63,6 @@ def _load_flag(typingctx):
         return builder.load_atomic(flag, "monotonic", 4)
 
     return _types.int32(), codegen
-
-
-from numba import njit as _njit  # noqa: E402  (after the intrinsic it compiles)
-
-from ._config import JIT  # noqa: E402
 
 
 @_njit(inline="always", **JIT)

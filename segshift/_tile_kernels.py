@@ -11,7 +11,6 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
-from ._interrupt import interrupted
 from ._filter_kernels import (
     MEMO_SIZE,
     TILE_COLS,
@@ -21,6 +20,7 @@ from ._filter_kernels import (
     tile_scratch,
     window_span,
 )
+from ._interrupt import interrupted
 
 
 @numba.njit(**JIT_PARALLEL)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _interrupt
 from . import regions as _regions
 from . import render
 from . import resolution as _resolution
+from ._interrupt import interruptible
 from .errors import ParameterError
 from .hierarchy import (
     COST,
@@ -210,7 +210,7 @@ class Segmentation:
         return f"Segmentation({w}x{h}, n_regions={self.n_regions}, params={self.params})"
 
 
-@_interrupt.interruptible()
+@interruptible()
 def segment(
     image: ImageSource,
     spatial_radius: float | None = DEFAULTS["spatial_radius"],

@@ -53,8 +53,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _band_kernels as _bk
-from . import _interrupt
 from . import _filter_kernels as _fk
+from . import _interrupt
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import regions as _regions

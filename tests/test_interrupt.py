@@ -26,9 +26,9 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
+from conftest import PHOTOS, cli_taking_ctrl_c, make_photos
 from PIL import Image
 
-from conftest import PHOTOS, cli_taking_ctrl_c, make_photos
 from segshift import _interrupt
 from segshift.meanshift import filter_image
 from segshift.segment import segment
@@ -167,17 +167,14 @@ def test_interruptible_turns_a_lost_or_wrapped_interrupt_into_keyboardinterrupt(
         except KeyboardInterrupt as exc:
             raise SystemError("returned a result with an exception set") from exc
 
-    with pytest.raises(KeyboardInterrupt):
-        with _interrupt.interruptible():
-            wrapped()
+    with pytest.raises(KeyboardInterrupt), _interrupt.interruptible():
+        wrapped()
     # A SIGINT whose KeyboardInterrupt was lost (raised in a finaliser): still raised at the end
-    with pytest.raises(KeyboardInterrupt):
-        with _interrupt.interruptible():
-            _interrupt.FLAG[0] = 1
+    with pytest.raises(KeyboardInterrupt), _interrupt.interruptible():
+        _interrupt.FLAG[0] = 1
     assert _interrupt.FLAG[0] == 0  # cleared at the end of the block
-    with pytest.raises(ValueError):  # other errors pass unchanged
-        with _interrupt.interruptible():
-            raise ValueError("bad")
+    with pytest.raises(ValueError, match="bad"), _interrupt.interruptible():  # other errors pass unchanged
+        raise ValueError("bad")
 
 
 @numba.njit(nogil=True)
@@ -198,12 +195,12 @@ def test_sigint_stops_a_running_kernel():
     previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))  # does not raise
     try:
         timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-        with pytest.raises(KeyboardInterrupt):  # raised by the block: the handler did not
-            with _interrupt.interruptible():
-                timer.start()
-                started = time.monotonic()
-                polls = _spin(limit)
-                seconds = time.monotonic() - started
+        # raised by the block: the handler did not
+        with pytest.raises(KeyboardInterrupt), _interrupt.interruptible():
+            timer.start()
+            started = time.monotonic()
+            polls = _spin(limit)
+            seconds = time.monotonic() - started
     finally:
         signal.signal(signal.SIGINT, previous)
     assert polls < limit and seconds < LATENCY_BOUND
