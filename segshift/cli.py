@@ -1190,26 +1190,32 @@ def _main(argv: Sequence[str] | None) -> int:
 def run() -> None:
     """The ``segshift`` program: :func:`main`, then exit with its status.
 
-    Once the command is done a Ctrl-C changes nothing (it is ignored, and
-    one that came before is status 130). An interrupted run exits at once,
-    skipping Python's shutdown, which spends about a second finalising the
-    compiled kernels; every output and temporary file was dealt with before.
+    Once the command is done, a Ctrl-C only turns the status into 130 (the
+    outputs are whole by then). The program leaves as Python's shutdown
+    would (threads joined, ``atexit`` functions run, streams flushed) but
+    skips its last part, finalising every object, which takes about a second
+    once the compiled kernels are loaded and would let a Ctrl-C kill the
+    process (or be ignored) after the status was decided.
     """
+    import atexit
+    import signal
+    import threading
+
+    late: list[int] = []
     try:
         code = main()
     except KeyboardInterrupt:  # after main returned
         code = EXIT_INTERRUPTED
     with contextlib.suppress(ValueError):  # (not the main thread)
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if code == EXIT_INTERRUPTED:
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(code)
-    sys.exit(code)
+        signal.signal(signal.SIGINT, lambda signum, frame: late.append(signum))
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()  # non-daemon threads, as Python's shutdown would
+    atexit._run_exitfuncs()  # logging, worker pools, executors
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED if late else code)
 
 
 if __name__ == "__main__":
