@@ -130,7 +130,7 @@ def test_every_output_kind(capsys, photo, tmp_path):
     assert (code, out, err) == (0, "", "")
     assert run(capsys, "segment", photo, "--labels", paths["npy"], "-s", "5", "-r", "8", "-m", "10",
                "--kernel", "gaussian")[0] == 0
-    seg = segment(photo, 5, 8, 10, kernel="gaussian")
+    seg = segment(photo, spatial_radius=5, range_radius=8, min_size=10, kernel="gaussian")
 
     with Image.open(paths["labels"]) as im:
         assert im.mode.startswith("I;16")  # 16-bit grayscale PNG
@@ -143,8 +143,8 @@ def test_every_output_kind(capsys, photo, tmp_path):
     stats = json.loads(paths["stats"].read_text())
     # The options given, and the defaults for the rest.
     assert stats["params"] == {"spatial_radius": 5.0, "range_radius": 8.0, "min_size": 10, "kernel": "gaussian",
-                               "compat": DEFAULTS["compat"], "speedup": DEFAULTS["speedup"],
-                               "resolution": DEFAULTS["resolution"], "scale": DEFAULTS["scale"]}
+                               "compat": "edison", "speedup": "none", "resolution": "auto", "scale": "auto",
+                               "n_regions": None, "tol": 0.01, "max_iter": 100, "region_colour": "mean"}
     assert (stats["width"], stats["height"]) == (80, 60)
     assert stats["n_regions"] == seg.n_regions == len(stats["regions"])
     assert stats["seconds"] > 0 and stats["input"] == str(photo)
@@ -153,8 +153,8 @@ def test_every_output_kind(capsys, photo, tmp_path):
         k = region["label"]
         mask = seg.labels == k
         assert region["area"] == mask.sum()
-        assert region["rgb"] == seg.modes_rgb[k].tolist()
-        assert np.allclose(region["luv"], seg.modes_luv[k], atol=1e-3)
+        assert region["rgb"] == seg.modes_rgb[k - seg.start_label].tolist()
+        assert np.allclose(region["luv"], seg.modes_luv[k - seg.start_label], atol=1e-3)
         x0, y0, x1, y1 = region["bbox"]
         assert mask[y0:y1, x0:x1].sum() == mask.sum()
         assert mask[y0, x0:x1].any() and mask[y1 - 1, x0:x1].any()
