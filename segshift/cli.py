@@ -667,8 +667,14 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]
     output = args.output
-    if output is None and not any(dest for _, dest in requested):
+    level_outputs = [dest for kind, dest in requested if kind != "ucm" and dest is not None]
+    if output is None and not level_outputs and (args.n_regions is not None or args.ucm is None):
+        # nothing shows a level: the mode picture does (with --regions and only --ucm too, so that
+        # --regions has its effect: the UCM holds every level, not the one asked for)
         output = f"{Path(args.input).stem}.seg.png"
+        if args.ucm is not None:
+            log.info("--regions %d: writing that level to %s (the UCM holds every level)", args.n_regions,
+                     output)
     plan = [(kind, dest) for kind, dest in [("modes", output), *requested] if dest is not None]
 
     # Check every output before doing any work.

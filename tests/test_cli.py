@@ -282,3 +282,22 @@ def test_method_options_reach_segment(capsys, photo, monkeypatch, tmp_path):
     assert params["min_size"] == 0.01
     code, _, err = run(capsys, "segment", str(photo), "--speedup", "turbo")
     assert code == 2 and "--speedup" in err
+
+
+def test_regions_with_only_a_ucm_also_writes_that_level(capsys, photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "segment", photo, "--regions", "3", "--ucm", "ucm.png")
+    assert code == 0, err
+    picture = tmp_path / f"{photo.stem}.seg.png"
+    assert (tmp_path / "ucm.png").is_file() and picture.is_file()
+    colours = np.unique(np.asarray(Image.open(picture)).reshape(-1, 3), axis=0)
+    assert len(colours) <= 3
+    assert "--regions 3" in err
+
+
+def test_more_regions_than_the_finest_level_says_so(capsys, photo, tmp_path):
+    code, out, err = run(capsys, "segment", photo, "--regions", "100000", "--stats", tmp_path / "s.json")
+    assert code == 0, err
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["n_regions"] < 100000
+    assert f"asked for 100000 regions, but the finest level of this image's hierarchy has {stats['n_regions']}" in err

@@ -241,3 +241,50 @@ def test_compat_spelled_none_in_python_as_on_the_command_line(blocks):
     b = segment(blocks[0], compat=None)
     assert a.params.compat is None
     np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def _delta_e(a, b):
+    return np.sqrt(((np.asarray(a, float) - np.asarray(b, float)) ** 2).sum(-1))
+
+
+@pytest.mark.parametrize("name", ["coffee.jpg", "chelsea.jpg", "astronaut.jpg", "rocket.jpg"])
+@pytest.mark.parametrize("scale", ["auto", "fixed"])
+def test_every_region_is_painted_with_its_pixels_mean_mode(name, scale):
+    """A region's colour is the area-weighted mean of its pixels' modes, within
+    Delta E (CIE76, in the L*u*v* of the segmentation) of 0.5, where the modes
+    are those the region's pixels climbed to (at the working resolution)."""
+    from conftest import IMAGES
+    from segshift import resolution
+    from segshift.loader import load_image, rgb_to_luv
+    from segshift.meanshift import filter_image
+
+    # the fixed scale keeps no working-resolution labels: run it where every pixel climbs
+    radius = {"auto": "auto", "fixed": 7}[scale]
+    seg = segment(IMAGES / name, scale=scale, spatial_radius=radius, start_label=0)
+    rgb = load_image(IMAGES / name)
+    p = seg.params
+    if p.relative:
+        work = resolution.plan(rgb.shape[:2], p.working_radius, p.resolution, p.speedup)
+    else:
+        work = resolution.Plan(None, float(p.spatial_radius))
+    grid = resolution.resample(rgb, work.shape) if work.shape is not None else rgb
+    modes = filter_image(rgb_to_luv(grid, compat=p.compat), work.spatial_radius, p.range_radius_value,
+                         compat=p.compat)
+    if seg.hierarchy is not None:
+        working = seg.hierarchy.cut(seg.hierarchy.n_finest - seg.n_regions)[seg.hierarchy.labels]
+    else:
+        working = seg.labels
+    counts = np.bincount(working.ravel(), minlength=seg.n_regions)
+    means = np.stack([np.bincount(working.ravel(), weights=modes[..., c].ravel(), minlength=seg.n_regions)
+                      for c in range(3)], 1) / np.maximum(counts, 1)[:, None]
+    assert _delta_e(seg.modes_luv, means).max() < 0.5
+
+
+def test_seed_colours_are_edisons_picture():
+    """region_colour='seed' keeps EDISON's colours (the labels do not change)."""
+    from conftest import IMAGES
+
+    mean = segment(IMAGES / "coffee.jpg", scale="fixed")
+    seed = segment(IMAGES / "coffee.jpg", scale="fixed", region_colour="seed")
+    np.testing.assert_array_equal(mean.labels, seed.labels)
+    assert not np.array_equal(mean.modes_rgb, seed.modes_rgb)
