@@ -116,11 +116,17 @@ Ctrl-C finishes the running files and stops (twice: stops at once). A file
 that kills its worker process (out of memory, ...) fails alone; the others
 running with it are redone. The manifest lists every input with its outputs,
 regions, seconds, status and error; a manifest kept inside IN_DIR is never
-taken as an input.
+taken as an input. One batch at a time writes into an OUT_DIR: a second one
+started meanwhile writes nothing and exits with status 1, naming the process
+that holds the folder (OUT_DIR/.segshift-batch.lock; a killed run does not
+keep it).
 
 With --scheduler ADDRESS (or --scheduler-file PATH) the files run as tasks on
 that Dask cluster, whose workers write the outputs straight to OUT_DIR (a file
-system they share with this machine); everything above holds there too. Ctrl-C
+system they share with this machine, under the same absolute paths: relative
+paths are made absolute here); everything above holds there too. A file a
+worker cannot see fails with a line naming it, and an output a worker reports
+written is recorded only once it is found here with its size. Ctrl-C
 cancels the files not finished. A file whose worker dies is moved to another
 worker; one that kills each worker it touches fails after the scheduler's
 allowed-failures (3 by default), and the others go on.
