@@ -239,8 +239,12 @@ class _CardMaker:
                 # boundaries picture, else one made here at full size (a label
                 # map is 16-bit PNG or .npy: black, or not shown at all).
                 shown = kinds.get("boundaries")
-                full = None if shown is not None else self.thumb_dir / (key + "b.png")
-                href = links[shown] if shown is not None else f"{self.thumb_url}/{url(full.name)}"
+                full: Path | None = None
+                if shown is not None:
+                    href = links[shown]
+                else:
+                    full = self.thumb_dir / (key + "b.png")
+                    href = f"{self.thumb_url}/{url(full.name)}"
                 self._boundaries(card, edges_from, href, photo_small, key, old, entry,
                                  full=full, photo=source, modes=kinds.get("modes"))
                 if first is None:  # not the label map (or stats) the first output may be
