@@ -716,8 +716,8 @@ def lock_output_folder(out_dir: PathLike) -> Iterator[Path]:
     Raises
     ------
     OutputError
-        Another run holds the folder (the message names its process), or
-        the lock file cannot be opened.
+        Another run holds the folder (the message names its process), the
+        lock file cannot be opened, or the file system has no file locks.
 
     Notes
     -----
@@ -732,7 +732,14 @@ def lock_output_folder(out_dir: PathLike) -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"{path}: cannot open the lock file ({exc.strerror or exc})") from None
     try:
-        if not _try_lock(fd):
+        try:
+            locked = _try_lock(fd)
+        except OSError as exc:  # no locks on this file system (an NFS mount without its lock service, ...)
+            raise OutputError(
+                f"{Path(out_dir)}: cannot lock the output folder ({exc.strerror or exc}); "
+                "a batch needs a folder on a file system with file locks"
+            ) from None
+        if not locked:
             holder = _lock_holder(fd)
             raise OutputError(
                 f"{Path(out_dir)}: another segshift batch{holder} is writing into this folder; "
