@@ -21,7 +21,10 @@
    temporary files of a run that was killed); a worker process that dies
    costs only the file it was segmenting;
 5. records every input (``ok``, ``skipped``, ``failed`` with a one-line
-   error, or ``interrupted``) and writes a manifest, also after Ctrl-C.
+   error, or ``interrupted``) and writes a manifest, also after Ctrl-C; an
+   ``ok`` only once its outputs are on disk here.
+
+One run at a time writes into an output folder (:func:`lock_output_folder`).
 
 A failing file (corrupt, unreadable, too large) never stops the batch.
 """
@@ -501,7 +504,12 @@ def run_batch(
         e.g. :func:`segshift.dask_cluster.executor` of a Dask client (a
         client's own ``client.get_executor()`` is replaced by that one, with
         the same client and options). It is not shut down here. Its workers write
-        the outputs; this process writes the manifest.
+        the outputs; this process writes the manifest. Paths are sent to
+        the workers absolute (a worker's working directory is its own); a
+        worker that cannot see an input or the output folder fails that
+        file with a line naming the path, and an output a worker reports
+        written counts only once it is found here, with the size written
+        (:func:`verify_outputs`).
 
     Returns
     -------
@@ -515,11 +523,21 @@ def run_batch(
     ImageReadError
         ``in_dir`` does not exist or cannot be listed.
     OutputError
-        ``out_dir`` cannot be created or written, or the manifest cannot be
+        ``out_dir`` cannot be created or written, another batch is writing
+        into it (see :func:`lock_output_folder`), or the manifest cannot be
         written.
 
     Notes
     -----
+    One run at a time writes into an output folder: the run holds
+    ``OUT_DIR/.segshift-batch.lock`` (:func:`lock_output_folder`) from
+    before it lists the inputs until the manifest is written, and a second
+    run into the folder raises at once, having written nothing. A run that
+    is killed leaves the lock file but not the lock.
+
+    Local worker processes end with this process, however it ends
+    (:func:`segshift.runner.die_with_parent`).
+
     Ctrl-C (KeyboardInterrupt) stops the run cleanly: no new file is
     started, the files being segmented are finished (a second Ctrl-C
     terminates the workers and removes their temporary files), every
