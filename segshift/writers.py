@@ -758,7 +758,7 @@ def _encode_tiff(handle: IO[bytes], rows: Rows, budget: int) -> None:
     bigtiff = rows.height * rows.width * rows.pixel_bytes > BIGTIFF_BYTES
     tifffile.imwrite(handle, data=tiles(), shape=rows.shape, dtype=rows.dtype, tile=(tile, tile),
                      photometric=photometric, compression="zlib", compressionargs={"level": ZLIB_LEVEL},
-                     predictor=True, bigtiff=bigtiff, metadata=None, maxworkers=1)
+                     predictor=np.dtype(rows.dtype).kind in "ui", bigtiff=bigtiff, metadata=None, maxworkers=1)
 
 
 #: Pillow's save options for the formats it encodes.
@@ -821,6 +821,10 @@ def _write_rows(path: PathLike, ext: str, rows: Rows, budget: int, *, text: Mapp
                 out.flush()
             finally:
                 del out
+        return Path(path)
+    if ext in (".tif", ".tiff"):  # tifffile wants a file with a name
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            _encode(handle, ext, rows, budget, text=text)
         return Path(path)
     with atomic_open(path, "wb") as handle:
         _encode(handle, ext, rows, budget, text=text)
