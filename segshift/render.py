@@ -19,6 +19,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import ParameterError
+
 #: The diagonal, in pixels, of the screen a picture is assumed to be viewed
 #: on when shown whole: a 1920 x 1080 screen's (2202.9), rounded up.
 SCREEN_DIAGONAL = 2203
@@ -55,7 +57,7 @@ def colour_table(colours: NDArray[np.uint8], start_label: int = 0) -> NDArray[np
     regions and black where they are nodata."""
     colours = np.asarray(colours, dtype=np.uint8)
     if start_label < 0:
-        raise ValueError(f"start_label must be >= 0, got {start_label}")
+        raise ParameterError(f"start_label must be >= 0, got {start_label}")
     if start_label == 0:
         return colours
     return np.concatenate([np.zeros((start_label, colours.shape[1]), dtype=np.uint8), colours])
@@ -64,7 +66,13 @@ def colour_table(colours: NDArray[np.uint8], start_label: int = 0) -> NDArray[np
 def mode_rows(labels: NDArray[np.integer], table: NDArray[np.uint8], y0: int, y1: int) -> NDArray[np.uint8]:
     """Rows ``y0..y1-1`` of a picture painted by label: ``table[labels[y0:y1]]``
     (``table`` from :func:`colour_table`). ``labels`` may be a memory map."""
-    return table[np.asarray(labels[y0:y1])]
+    strip = np.asarray(labels[y0:y1])
+    try:
+        return table[strip]
+    except IndexError:
+        raise ParameterError(
+            f"labels must be between 0 and {len(table) - 1} (regions and nodata), got {strip.min()} to {strip.max()}"
+        ) from None
 
 
 def boundary_thickness(height: int, width: int) -> int:
@@ -124,7 +132,7 @@ def draw_boundaries(
 def check_thickness(thickness) -> int:
     """Validate a boundary thickness: an integer >= 1."""
     if isinstance(thickness, bool) or not isinstance(thickness, (int, np.integer)) or thickness < 1:
-        raise ValueError(f"thickness must be an integer >= 1, got {thickness!r}")
+        raise ParameterError(f"thickness must be an integer >= 1, got {thickness!r}")
     return int(thickness)
 
 

@@ -41,13 +41,12 @@ import contextlib
 import csv
 import io
 import json
-import math
 import os
 import struct
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Union
@@ -449,8 +448,6 @@ ZLIB_LEVEL = 6
 BIGTIFF_BYTES = 2**31
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: |v| of a filtered byte read as a signed one: the usual PNG filter heuristic.
-_FILTER_COST = np.minimum(np.arange(256), 256 - np.arange(256)).astype(np.uint8)
 
 
 def default_memory_limit() -> int:
@@ -534,7 +531,7 @@ class Rows:
         strip = np.asarray(strip)
         shape = (rows,) + self.shape[1:]
         if strip.shape != shape:
-            raise ValueError(f"a strip of {rows} rows has shape {strip.shape}, expected {shape}")
+            raise ParameterError(f"a strip of {rows} rows has shape {strip.shape}, expected {shape}")
         return strip.astype(self.dtype, copy=False)
 
 
@@ -764,8 +761,8 @@ def _encode_tiff(handle: IO[bytes], rows: Rows, budget: int) -> None:
 #: Pillow's save options for the formats it encodes.
 _PILLOW_OPTIONS: dict[str, dict[str, Any]] = {
     # JPEG at quality 95 with 4:4:4 chroma so that region edges stay sharp; WebP lossless
-    "JPEG": dict(quality=95, subsampling=0),
-    "WEBP": dict(lossless=True),
+    "JPEG": {"quality": 95, "subsampling": 0},
+    "WEBP": {"lossless": True},
     "BMP": {},
 }
 

@@ -9,7 +9,6 @@ several memory limits: from one row a strip to the whole picture at once.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import struct
@@ -191,6 +190,16 @@ def test_tiff_bytes_do_not_depend_on_strips_when_tiles_fit(tmp_path, seg):
         assert page.is_tiled and page.tilewidth == writers.TIFF_TILE and page.compression == 8  # zlib
     with Image.open(tmp_path / "m.tif") as im:  # readable by Pillow (libtiff) too
         np.testing.assert_array_equal(np.asarray(im), expected("modes", seg))
+
+
+def test_bigtiff_when_large(tmp_path, seg, monkeypatch):
+    writers.write_output("labels", tmp_path / "small.tif", seg)
+    monkeypatch.setattr(writers, "BIGTIFF_BYTES", seg.shape[0] * seg.shape[1] * 4 - 1)  # as if over 2 GB
+    writers.write_output("labels", tmp_path / "big.tif", seg, memory_limit=60_000)
+    for name, big in (("small.tif", False), ("big.tif", True)):
+        with tifffile.TiffFile(tmp_path / name) as tif:
+            assert tif.is_bigtiff == big
+            np.testing.assert_array_equal(tif.asarray(), seg.labels)
 
 
 def test_labels_numbered_from_one(tmp_path, seg):
