@@ -511,7 +511,8 @@ class Rows:
     def strip_rows(self, budget: int, extra: int = 0) -> int:
         """Rows of a strip that, made and encoded at ``extra`` more bytes a pixel, fit ``budget`` bytes."""
         per_row = max(1, self.width) * (self.cost + extra)
-        return max(1, int(budget) // per_row - 2 * self.overlap)
+        # a tenth is left to what is not counted by the pixel (buffers, the encoders' state)
+        return max(1, int(budget) * 9 // 10 // per_row - 2 * self.overlap)
 
     def strips(self, rows: int, y0: int = 0, y1: int | None = None) -> Iterator[tuple[int, NDArray[Any]]]:
         """(first row, strip) of ``rows`` rows (the last may be shorter) from ``y0`` to ``y1``."""
@@ -525,6 +526,7 @@ class Rows:
         out = np.empty(self.shape, dtype=self.dtype)
         for y0, strip in self.strips(self.strip_rows(budget)):
             out[y0:y0 + len(strip)] = strip
+            del strip  # before the next is made: one strip at a time
         return out
 
     def _checked(self, strip: NDArray[Any], rows: int) -> NDArray[Any]:
@@ -624,6 +626,7 @@ def _label_range(labels: NDArray[np.integer], budget: int) -> tuple[int, int]:
         if strip.size:
             lows.append(int(strip.min()))
             tops.append(int(strip.max()))
+        del strip
     return (min(lows), max(tops)) if lows else (0, -1)
 
 
@@ -744,6 +747,7 @@ def _encode_tiff(handle: IO[bytes], rows: Rows, budget: int) -> None:
             h = min(tile, rows.height - ty)
             for y0, part in rows.strips(strip, ty, ty + h):
                 band[y0 - ty:y0 - ty + len(part)] = part
+                del part
             band[h:] = 0
             for tx in range(0, rows.width, tile):
                 w = min(tile, rows.width - tx)
@@ -815,6 +819,7 @@ def _write_rows(path: PathLike, ext: str, rows: Rows, budget: int, *, text: Mapp
             try:
                 for y0, strip in rows.strips(rows.strip_rows(budget)):
                     out[y0:y0 + len(strip)] = strip
+                    del strip
                 out.flush()
             finally:
                 del out
@@ -956,6 +961,7 @@ def _ucm_as(ucm: NDArray[np.floating], ext: str, budget: int) -> tuple[Rows, dic
     for _, strip in rows.strips(rows.strip_rows(budget)):
         if strip.size:
             top = max(top, float(strip.max()))
+        del strip
     return ucm_rows(ucm, top), {"segshift:ucm_max": repr(top)}
 
 
