@@ -43,17 +43,10 @@ from ._compile import warm_up
 from .dask_cluster import as_dask_executor, client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from .meanshift import check_compat, check_kernel, check_positive, check_speedup
-from .resolution import check_resolution
+from .meanshift import check_positive
+from .params import Params
 from .runner import Runner, capacity_of, default_jobs
-from .segment import (
-    DEFAULTS,
-    check_min_size,
-    check_n_regions,
-    check_scale,
-    check_spatial_radius,
-    scale_defaults,
-)
+from .segment import _params_from, check_start_label
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -408,16 +401,21 @@ def plan_outputs(
 def run_batch(
     in_dir: PathLike,
     out_dir: PathLike,
-    spatial_radius: float | None = DEFAULTS["spatial_radius"],
+    *,
+    spatial_radius: float | str | None = "auto",
     range_radius: float | None = None,
     min_size: float | None = None,
-    *,
-    kernel: str = DEFAULTS["kernel"],
-    compat: str | None = DEFAULTS["compat"],
-    speedup: str = DEFAULTS["speedup"],
-    resolution: str = DEFAULTS["resolution"],
-    scale: str = DEFAULTS["scale"],
+    scale: str = "auto",
     n_regions: int | None = None,
+    kernel: str = "uniform",
+    compat: str | None = "edison",
+    speedup: str = "none",
+    resolution: str = "auto",
+    tol: float = 0.01,
+    max_iter: int = 100,
+    region_colour: str = "mean",
+    params: Params | None = None,
+    start_label: int = 1,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     outputs: Sequence[str] = ("modes",),
     image_format: str = ".png",
@@ -441,10 +439,11 @@ def run_batch(
         Folder for the outputs, created if needed; the folder structure of
         ``in_dir`` is mirrored there (see :func:`plan_outputs`). It may lie
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
-    spatial_radius, range_radius, min_size, kernel, compat, speedup, resolution, max_pixels
-        As for :func:`segshift.segment`; checked before anything is done.
-    scale, n_regions
-        The level of the region hierarchy written (see :func:`segshift.segment`).
+    spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour, params
+        The algorithm's options (:class:`segshift.Params`), as for
+        :func:`segshift.segment`; checked before anything is done.
+    start_label, max_pixels
+        As for :func:`segshift.segment`.
     outputs : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
         What to write for each image: the mode-colour picture, the input with
         region boundaries, the label map, the ultrametric contour map of the
@@ -521,20 +520,11 @@ def run_batch(
     {'ok': 18, 'skipped': 0, 'failed': 2, 'interrupted': 0}
     """
     start = time.perf_counter()
-    scale = check_scale(scale)
-    chosen = scale_defaults(scale, range_radius=range_radius, min_size=min_size)
-    params = dict(
-        spatial_radius=check_spatial_radius(spatial_radius),
-        range_radius=check_positive("range_radius", chosen["range_radius"]),
-        min_size=check_min_size(chosen["min_size"]),
-        kernel=kernel,
-        compat=check_compat(compat),
-        speedup=check_speedup(speedup),
-        resolution=check_resolution(resolution),
-        scale=scale,
-        n_regions=check_n_regions(n_regions, scale),
-    )
-    check_kernel(kernel)
+    model = _params_from(params, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
+                         scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
+                         resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
+    # what travels to the workers: plain keywords of segment()
+    params = dict(model.as_dict(), start_label=check_start_label(start_label))
     if max_pixels is not None:
         check_positive("max_pixels", max_pixels, integer=True)
     kinds = _check_kinds(outputs)

@@ -1007,8 +1007,9 @@ def _region_extents(
 
     labels = _label_map(labels)
     height, width = labels.shape
-    if type(labels) is np.ndarray and start_label == 0:  # in memory, numbered from 0: one pass
-        return extents(np.ascontiguousarray(labels), n)
+    if type(labels) is np.ndarray:  # in memory: one pass (labels below start_label in the slots cut off)
+        sums, boxes = extents(np.ascontiguousarray(labels), n + start_label)
+        return sums[start_label:], boxes[start_label:]
     sums = np.zeros((n, 2))
     boxes = np.zeros((n, 4), dtype=np.int64)
     seen = np.zeros(n, dtype=bool)
@@ -1046,7 +1047,7 @@ def _stats_parts(
     seg: Any, source: PathLike | None, budget: int
 ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """The statistics of :func:`segmentation_stats` without ``regions``, and the regions one by one."""
-    from . import __version__
+    from ._version import __version__
 
     height, width = seg.labels.shape
     n = int(seg.n_regions)
@@ -1071,7 +1072,7 @@ def _stats_parts(
     head = {
         "segshift_version": __version__,
         "input": None if source is None else str(source),
-        "params": dict(seg.params),
+        "params": seg.params.resolved() if hasattr(seg.params, "resolved") else dict(seg.params),
         "width": int(width),
         "height": int(height),
         "n_regions": n,
