@@ -131,6 +131,14 @@ class Segmentation:
         """(height, width) of the image."""
         return self.labels.shape
 
+    def image_rows(self, y0: int, y1: int) -> NDArray[np.float32]:
+        """(y1 - y0, W, 3) float32: rows ``y0..y1-1`` of the RGB input in [0, 1].
+
+        How the writers read the image a strip at a time (to draw boundaries);
+        a segmentation of a huge image reads them from its file instead.
+        """
+        return self.image[y0:y1]
+
     def mode_image(self) -> NDArray[np.uint8]:
         """(H, W, 3) uint8: every pixel painted with its region's mode colour."""
         return render.paint_modes(self.labels, self.modes_rgb, start_label=self.start_label)
