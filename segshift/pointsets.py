@@ -1,12 +1,17 @@
-"""Mean-shift clustering of point sets: :class:`MeanShift` and :func:`mean_shift`.
+"""Mean-shift clustering of point sets: :class:`MeanShift`, :func:`mean_shift`, :func:`estimate_bandwidth`.
 
+They follow scikit-learn's :mod:`sklearn.cluster` API (the same parameters,
+keyword-only, validated at fit with the same exception types; the same
+return order; the same dtypes), with segshift's options after scikit-learn's.
 :class:`MeanShift` is a scikit-learn estimator. On small data it computes
 exactly what scikit-learn's :class:`sklearn.cluster.MeanShift` computes (every
 point a seed, flat kernel, the same convergence test and merging); on large
 low-dimensional data it bins the points on a grid and climbs from the occupied
 cells, near-linear in the number of points; in high dimensions it searches
 neighbours with a k-d tree. Without a bandwidth it estimates one from the
-stability of the number of clusters over scales (:func:`estimate_bandwidth`).
+stability of the number of clusters over scales
+(``estimate_bandwidth(method="stability")``). :func:`mean_shift` is the
+estimator as a function, returning ``(cluster_centers, labels)``.
 
 References
 ----------
@@ -146,6 +151,8 @@ def _check_weights(sample_weight, n: int) -> NDArray[np.float64]:
         raise ParameterError("sample_weight contains NaN or infinite values")
     if (w < 0).any():
         raise ParameterError("Negative values in data passed to `sample_weight`")
+    if n and not w.any():
+        raise ParameterError("sample_weight must contain at least one non-zero weight")
     return w
 
 
@@ -556,7 +563,8 @@ _MEANSHIFT_RULES = {
 
 
 class MeanShift(ClusterMixin, BaseEstimator):
-    """Mean-shift clustering of a point set, exact on small data, near-linear at scale.
+    # Assigned, not a bare string: the docstring shares KERNEL_DOC with the image filter.
+    __doc__ = """Mean-shift clustering of a point set, exact on small data, near-linear at scale.
 
     Every seed climbs the kernel density estimate of the points to a mode (a
     window of radius ``bandwidth`` moves to the weighted mean of the points
