@@ -73,7 +73,7 @@ def _weight(kernel, t):
 
 @njit(**JIT)
 def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width, extents, strides,
-            stencil, centre, h2, kernel, inclusive, cell, out):
+            stencil, centre, h2, kernel, cell, out):
     """Weighted sum of the points in the window around ``centre`` into ``out``; returns the total weight.
 
     Cells lying wholly outside the window are skipped; with the flat kernel a
@@ -121,7 +121,7 @@ def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, 
             for k in range(d):
                 t = points[p, k] - centre[k]
                 d2 += t * t
-            if d2 < h2 or (inclusive and d2 == h2):
+            if d2 <= h2:
                 g = weights[p]
                 if kernel != FLAT:
                     g *= _weight(kernel, d2 / h2)
@@ -133,11 +133,11 @@ def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, 
 
 @njit(**JIT_PARALLEL)
 def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width, extents, strides,
-               stencil, seeds, h2, kernel, inclusive, stop, squared_stop, max_iter, modes, intensity, iters):
+               stencil, seeds, h2, kernel, stop, max_iter, modes, intensity, iters):
     """Climb every seed (s, d) to its mode over the weighted points (n, d) indexed by the grid.
 
-    A climb stops when its shift is <= ``stop`` (or, with ``squared_stop``,
-    when the squared shift is < ``stop``) or after ``max_iter`` shifts
+    A point counts when it lies at most the bandwidth (squared: h2) away. A
+    climb stops when its shift is <= ``stop`` or after ``max_iter`` shifts
     beyond the first; ``intensity`` is the weight of the last window (0 for a
     seed whose window was empty), ``iters`` the shifts beyond the first.
     """
@@ -150,7 +150,7 @@ def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cell
         total = 0.0
         while True:
             total = _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width,
-                            extents, strides, stencil, centre, h2, kernel, inclusive, cell, new)
+                            extents, strides, stencil, centre, h2, kernel, cell, new)
             if total <= 0.0:
                 break
             shift2 = 0.0
@@ -159,8 +159,7 @@ def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cell
                 t = new[k] - centre[k]
                 shift2 += t * t
                 centre[k] = new[k]
-            done = shift2 < stop if squared_stop else np.sqrt(shift2) <= stop
-            if done or it >= max_iter:
+            if np.sqrt(shift2) <= stop or it >= max_iter:
                 break
             it += 1
         for k in range(d):
@@ -171,7 +170,7 @@ def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cell
 
 
 @njit(**JIT_PARALLEL)
-def window_means(points, weights, centres, ptr, idx, h2, kernel, inclusive, out):
+def window_means(points, weights, centres, ptr, idx, h2, kernel, out):
     """Weighted means (m, d) of the windows given as neighbour lists (CSR ``ptr``/``idx``); returns the totals."""
     m, d = centres.shape
     totals = np.zeros(m)
@@ -185,7 +184,7 @@ def window_means(points, weights, centres, ptr, idx, h2, kernel, inclusive, out)
             for k in range(d):
                 t = points[p, k] - centres[i, k]
                 d2 += t * t
-            if d2 < h2 or (inclusive and d2 == h2):
+            if d2 <= h2:
                 g = weights[p]
                 if kernel != FLAT:
                     g *= _weight(kernel, d2 / h2)

@@ -251,12 +251,11 @@ class _Climbs(NamedTuple):
     iters: NDArray[np.int64]
 
 
-def _climb(points, weights, seeds, bandwidth, kernel_id, *, inclusive=True, stop=None, squared_stop=False,
-           max_iter=300, grid=None) -> _Climbs:
+def _climb(points, weights, seeds, bandwidth, kernel_id, *, max_iter=300, grid=None) -> _Climbs:
     """Climb every seed over the weighted points; neighbours from ``grid`` or, when None, a k-d tree."""
     seeds = np.ascontiguousarray(seeds, dtype=np.float64)
     s, d = seeds.shape
-    stop = 1e-3 * bandwidth if stop is None else stop
+    stop = 1e-3 * bandwidth  # scikit-learn's convergence test
     modes = np.empty((s, d))
     intensity = np.zeros(s)
     iters = np.zeros(s, dtype=np.int64)
@@ -265,8 +264,8 @@ def _climb(points, weights, seeds, bandwidth, kernel_id, *, inclusive=True, stop
     h2 = bandwidth * bandwidth
     if grid is not None:
         g = grid
-        _k.climb_grid(g.points, g.weights, g.starts, g.cell_w, g.cell_sum, g.table_keys, g.table_cells, g.origin, g.width, g.extents,
-                      g.strides, g.stencil, seeds, h2, kernel_id, inclusive, stop, squared_stop, max_iter,
+        _k.climb_grid(g.points, g.weights, g.starts, g.cell_w, g.cell_sum, g.table_keys, g.table_cells, g.origin,
+                      g.width, g.extents, g.strides, g.stencil, seeds, h2, kernel_id, stop, max_iter,
                       modes, intensity, iters)
         return _Climbs(modes, intensity, iters)
     from scipy.spatial import cKDTree
@@ -285,13 +284,13 @@ def _climb(points, weights, seeds, bandwidth, kernel_id, *, inclusive=True, stop
             ptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
             idx = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(ptr[-1]))
             means = np.empty_like(centres)
-            totals = _k.window_means(points, weights, centres, ptr, idx, h2, kernel_id, inclusive, means)
+            totals = _k.window_means(points, weights, centres, ptr, idx, h2, kernel_id, means)
             intensity[batch] = totals
             iters[batch] = it
             moved = totals > 0.0
             shift2 = ((means - centres) ** 2).sum(axis=1)
             modes[batch[moved]] = means[moved]
-            done = shift2 < stop if squared_stop else np.sqrt(shift2) <= stop
+            done = np.sqrt(shift2) <= stop
             running.append(batch[moved & ~done])
         it += 1
         active = np.concatenate(running) if it <= max_iter else active[:0]
