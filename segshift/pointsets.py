@@ -877,7 +877,8 @@ def estimate_bandwidth(
     refuses). ``"stability"`` (what ``MeanShift(bandwidth=None)`` uses):
     clusters a random subsample of ``n_samples`` points (5,000 when None)
     at bandwidths growing by a factor 2^(1/6), from the median distance to
-    the 5th nearest neighbour up to four times the data's spread, and counts
+    the 5th nearest neighbour (on fewer than 50 points the (n // 10)-th, at
+    least the 1st) up to four times the data's spread, and counts
     the clusters that hold at least 1 % of the weight. The first count of at
     least 2 that stays the same over three consecutive bandwidths (a factor
     1.26) is the finest stable clustering, and the geometric middle of the
@@ -985,7 +986,11 @@ def _estimate(X, w, method, kernel_id, n_samples, random_state) -> np.float64:
         return scott
     from scipy.spatial import cKDTree
 
-    nn = cKDTree(X).query(X, k=min(n, 6))[0][:, -1]
+    # The scan starts at the median distance to the 5th nearest neighbour, or on
+    # fewer than 50 points the (n // 10)-th (at least the 1st): the 5th neighbour
+    # of a few points spans most of them, and no smaller cluster could be seen.
+    k = min(5, max(1, n // 10))
+    nn = cKDTree(X).query(X, k=k + 1)[0][:, -1]
     lo = float(np.median(nn[nn > 0])) if (nn > 0).any() else spread / n
     hi = 4.0 * spread
     scales = lo * STABILITY_STEP ** np.arange(int(np.log(max(hi / lo, 1.0)) / np.log(STABILITY_STEP)) + 1)

@@ -135,6 +135,9 @@ def test_other_bandwidth_rules_stay():
     assert len(MeanShift(bandwidth=stability, min_cluster_size=0.01).fit(X).cluster_centers_) == 3
     assert MeanShift().fit(X).bandwidth_ == stability
     assert estimate_bandwidth(X, method="scott") > 0
+    # A few points: the scan starts below the scale of their smallest clusters.
+    repeats = BANDWIDTH_DATA["repeats"]
+    assert len(MeanShift(bandwidth=estimate_bandwidth(repeats, method="stability")).fit(repeats).cluster_centers_) == 3
     with pytest.raises(ValueError, match="sample_weight is used by method='stability' only"):
         estimate_bandwidth(X, sample_weight=np.ones(len(X)))
 

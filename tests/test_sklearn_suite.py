@@ -27,14 +27,9 @@ SOURCE = Path(sklearn.__file__).resolve().parent / "cluster" / "tests" / "test_m
 SEGSHIFT_NAMES = {"MeanShift", "mean_shift", "estimate_bandwidth"}
 
 #: The tests of scikit-learn's file that fail with segshift, each with its
-#: reason; the only list of them. Every other test must pass.
-EXPECTED_FAILURES = {
-    "test_mean_shift_zero_bandwidth": (
-        "MeanShift(bandwidth=None) estimates the bandwidth with segshift's stability rule (documented), "
-        "not with scikit-learn's quantile rule, whose value of 0 on this data the test relies on "
-        "(estimate_bandwidth(X) itself does return 0 here, as the test's first assertion checks)"
-    ),
-}
+#: reason (a parameter segshift documents as absent); the only list of them.
+#: Every other test must pass. None with scikit-learn 1.9.1.
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 def rewrite_imports(source: str) -> str:
