@@ -383,10 +383,12 @@ def _choose(algorithm, n, d):
     return algorithm
 
 
-def _bin_seeds(X, w, bandwidth, min_bin_freq):
+def _bin_seeds(X, w, bandwidth, min_bin_freq, bin_size):
     """scikit-learn's ``get_bin_seeds``: the points rounded to a grid of the bandwidth's spacing, a
-    seed per grid point whose points weigh at least ``min_bin_freq``, in order of first point, in
-    float32 as there; None (with scikit-learn's warning) when every point has its own grid point."""
+    seed per grid point whose points weigh at least ``min_bin_freq``, in order of first point; None
+    (with scikit-learn's warning) when every point has its own grid point. The grid points are
+    float32 times ``bin_size``, the bandwidth as the user gave it, so that numpy's promotion makes
+    them float32 (a Python number) or float64 (a numpy float64), as there."""
     cells, first, inverse = np.unique(np.round(X / bandwidth), axis=0, return_index=True, return_inverse=True)
     weight = np.bincount(inverse.ravel(), weights=w, minlength=len(cells))
     order = np.argsort(first, kind="stable")
@@ -396,7 +398,7 @@ def _bin_seeds(X, w, bandwidth, min_bin_freq):
         warnings.warn(f"Binning data failed with provided bin_size={bandwidth:f}, using data points as seeds.",
                       stacklevel=4)
         return None
-    return (cells.astype(np.float32) * np.float32(bandwidth)).astype(np.float64)
+    return (cells.astype(np.float32) * bin_size).astype(np.float64)
 
 
 def _no_point_near_seeds(bandwidth):
@@ -405,7 +407,7 @@ def _no_point_near_seeds(bandwidth):
 
 
 def _fit(X, w, bandwidth, kernel_id, algorithm, min_bin_freq, max_iter, assign, cluster_all, min_size=0.0, *,
-         seeds=None, bin_seeding=False, precision=np.float64) -> _Fit:
+         seeds=None, bin_seeding=False, bin_size=None, precision=np.float64) -> _Fit:
     """Cluster (X, w); ``seeds`` replace every algorithm's own, ``bin_seeding`` the exact one's, and
     the centres are rounded to ``precision`` (the dtype they are returned in) before points are assigned."""
     n, d = X.shape
@@ -419,7 +421,7 @@ def _fit(X, w, bandwidth, kernel_id, algorithm, min_bin_freq, max_iter, assign, 
     if algorithm == "exact":
         grid = _build_grid(X, w, bandwidth)
         if seeds is None and bin_seeding:
-            seeds = _bin_seeds(X, w, bandwidth, min_bin_freq)
+            seeds = _bin_seeds(X, w, bandwidth, min_bin_freq, bandwidth if bin_size is None else bin_size)
         if seeds is None:
             starts = X if assign == "mode" else X[positive]
             climbs = _climb(X, w, starts, bandwidth, kernel_id, max_iter=max_iter, grid=grid)
@@ -770,6 +772,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 min_size *= w.sum()
             fit = _fit(X, w, bandwidth, KERNELS[self.kernel], self.algorithm, self.min_bin_freq, self.max_iter,
                        self.assign, self.cluster_all, min_size, seeds=seeds, bin_seeding=self.bin_seeding,
+                       bin_size=np.float64(bandwidth) if self.bandwidth is None else self.bandwidth,
                        precision=precision)
         self.bandwidth_ = bandwidth
         self.cluster_centers_ = fit.centres.astype(precision)

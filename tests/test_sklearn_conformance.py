@@ -57,6 +57,8 @@ AGAINST_SKLEARN = [
     (blobs(11, d=3), dict(bandwidth=2.0, cluster_all=False)),
     (blobs(12), dict(bandwidth=1.5, bin_seeding=True)),
     (blobs(13), dict(bandwidth=1.5, bin_seeding=True, min_bin_freq=5)),
+    (blobs(17), dict(bandwidth=np.float64(1.3), bin_seeding=True)),  # float64 grid points, as there
+    (blobs(18), dict(bandwidth=1.3, bin_seeding=True)),  # float32 grid points, as there
     (blobs(14), dict(bandwidth=1.0, seeds=blobs(14)[::40] + 0.3)),
     (blobs(15, d=5, centers=3), dict(bandwidth=3.0, max_iter=2)),
     (blobs(16).astype(np.float32), dict(bandwidth=1.5)),
