@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,6 +55,9 @@ from numpy.typing import NDArray
 from . import _hierarchy_kernels as _kernels
 from . import _interrupt
 from .errors import ParameterError
+
+if TYPE_CHECKING:  # for the annotation only
+    from .resolution import Placement
 
 #: Terms of the dissimilarity (see the module's description), chosen on 60
 #: BSDS500 train photos among contrast alone, colour alone and mixtures,
@@ -109,7 +112,7 @@ class Hierarchy:
     heights: NDArray[np.float64]
     edges: NDArray[np.int64]
     edge_heights: NDArray[np.float64]
-    placement: Any = field(default=None, repr=False)
+    placement: Placement | None = field(default=None, repr=False)
 
     @property
     def n_finest(self) -> int:
