@@ -72,7 +72,7 @@ from . import regions as _regions
 from .errors import OutputError, ParameterError
 from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
 from .raster import Raster, open_raster
-from .segment import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
+from ._pipeline import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
 
 log = logging.getLogger(__name__)
 
@@ -859,7 +859,7 @@ def segment_streamed(
     from . import resolution as _resolution
     from .loader import load_image
     from .params import from_options
-    from .segment import segment_grid, working_plan
+    from ._pipeline import segment_grid, working_plan
 
     p = from_options(params, **options)
     limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
