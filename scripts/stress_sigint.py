@@ -80,7 +80,7 @@ def kinds(work: Path) -> dict[str, tuple[list[str], Path]]:
                                     str(out / "x.labels.png"), "--stats", str(out / "x.json"),
                                     "--resolution", "full"], out),
         "tiled": (["segment", str(photo), "-o", str(out / "x.tif"), "--labels", str(out / "x.labels.tif"),
-                   "--tile-size", "64"], out),
+                   "--tile-size", "64", "--scale", "fixed", "--resolution", "full"], out),
         "batch_2_jobs": (["batch", str(work / "photos"), str(out), "--jobs", "2", "--stats"], out),
         "batch_in_process": (["batch", str(work / "photos"), str(out), "--jobs", "1", "--stats"], out),
     }

@@ -380,16 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _add_parameters(seg)
     big = seg.add_argument_group(
-        "huge images (tiled runs: the same labels as untiled, in bounded memory; outputs .tif, labels .tif or .npy)"
+        "huge images (how a run is computed, never what: the same labels at any memory limit or tile size)"
     )
     big.add_argument(
         "--memory-limit", type=_memory, default=None, metavar="SIZE",
-        help="memory a run may use, e.g. 2GB; larger images are segmented tile by tile, read lazily from "
-        "TIFF/BigTIFF (default: a quarter of the physical memory)",
+        help="memory a run may use, e.g. 2GB; a larger image is read and segmented in strips (TIFF/BigTIFF "
+        "read lazily), with the same labels; every output format is written within it (default: a quarter of "
+        "the physical memory)",
     )
     big.add_argument(
         "--tile-size", type=int, default=None, metavar="N",
-        help="segment tile by tile, in blocks of N pixels (rounded up to 32 rows, 64 columns), at any size",
+        help="segment in strips of N rows (blocks of N pixels at full resolution) even when the image fits",
     )
     big.add_argument(
         "--bands", type=_bands, default=None, metavar="R,G,B",
@@ -585,18 +586,35 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _tiled(args: argparse.Namespace) -> bool:
-    """Whether ``segment`` runs tile by tile: asked for, a multiband raster, or above the memory limit."""
+    """Whether ``segment`` runs segment_large: a multiband raster (or --bands). Any other image goes
+    through segment(), which streams a file too large for the memory limit with the same result."""
     from .raster import image_size
-    from .tiled import default_memory_limit, needs_tiling
 
-    if args.tile_size is not None:
+    if args.bands is not None:
         return True
     size = image_size(args.input)
-    if size is None:
-        return False
-    height, width, multiband = size
-    limit = args.memory_limit if args.memory_limit is not None else default_memory_limit()
-    return multiband or args.bands is not None or needs_tiling(height, width, limit)
+    return size is not None and size[2]
+
+
+def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(progress callback, close) of a tqdm bar on stderr, shown once a run has taken a couple of seconds."""
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and _isatty(sys.stderr):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return progress, close
 
 
 def _cmd_segment_tiled(args: argparse.Namespace) -> int:
@@ -634,7 +652,11 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(done - bar.n)
 
-    model = _params(args)["params"].replace(scale="fixed")  # tiled runs are mean shift at a fixed scale
+    model = _params(args)["params"]
+    if model.scale != "fixed":
+        log.info("%s: a multiband raster is segmented at full resolution with the fixed scale (the region "
+                 "hierarchy needs L*u*v* colours); --scale fixed says so", args.input)
+    model = model.replace(scale="fixed")
     params = dict(range_radius=model.range_radius_value, min_size=model.min_size_value, kernel=model.kernel,
                   compat=model.compat, tol=model.tol, max_iter=model.max_iter)
     if not model.relative:
@@ -664,32 +686,6 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
                             os.unlink(dest)
                 raise
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _filter_progress(args: argparse.Namespace):
-    """The ``progress`` callback of one ``segment`` run: a tqdm bar on stderr
-    (a terminal only, not with --quiet), shown once the filter has run for a
-    couple of seconds, gone when it ends."""
-    bar: Any = None
-    if args.quiet or not _isatty(sys.stderr):
-        yield None  # the filter then runs in one call
-        return
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="px", unit_scale=True, desc="mean shift", file=sys.stderr,
-                       dynamic_ncols=True, leave=False, delay=2)
-        bar.update(done - bar.n)
-
-    try:
-        yield progress
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
@@ -728,25 +724,32 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    with _filter_progress(args) as progress:
-        seg = segment(args.input, **params, progress=progress)
+    from .raster import image_size
+
+    size = image_size(args.input)
+    if size is not None:  # a picture the memory limit cannot hold is refused before any work
+        for kind, dest in plan:
+            if dest != "-":
+                writers.check_output_fits(kind, dest, size[:2], memory_limit=args.memory_limit)
+    progress, close_bar = _pixel_bar(args)
+    try:
+        seg = segment(args.input, **params, memory_limit=args.memory_limit, tile_size=args.tile_size,
+                      progress=progress)
+    finally:
+        close_bar()
     log.debug("%s: %dx%d, %d regions in %.2f s", args.input, *seg.shape[::-1], seg.n_regions, seg.seconds)
-    # Encode everything first, then write: all the outputs or none of them.
-    encoded = []
-    for kind, dest in plan:
-        ext = (".json" if kind == "stats" else ".png") if dest == "-" else writers.output_format(
-            dest, writers.OUTPUT_KINDS[kind]
-        )
-        encoded.append((dest, writers.encode_output(kind, seg, ext, source=args.input)))
+    # All the outputs or none of them: each is written atomically, and a failure takes back the new ones.
     created: list[str] = []
     try:
-        for dest, data in encoded:
+        for kind, dest in plan:
             if dest == "-":
-                sys.stdout.buffer.write(data)
+                ext = ".json" if kind == "stats" else ".png"
+                sys.stdout.buffer.write(writers.encode_output(kind, seg, ext, source=args.input,
+                                                              memory_limit=args.memory_limit))
                 sys.stdout.buffer.flush()
                 continue
             existed = os.path.lexists(dest)
-            writers.write_atomic(dest, data)
+            writers.write_output(kind, dest, seg, source=args.input, memory_limit=args.memory_limit)
             if not existed:
                 created.append(dest)
             log.debug("wrote %s", dest)

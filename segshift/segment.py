@@ -1,209 +1,56 @@
-"""``segment(image)``: the whole pipeline in a few readable lines.
+"""``segment(image)``: the entry point, whether or not the image fits in memory.
 
-loader (RGB -> L*u*v*) -> mean-shift core (every pixel to its mode) ->
-regions (connect, fuse, prune) -> :class:`Segmentation` (renders itself).
+It validates the options into a :class:`segshift.Params`, then runs the
+pipeline (:mod:`segshift._pipeline`) on the image in memory, or, for a file
+too large for the memory limit (or with a tile size), the same pipeline
+streamed (:func:`segshift.tiled.segment_streamed`), which gives the same
+labels; and numbers the regions from ``start_label``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-import numpy as np
-from numpy.typing import NDArray
 
-from . import regions as _regions
-from . import render
-from . import resolution as _resolution
 from ._interrupt import interruptible
+from ._pipeline import (  # noqa: F401  (re-exported: the pipeline's names as 0.x spelled them)
+    DEFAULTS,
+    FINEST_MIN_SIZE,
+    FINEST_RANGE_RADIUS,
+    FINEST_WORKING_RADIUS,
+    SCALES,
+    THIN,
+    WORKING_RADIUS,
+    Segmentation,
+    _numbered,
+    _segment_rgb,
+    check_min_size,
+    check_n_regions,
+    check_scale,
+    check_spatial_radius,
+    check_start_label,
+    finest_regions,
+    hierarchy_from_modes,
+    hierarchy_over,
+    image_modes,
+    level,
+    mean_modes,
+    min_size_pixels,
+    regions_from_modes,
+    scale_defaults,
+    segment_grid,
+    segmentation_from_modes,
+    working_plan,
+)
 from .errors import ParameterError
-from .params import SCALE_DEFAULTS, Params
-from .hierarchy import (
-    COST,
-    Hierarchy,
-    auto_scale,
-    boundary_strength,
-    build_hierarchy,
-    check_level,
-    code_histograms,
-    colour_affinity,
-    quantise,
-    texture_histograms,
-)
-from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
-from .meanshift import (
-    check_positive,
-    filter_image,
-)
+from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image
+from .params import Params
 
 log = logging.getLogger("segshift")
-
-#: The fixed scale's defaults (``scale="fixed"``), kept for callers of 0.x;
-#: the parameter model (:mod:`segshift.params`) is where every default lives.
-DEFAULTS = dict(
-    spatial_radius=None,
-    range_radius=SCALE_DEFAULTS["fixed"]["range_radius"],
-    min_size=SCALE_DEFAULTS["fixed"]["min_size"],
-    kernel="uniform",
-    compat="edison",
-    speedup="none",
-    resolution="auto",
-    scale="auto",
-)
-#: The default spatial radius with ``scale="fixed"``, in pixels of the working resolution.
-WORKING_RADIUS = SCALE_DEFAULTS["fixed"]["working_radius"]
-#: The hierarchy's finest level's radii (``scale="auto"``), see :data:`segshift.params.SCALE_DEFAULTS`.
-FINEST_WORKING_RADIUS = SCALE_DEFAULTS["auto"]["working_radius"]
-FINEST_RANGE_RADIUS = SCALE_DEFAULTS["auto"]["range_radius"]
-
-#: The values of ``scale``: a level of the region hierarchy picked per image, or mean shift's fixed scale.
-SCALES = ("auto", "fixed")
-
-#: Default smallest region of the hierarchy's finest level, as a fraction of the image's area.
-FINEST_MIN_SIZE = SCALE_DEFAULTS["auto"]["min_size"]
-#: Thin regions of the finest level, joined to their closest neighbour before
-#: the hierarchy is built (:func:`segshift.regions.prune_thin`): mean width
-#: under ``width`` pixels and area under ``area`` of the image. They are the
-#: strips of blended colours along sharp edges, which otherwise outlive the
-#: regions on either side (and, on a photo segmented below or above the
-#: working resolution, give it regions the other resolutions do not have).
-#: On 100 BSDS500 train photos the scores did not move (Covering 0.610, PRI
-#: 0.816 -> 0.815, VI 1.63).
-THIN = dict(width=1.5, area=0.002)
-@dataclass(frozen=True, eq=False)
-class Segmentation:
-    """A segmentation of an image into regions.
-
-    Attributes
-    ----------
-    labels : (H, W) ndarray of int32
-        Region of each pixel, contiguous from ``start_label`` (1 by
-        default), numbered in raster order of each region's first pixel:
-        region ``labels == start_label + i`` has ``modes_rgb[i]`` and
-        ``areas[i]``. Every region is one 8-connected set. When
-        the image was segmented at a working resolution (the default for
-        large photos, see :mod:`segshift.resolution`), the numbering and the
-        connectivity are those of the working resolution, up to one working
-        pixel at the boundaries.
-    modes_luv : (n_regions, 3) ndarray of float32
-        Mode colour of each region in L*u*v* (D65): EDISON's L*u*v* with
-        ``compat="edison"`` (the default), CIE L*u*v* with ``compat=None``
-        (see :func:`segshift.loader.rgb_to_luv`).
-    modes_rgb : (n_regions, 3) ndarray of uint8
-        The same colours in 8-bit sRGB.
-    areas : (n_regions,) ndarray of int64
-        Pixels per region.
-    image : (H, W, 3) ndarray of float32
-        The RGB input in [0, 1] (used to draw boundaries).
-    params : Params
-        The algorithm's options the segmentation was made with.
-    seconds : float
-        Wall time of :func:`segment`.
-    hierarchy : Hierarchy or None
-        The merge tree over the finest partition that this segmentation is
-        a level of (:mod:`segshift.hierarchy`); None for a fixed-scale
-        segmentation (``scale="fixed"``). :meth:`at` and :attr:`ucm` use it.
-    threshold : float or None
-        The merge height this level was cut at (None without a hierarchy).
-    start_label : int
-        The label of the first region.
-    """
-
-    labels: NDArray[np.int32]
-    modes_luv: NDArray[np.float32]
-    modes_rgb: NDArray[np.uint8]
-    areas: NDArray[np.int64]
-    image: NDArray[np.float32] = field(repr=False)
-    params: Params = field(default_factory=Params)
-    seconds: float = 0.0
-    hierarchy: Hierarchy | None = field(default=None, repr=False)
-    threshold: float | None = None
-    start_label: int = 0
-
-    @property
-    def n_regions(self) -> int:
-        """Number of regions."""
-        return len(self.areas)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(height, width) of the image."""
-        return self.labels.shape
-
-    def image_rows(self, y0: int, y1: int) -> NDArray[np.float32]:
-        """(y1 - y0, W, 3) float32: rows ``y0..y1-1`` of the RGB input in [0, 1].
-
-        How the writers read the image a strip at a time (to draw boundaries);
-        a segmentation of a huge image reads them from its file instead.
-        """
-        return self.image[y0:y1]
-
-    def mode_image(self) -> NDArray[np.uint8]:
-        """(H, W, 3) uint8: every pixel painted with its region's mode colour."""
-        return render.paint_modes(self.labels, self.modes_rgb, start_label=self.start_label)
-
-    def boundary_image(self, colour: tuple[int, int, int] = (255, 0, 0)) -> NDArray[np.uint8]:
-        """(H, W, 3) uint8: the input with region boundaries drawn in ``colour``."""
-        return render.draw_boundaries(self.image, self.labels, colour)
-
-    def label_image(self, seed: int = 0) -> NDArray[np.uint8]:
-        """(H, W, 3) uint8: every region in a random colour, for viewing."""
-        return render.paint_modes(self.labels, render.random_colours(self.n_regions, seed),
-                                  start_label=self.start_label)
-
-    @property
-    def ucm(self) -> NDArray[np.float64] | None:
-        """The ultrametric contour map, (H, W) float64, or None without a hierarchy.
-
-        0 inside the finest regions; on a border, the merge height at which
-        its two sides become one region. A pixel holds the largest height
-        between its region and those of its east, south and south-east
-        neighbours (BSDS500's ``seg2bmap`` convention), so that for every
-        threshold ``t`` the pixels with ``ucm > t`` are exactly the boundary
-        map of ``at(threshold=t)`` (:func:`segshift.hierarchy.boundary_pixels`,
-        the map the BSDS benchmarks score).
-        """
-        return None if self.hierarchy is None else self.hierarchy.ucm()
-
-    def at(self, n_regions: int | None = None, *, threshold: float | None = None) -> Segmentation:
-        """Another level of the hierarchy: ``n_regions`` regions, or the cut at ``threshold``.
-
-        Parameters
-        ----------
-        n_regions : int, optional
-            Regions wanted, >= 1: exactly that many, or the finest level when
-            it has fewer.
-        threshold : float, optional
-            Merge height, >= 0: every merge at or below it is made.
-
-        Returns
-        -------
-        Segmentation
-            The level, with the same hierarchy (levels are nested: every
-            region of a finer level lies inside one region of a coarser one).
-
-        Raises
-        ------
-        ParameterError
-            Neither or both arguments, ``n_regions`` < 1, a threshold that is
-            negative or NaN, or a segmentation without hierarchy.
-        """
-        n_regions, threshold = check_level(n_regions, threshold)
-        if self.hierarchy is None:
-            raise ParameterError(
-                "this segmentation has no hierarchy (made with scale='fixed'); segment with scale='auto'"
-            )
-        h = self.hierarchy
-        n_merges = h.merges_for(n_regions=n_regions, threshold=threshold)
-        seg = level(h, n_merges, image=self.image, params=self.params, seconds=self.seconds,
-                    compat=self.params.compat)
-        return _numbered(seg, self.start_label)
-
-    def __repr__(self) -> str:
-        h, w = self.shape
-        return f"Segmentation({w}x{h}, n_regions={self.n_regions}, start_label={self.start_label}, params={self.params})"
 
 
 def _positional_shim(func):
@@ -256,6 +103,9 @@ def segment(
     start_label: int = 1,
     channel_axis: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    memory_limit: int | str | None = None,
+    tile_size: int | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
@@ -274,11 +124,16 @@ def segment(
     the one with ``n_regions`` regions. Other levels are a call away
     (:meth:`Segmentation.at`).
 
-    The options fall in three groups. The *algorithm* (``spatial_radius``
+    The options fall in four groups. The *algorithm* (``spatial_radius``
     to ``region_colour``, or a :class:`segshift.Params` as ``params``)
     decides the result; *input* options say how to read the image
-    (``channel_axis``, ``max_pixels``); *output* options say how to number
-    it (``start_label``). Progress is reported through ``progress``.
+    (``channel_axis``, ``max_pixels``); the *output* option says how to
+    number it (``start_label``); *execution* options say how to compute it
+    (``memory_limit``, ``tile_size``, ``scratch_dir``, ``progress``) and
+    never change it: a file too large for the memory limit is read and
+    segmented in strips (:func:`segshift.tiled.segment_streamed`), with the
+    same labels, pixel for pixel, as in memory; its label map is then a
+    memory map in ``scratch_dir``.
 
     Parameters
     ----------
@@ -297,7 +152,19 @@ def segment(
         The axis of an array that holds the colour channels; default: the
         last axis of a 3-D array (a 2-D array is gray).
     max_pixels : int or None
-        Refuse images larger than this many pixels (``None``: no limit).
+        Refuse images larger than this many pixels (``None``: no limit)
+        when they are decoded whole; a file read in strips is bounded by
+        ``memory_limit`` instead.
+    memory_limit : int or str, optional
+        Bytes (or a size such as ``"2GB"``) a file's segmentation may use;
+        above it, the file is segmented in strips. Default: a quarter of the
+        physical memory. It decides how, never what, is computed.
+    tile_size : int, optional
+        Segment a file in strips (or blocks) of this many rows even when it
+        fits in memory; the same labels.
+    scratch_dir : path, optional
+        Where the memory maps of a streamed run go (default: the system's
+        temporary folder); removed with the result.
     progress : callable, optional
         Called as ``progress(done, total)`` while pixels climb: the mean-shift
         filter's climbs done and to do, about a hundred times (the filter is
@@ -338,9 +205,31 @@ def segment(
                      scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
                      resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
     start_label = check_start_label(start_label)
-    rgb = load_image(image, max_pixels=max_pixels, channel_axis=channel_axis)
-    seg = _segment_rgb(rgb, p, progress=progress)
+    if isinstance(image, (str, os.PathLike)) and _streams(image, memory_limit, tile_size):
+        from .tiled import segment_streamed
+
+        run = segment_streamed(image, p, memory_limit=memory_limit, tile_size=tile_size, scratch_dir=scratch_dir,
+                               progress=progress)
+        seg = Segmentation(labels=run.labels, modes_luv=run.modes_luv, modes_rgb=run.modes_rgb, areas=run.areas,
+                           image=run.image, hierarchy=run.hierarchy, threshold=run.threshold,
+                           source=os.fspath(image), scratch=run.scratch)
+    else:
+        rgb = load_image(image, max_pixels=max_pixels, channel_axis=channel_axis)
+        seg = _segment_rgb(rgb, p, progress=progress)
     return _numbered(replace(seg, params=p, seconds=time.perf_counter() - start), start_label)
+
+
+def _streams(path, memory_limit, tile_size) -> bool:
+    """Whether the file at ``path`` is segmented in strips: a tile size is
+    given, or the image is above the memory limit (read from its header)."""
+    if tile_size is not None:
+        return True
+    from .raster import image_size
+    from .tiled import default_memory_limit, needs_tiling, parse_memory
+
+    limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
+    size = image_size(path)
+    return size is not None and needs_tiling(size[0], size[1], limit)
 
 
 def _params_from(params: Params | None, **options) -> Params:
@@ -367,325 +256,3 @@ def _param_defaults() -> dict:
     return defaults()
 
 
-def check_start_label(start_label) -> int:
-    """Validate ``start_label``: an integer >= 0."""
-    if isinstance(start_label, bool) or not isinstance(start_label, (int, np.integer)) or start_label < 0:
-        raise ParameterError(f"start_label must be an integer >= 0, got {start_label!r}")
-    return int(start_label)
-
-
-def _numbered(seg: Segmentation, start_label: int) -> Segmentation:
-    """``seg`` (labels from 0) with labels from ``start_label``: a new label
-    map (the hierarchy may share the old one)."""
-    if start_label == seg.start_label:
-        return seg
-    labels = np.add(seg.labels, np.int32(start_label - seg.start_label), dtype=np.int32)
-    return replace(seg, labels=labels, start_label=start_label)
-
-
-def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segmentation:
-    """The pipeline on an image in memory: labels from 0, empty params."""
-    spatial_radius = None if p.relative else float(p.spatial_radius)
-    range_radius = p.range_radius_value
-    min_pixels = min_size_pixels(p.min_size_value, rgb.shape[0] * rgb.shape[1])
-    compat = p.compat
-    # The default radius is relative: segment at the working resolution (resolution.py).
-    working_radius = p.working_radius
-    work = (_resolution.plan(rgb.shape[:2], working_radius, p.resolution, p.speedup) if spatial_radius is None
-            else _resolution.Plan(None, spatial_radius, p.speedup))
-    grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
-    min_pixels = _resolution.working_min_size(min_pixels, rgb.shape[0] * rgb.shape[1], grid.shape[0] * grid.shape[1])
-    luv = rgb_to_luv(grid, compat=compat)
-    modes = filter_image(
-        luv, work.spatial_radius, range_radius, kernel=p.kernel, tol=p.tol, max_iter=p.max_iter, compat=compat,
-        speedup=work.speedup,
-        overwrite_input=p.scale == "fixed",  # the hierarchy's colour histograms read luv; else its memory takes the modes
-        **({"progress": progress} if progress is not None else {}),
-    )
-    seed_colours = p.region_colour == "seed"
-    if p.scale == "fixed":
-        seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat, seed_colours=seed_colours)
-        if work.shape is not None:
-            seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
-        return seg
-    # the gradient's scale follows the spatial radius's, like every other length
-    sigma = COST["gradient_sigma"] * (1.0 if spatial_radius is not None else work.spatial_radius / working_radius)
-    hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv, gradient_sigma=sigma,
-                                     seed_colours=seed_colours)
-    if work.shape is not None:
-        # the levels come to full resolution with the finest regions' ids, so the tree carries over
-        hierarchy = replace(hierarchy, placement=_resolution.Placement(
-            rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat
-        ))
-    if p.n_regions is None:
-        n_merges = auto_scale(hierarchy)
-    else:
-        n_merges = hierarchy.merges_for(n_regions=p.n_regions)
-        if p.n_regions > hierarchy.n_finest:
-            log.warning("asked for %d regions, but the finest level of this image's hierarchy has %d: "
-                        "returning that level (a smaller min_size or radii give more)", p.n_regions,
-                        hierarchy.n_finest)
-    return level(hierarchy, n_merges, image=rgb, compat=compat)
-
-
-def check_scale(scale) -> str:
-    """Validate ``scale``: "auto" or "fixed" (any case)."""
-    if not isinstance(scale, str) or scale.lower() not in SCALES:
-        raise ParameterError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
-    return scale.lower()
-
-
-def check_n_regions(n_regions, scale: str) -> int | None:
-    """Validate ``n_regions``: None or an integer >= 1, and only with the hierarchy."""
-    if n_regions is None:
-        return None
-    if scale == "fixed":
-        raise ParameterError("n_regions needs the hierarchy; it cannot be used with scale='fixed'")
-    return check_level(n_regions, None)[0]
-
-
-def scale_defaults(scale: str, **given):
-    """``given`` (any of ``working_radius``, ``range_radius``, ``min_size``)
-    with each None replaced by the default for ``scale``: the hierarchy's
-    finest level's (``FINEST_*``), or with ``"fixed"`` the fixed scale's
-    (``WORKING_RADIUS`` and ``DEFAULTS``). Returns a dict."""
-    table = SCALE_DEFAULTS["fixed" if scale == "fixed" else "auto"]
-    return {name: table[name] if value is None else value for name, value in given.items()}
-
-
-def segmentation_from_modes(
-    rgb: NDArray[np.float32],
-    modes: NDArray[np.float32],
-    range_radius: float,
-    min_size: int,
-    *,
-    compat: str | None = "edison",
-    scale: str = "auto",
-    n_regions: int | None = None,
-) -> Segmentation:
-    """Everything of :func:`segment` after the mean-shift stage.
-
-    ``scale="fixed"``: :func:`regions_from_modes`. Otherwise the finest
-    partition (connect, prune at ``min_size`` pixels), its hierarchy, and the
-    level with ``n_regions`` regions or the automatic one. Returns a
-    Segmentation with empty ``params`` and zero ``seconds``.
-    """
-    if scale == "fixed":
-        return regions_from_modes(rgb, modes, range_radius, min_size, compat=compat)
-    hierarchy = hierarchy_from_modes(rgb, modes, min_size, compat=compat)
-    if n_regions is not None:
-        n_merges = hierarchy.merges_for(n_regions=n_regions)
-    else:
-        n_merges = auto_scale(hierarchy)
-    return level(hierarchy, n_merges, image=rgb, compat=compat)
-
-
-def hierarchy_from_modes(
-    rgb: NDArray[np.float32],
-    modes: NDArray[np.float32],
-    min_size: int,
-    *,
-    compat: str | None = "edison",
-    luv: NDArray[np.float32] | None = None,
-    gradient_sigma: float = COST["gradient_sigma"],
-    seed_colours: bool = False,
-) -> Hierarchy:
-    """The finest partition of the modes (:func:`finest_regions`) and its
-    merge tree (:func:`hierarchy_over`).
-
-    The finest regions' colours are the means of their pixels' modes (so
-    every level's colours, their area-weighted means, are the means of the
-    level's pixels' modes), or with ``seed_colours`` the modes the regions
-    were seeded with (EDISON's picture). The tree itself does not depend on
-    this choice."""
-    regions = finest_regions(modes, min_size, compat=compat)
-    hierarchy = hierarchy_over(regions, rgb, modes, compat=compat, luv=luv, gradient_sigma=gradient_sigma)
-    if seed_colours:
-        return hierarchy
-    return replace(hierarchy, modes_luv=mean_modes(hierarchy.labels, modes, hierarchy.n_finest))
-
-
-def mean_modes(labels: NDArray[np.integer], modes: NDArray[np.floating], n: int) -> NDArray[np.float64]:
-    """(n, 3) float64: the mean of the pixels' ``modes`` (H, W, 3) in each of the ``n`` regions of ``labels``
-    (labels from 0)."""
-    flat = np.asarray(labels).ravel()
-    counts = np.maximum(np.bincount(flat, minlength=n), 1)
-    pixels = np.asarray(modes).reshape(-1, modes.shape[-1])
-    return np.stack([np.bincount(flat, weights=pixels[:, c], minlength=n) for c in range(pixels.shape[1])],
-                    axis=1) / counts[:, None]
-
-
-def finest_regions(modes: NDArray[np.float32], min_size: int, *, compat: str | None = "edison"):
-    """The hierarchy's finest partition: connect the modes, prune at
-    ``min_size`` pixels, join the thin strips along edges (:data:`THIN`).
-    Returns :class:`segshift.regions.Regions`."""
-    regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
-    regions = _regions.prune_regions(regions, min_size)
-    thin_area = max(min_size, round(THIN["area"] * modes.shape[0] * modes.shape[1]))
-    return _regions.prune_thin(regions, THIN["width"], thin_area)
-
-
-def hierarchy_over(
-    regions,
-    rgb: NDArray[np.float32],
-    modes: NDArray[np.float32],
-    *,
-    compat: str | None = "edison",
-    luv: NDArray[np.float32] | None = None,
-    gradient_sigma: float = COST["gradient_sigma"],
-) -> Hierarchy:
-    """The merge tree over a partition of the modes (:class:`segshift.regions.Regions`).
-
-    The boundary strength is the colour gradient (at ``gradient_sigma``
-    pixels) of the mean-shift filtered image (the modes), where the filter
-    has flattened texture and noise and kept the edges; the regions' colour
-    and texture histograms are of the photo's own colours, quantised
-    (:func:`segshift.hierarchy.quantise`), and luminance
-    (:func:`segshift.hierarchy.texture_histograms` at the gradient's scale),
-    and the border's colour affinity is fitted to the same quantised colours
-    (:func:`segshift.hierarchy.colour_affinity`),
-    ``luv`` when the caller has converted ``rgb`` already.
-    """
-    labels = _regions.final_labels(regions)
-    if luv is None:
-        luv = rgb_to_luv(rgb, compat=compat)
-    codes, bins = quantise(luv, int(COST["histogram_bins"]))  # the photo's colours
-    histograms = code_histograms(codes, labels, len(regions.areas), bins)
-    affinity = colour_affinity(codes, bins)
-    textures = texture_histograms(luv, labels, len(regions.areas), sigma=gradient_sigma)
-    strength = boundary_strength(modes, gradient_sigma)
-    return build_hierarchy(
-        labels, regions.modes, regions.areas, strength, histograms=histograms, textures=textures, codes=codes,
-        affinity=affinity,
-    )
-
-
-def image_modes(
-    rgb: NDArray[np.float32],
-    spatial_radius: float,
-    range_radius: float,
-    *,
-    kernel: str = "uniform",
-    tol: float = 0.01,
-    max_iter: int = 100,
-    compat: str | None = "edison",
-    speedup: str = "none",
-) -> NDArray[np.float32]:
-    """The mean-shift stage of :func:`segment`: every pixel's L*u*v* mode.
-
-    Converts ``rgb`` (as :func:`segshift.load_image` returns it) to L*u*v*
-    and filters it (:func:`segshift.meanshift.filter_image`), the modes
-    taking the memory of the L*u*v* image. Returns (H, W, 3) float32.
-    """
-    luv = rgb_to_luv(rgb, compat=compat)
-    return filter_image(
-        luv, spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat, speedup=speedup,
-        overwrite_input=True,  # luv is ours: its memory takes the modes
-    )
-
-
-def check_spatial_radius(spatial_radius) -> float | None:
-    """Validate ``spatial_radius``: None (relative, the default) or pixels > 0."""
-    return None if spatial_radius is None else check_positive("spatial_radius", spatial_radius)
-
-
-def check_min_size(min_size) -> int | float:
-    """Validate ``min_size``: an int >= 0 (pixels) or a float in (0, 1) (area fraction)."""
-    if isinstance(min_size, (float, np.floating)) and not float(min_size).is_integer():
-        if not 0.0 < float(min_size) < 1.0:
-            raise ParameterError(
-                f"min_size must be an integer number of pixels or a fraction of the area in (0, 1), got {min_size!r}"
-            )
-        return float(min_size)
-    return check_positive("min_size", min_size, integer=True, allow_zero=True)
-
-
-def min_size_pixels(min_size: float, area: int) -> int:
-    """The smallest region in pixels for an image of ``area`` pixels."""
-    if isinstance(min_size, float):
-        return max(1, round(min_size * area))
-    return int(min_size)
-
-
-def regions_from_modes(
-    rgb: NDArray[np.float32],
-    modes: NDArray[np.float32],
-    range_radius: float,
-    min_size: int,
-    *,
-    compat: str | None = None,
-    seed_colours: bool = False,
-) -> Segmentation:
-    """The region stage of :func:`segment`: connect, fuse, prune, and package.
-
-    Parameters
-    ----------
-    rgb : (H, W, 3) ndarray of float32
-        The image (as :func:`segshift.load_image` returns it).
-    modes : (H, W, 3) ndarray
-        The L*u*v* mode of every pixel (:func:`segshift.meanshift.filter_image`).
-    range_radius : float
-        Range bandwidth; regions whose modes are within half of it are fused.
-    min_size : int
-        Regions smaller than this many pixels are merged into a neighbour.
-    compat : {None, "edison"}
-        ``"edison"`` seeds each region with its first pixel's mode.
-    seed_colours : bool
-        Report the regions' colours as EDISON does (the seeded modes, fused
-        and pruned); by default each region's colour is the mean of its
-        pixels' modes.
-
-    Returns
-    -------
-    Segmentation
-        With empty ``params`` and zero ``seconds``.
-    """
-    regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
-    regions = _regions.fuse_regions(regions, range_radius)
-    regions = _regions.prune_regions(regions, min_size)
-    labels = _regions.final_labels(regions)
-    colours = regions.modes if seed_colours else mean_modes(labels, modes, len(regions.areas))
-    return Segmentation(
-        labels=labels,
-        modes_luv=colours.astype(np.float32),
-        modes_rgb=render.luv_to_rgb8(colours, compat=compat),
-        areas=regions.areas,
-        image=rgb,
-    )
-
-
-def level(
-    hierarchy: Hierarchy,
-    n_merges: int,
-    *,
-    image: NDArray[np.float32],
-    params: Params | None = None,
-    seconds: float = 0.0,
-    compat: str | None = "edison",
-) -> Segmentation:
-    """The :class:`Segmentation` after the first ``n_merges`` merges of ``hierarchy``.
-
-    Modes are the means of the finest modes weighted by their areas where
-    the tree was built (the working resolution, if any); labels are
-    contiguous and in raster order of each region's first pixel.
-    """
-    h = hierarchy
-    n_merges = max(0, min(int(n_merges), max(h.n_finest - 1, 0)))
-    region_of = h.cut(n_merges)
-    m = int(region_of.max()) + 1 if len(region_of) else 0
-    weights = np.bincount(region_of, weights=h.areas, minlength=m)
-    sums = np.stack([np.bincount(region_of, weights=h.modes_luv[:, c] * h.areas, minlength=m) for c in range(3)], 1)
-    modes = sums / weights[:, None]
-    labels, areas = h.level_labels(region_of)
-    threshold = float(h.heights[n_merges - 1]) if n_merges > 0 else 0.0
-    return Segmentation(
-        labels=labels,
-        modes_luv=modes.astype(np.float32),
-        modes_rgb=render.luv_to_rgb8(modes, compat=compat),
-        areas=np.asarray(areas, dtype=np.int64),
-        image=image,
-        params=Params() if params is None else params,
-        seconds=seconds,
-        hierarchy=h,
-        threshold=threshold,
-    )

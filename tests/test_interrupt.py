@@ -220,7 +220,7 @@ def test_segment_full_resolution_stops_within_the_filter(photo, tmp_path, seed):
     out.mkdir()
     run = Run(["segment", str(photo), "-o", str(out / "x.png"), "--labels", str(out / "x.labels.png"),
                "--resolution", "full", "-v"], tmp_path)
-    run.wait_for(bar_shown(run, "mean shift"))
+    run.wait_for(bar_shown(run, "segshift"))
     time.sleep(rng.uniform(0.0, 1.0))  # a seeded moment of the filter
     code, latency = run.interrupt()
     assert_clean(code, latency, run.stderr, out)
@@ -231,8 +231,9 @@ def test_segment_tiled_stops_within_a_block(photo, tmp_path):
     rng = np.random.default_rng(11)
     out = tmp_path / "out"
     out.mkdir()
+    # mean shift at full resolution, block by block (the block-wise filter)
     run = Run(["segment", str(photo), "-o", str(out / "x.tif"), "--labels", str(out / "x.labels.tif"),
-               "--tile-size", "64", "-v"], tmp_path)
+               "--tile-size", "64", "--scale", "fixed", "--resolution", "full", "-v"], tmp_path)
     run.wait_for(bar_shown(run, "segshift"))
     time.sleep(rng.uniform(0.0, 1.0))
     code, latency = run.interrupt()
