@@ -93,6 +93,8 @@ def damaged(folder: Path) -> list[str]:
         return bad
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
+        if name == ".segshift-batch.lock":  # a batch's output folder keeps its lock file
+            continue
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             bad.append(name)  # a temporary file (.NAME.XXXX.tmp) or scratch folder (.segshift-*)
             continue
