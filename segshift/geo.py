@@ -65,6 +65,12 @@ from .errors import ImageError, ImageReadError, MissingDependencyError, OutputEr
 #: synthetic 4-band scenes: see docs/geo-comparison.md.
 GEO_DEFAULTS = dict(spatial_radius=5.0, range_radius=0.5, min_size=20, band_scale="std", kernel="uniform",
                     compat="edison")
+#: With ``band_scale="std"`` the filter sees each band in hundredths of its
+#: standard deviation (the range radius is scaled alike): neighbouring modes
+#: connect when they agree within one unit (EDISON's test), so a unit must be
+#: fine beside the radius, as one L*u*v* unit is beside a photo's radius of 12
+#: (one standard deviation would join most of a scene at the connect stage).
+STD_STEPS = 100.0
 #: Label raster: uint32, 0 is nodata (masked pixels; labels start at 1).
 LABEL_NODATA = 0
 #: Tile side of written GeoTIFFs; strips of this many rows are written at once.
@@ -235,8 +241,9 @@ def map_area_to_pixels(value, grid: Grid, what: str = "min_size") -> int:
 class GeoRaster:
     """A GDAL raster read in windows (the window-reader interface of :class:`segshift.raster.Raster`).
 
-    ``read_bands`` returns the bands in their own units divided by ``scale``
-    (after subtracting ``offset``), and :data:`segshift.tiled.MASKED` in every
+    ``read_bands`` returns the bands in their own units as
+    ``(samples - offset) / scale * steps`` (``steps`` is :data:`STD_STEPS`
+    with ``band_scale="std"``, else 1), and :data:`segshift.tiled.MASKED` in every
     band of a masked pixel; ``read_mask`` the validity of a window.
 
     Parameters
@@ -254,7 +261,7 @@ class GeoRaster:
     alpha bands), grid (:class:`Grid`), nodata (the input's, or None),
     masked (the dataset mask marks some pixel of the raster invalid: only
     known after a full pass, else whether the dataset has a mask at all),
-    offset, scale ((bands,) float64).
+    offset, scale ((bands,) float64), steps (float).
     """
 
     def __init__(self, path, *, band_scale="none") -> None:
@@ -305,6 +312,7 @@ class GeoRaster:
         self.transform = ds.transform
         self.offset = np.zeros(self.bands)
         self.scale = np.ones(self.bands)
+        self.steps = 1.0
         self.valid_pixels: int | None = None
         self._set_scale(band_scale)
 
@@ -348,7 +356,7 @@ class GeoRaster:
         from .tiled import MASKED, MASKED_MIN
 
         samples = self.read(y0, y1, x0, x1)
-        values = ((samples - self.offset) / self.scale).astype(np.float32)
+        values = ((samples - self.offset) * (self.steps / self.scale)).astype(np.float32)
         valid = self.read_mask(y0, y1, x0, x1, samples)
         # a valid sample must stay below the mask's marker (float rasters of absurd magnitude)
         valid &= (np.abs(values) < MASKED_MIN).all(axis=-1)
@@ -416,6 +424,7 @@ class GeoRaster:
             self.offset = mean
             # a constant band keeps its own units (it separates nothing either way)
             self.scale = np.where(std > 0, std, 1.0)
+            self.steps = STD_STEPS
             return
         try:
             values = np.array([float(v) for v in band_scale], dtype=np.float64)
@@ -588,7 +597,7 @@ def segment_raster(
         folder = Path(outputs[0][1]).parent if outputs else None
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".segshift-geo-", dir=folder)))
         table = segment_large(
-            reader, hs, range_radius, min_pixels, labels_path=scratch / "labels.npy", memory_limit=memory_limit,
+            reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy", memory_limit=memory_limit,
             tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True, progress=progress,
         )
         seg_seconds = time.perf_counter() - start
@@ -598,7 +607,7 @@ def segment_raster(
         label_of[~masked] = np.arange(1, n + 1, dtype=np.uint32)  # raster order of first pixels, kept
         areas = np.zeros(n + 1, dtype=np.int64)
         areas[label_of[~masked]] = table.areas[~masked]
-        modes_units = table.modes.astype(np.float64)[~masked] * reader.scale + reader.offset
+        modes_units = table.modes.astype(np.float64)[~masked] * (reader.scale / reader.steps) + reader.offset
         t_out = time.perf_counter()
         written = _write_all(reader, source, scratch / "labels.npy", label_of, areas, modes_units, outputs, cog,
                              table, n)
