@@ -716,11 +716,8 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
 def _cmd_segment(args: argparse.Namespace) -> int:
     from .segment import segment
 
-    if _geo_run(args):
+    if _geo_run(args):  # map units (-s 30m, -m 1ha) always go there: it says when the input has no CRS
         return _cmd_segment_geo(args)
-    for value, flag in ((args.spatial_radius, "--spatial-radius"), (args.min_size, "--min-size")):
-        if isinstance(value, str):
-            raise ParameterError(f"{flag} {value}: map units need a georeferenced raster read with segshift[geo]")
     if _tiled(args):
         return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]

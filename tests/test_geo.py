@@ -446,3 +446,26 @@ def test_missing_extra_is_one_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyogrio", None)
     with pytest.raises(MissingDependencyError, match=r"polygons need pyogrio: pip install 'segshift\[geo\]'"):
         vectors.require()
+
+
+def test_band_statistics_kernel_against_numpy_and_any_strips():
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 6, size=(45, 30)).astype(np.uint32)
+    samples = rng.integers(0, 60000, size=(45, 30, 3)).astype(np.uint16)
+    whole = vectors.BandStats(5, 3)
+    whole.add(labels, samples)
+    strips = vectors.BandStats(5, 3)
+    for y0 in range(0, 45, 7):
+        strips.add(labels[y0:y0 + 7], samples[y0:y0 + 7])
+    a, b = whole.columns(), strips.columns()
+    for name in a:  # the same raster order: the same bits
+        np.testing.assert_array_equal(a[name], b[name])
+    for k in range(1, 6):
+        values = samples[labels == k].astype(np.float64)
+        np.testing.assert_allclose(a["b2_mean"][k - 1], values[:, 1].mean(), rtol=1e-13)
+        np.testing.assert_allclose(a["b3_std"][k - 1], values[:, 2].std(), rtol=1e-10)
+        assert a["b1_min"][k - 1] == values[:, 0].min() and a["b1_max"][k - 1] == values[:, 0].max()
+    valid = rng.random((45, 30)) < 0.5
+    masked = vectors.BandStats(5, 3)
+    masked.add(labels, samples, valid)
+    assert masked.count[1:].tolist() == [int(((labels == k) & valid).sum()) for k in range(1, 6)]
