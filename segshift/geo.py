@@ -707,6 +707,17 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
             mode_values = np.empty((n + 1, reader.bands), dtype=dtype)
             mode_values[0] = fill
             mode_values[1:] = _to_dtype(modes_units, dtype)
+            if nodata is not None and len(mode_values) > 1:
+                # a segment whose mode rounds to the nodata value in every band would read as masked:
+                # its first band moves one step (or the smallest float step) away from it
+                clash = (mode_values[1:] == np.asarray(nodata, dtype=dtype)).all(axis=1)
+                if clash.any():
+                    first = mode_values[1:, 0]
+                    if np.dtype(dtype).kind in "ui":
+                        step = -1 if nodata == np.iinfo(dtype).max else 1
+                        first[clash] = first[clash] + step
+                    else:
+                        first[clash] = np.nextafter(first[clash], np.inf)
             modes_tmp = tmpdir / ("modes" + dest["modes"].suffix)
             with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
                 modes_ds = stack.enter_context(rasterio.open(modes_tmp, "w", count=reader.bands, dtype=dtype,

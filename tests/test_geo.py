@@ -159,7 +159,7 @@ def test_min_size_is_respected_except_where_the_mask_cuts(utm):
 
 
 def test_masked_values_do_not_influence_the_segments(utm, tmp_path):
-    # the same scene with other values under the mask (GDAL masks them by nodata... so use a mask band)
+    # the same scene with random values under the mask, masked by a mask band instead of nodata
     with rasterio.open(utm["path"]) as src:
         data = src.read()
     rng = np.random.default_rng(7)
@@ -172,8 +172,12 @@ def test_masked_values_do_not_influence_the_segments(utm, tmp_path):
             ds.write(noisy)
             ds.write_mask(np.where(utm["valid"], 255, 0).astype(np.uint8))
     # the band scale is computed over valid pixels only, so every setting is the same as the first run's
-    geo.segment_raster(path, spatial_radius="50m", range_radius=0.5, min_size=12, labels=tmp_path / "l.tif")
+    geo.segment_raster(path, spatial_radius="50m", range_radius=0.5, min_size=12, labels=tmp_path / "l.tif",
+                       modes=tmp_path / "m.tif")
     np.testing.assert_array_equal(read_labels(tmp_path / "l.tif")[0], read_labels(utm["folder"] / "labels.tif")[0])
+    with rasterio.open(tmp_path / "m.tif") as ours, rasterio.open(utm["folder"] / "modes.tif") as first:
+        np.testing.assert_array_equal(ours.read(), first.read())  # the modes too
+        assert ours.nodata is None and (ours.dataset_mask() > 0).tolist() == utm["valid"].tolist()
 
 
 def test_tiled_equals_untiled_for_labels_and_polygons(utm, tmp_path):
@@ -469,3 +473,17 @@ def test_band_statistics_kernel_against_numpy_and_any_strips():
     masked = vectors.BandStats(5, 3)
     masked.add(labels, samples, valid)
     assert masked.count[1:].tolist() == [int(((labels == k) & valid).sum()) for k in range(1, 6)]
+
+
+def test_a_mode_equal_to_nodata_is_not_read_as_masked(tmp_path):
+    data = np.full((2, 40, 64), 3000, dtype=np.uint16)
+    checker = (np.add.outer(np.arange(40), np.arange(64)) % 2).astype(np.uint16)
+    data[:, :, :32] = 99 + 2 * checker[:, :32]  # 99 and 101: the mode is 100, the nodata value, though no pixel is
+    data[:, :3, :] = 100  # a nodata border
+    path = write_scene(tmp_path / "s.tif", data, from_origin(1000, 2000, 10, 10), UTM, nodata=100)
+    geo.segment_raster(path, band_scale="none", range_radius=50, modes=tmp_path / "m.tif", labels=tmp_path / "l.tif")
+    labels, _ = read_labels(tmp_path / "l.tif")
+    with rasterio.open(tmp_path / "m.tif") as ds:
+        modes = ds.read()
+        np.testing.assert_array_equal(ds.dataset_mask() > 0, labels > 0)
+    assert set(np.unique(modes[0][labels > 0])) == {101, 3000}
