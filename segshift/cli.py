@@ -842,8 +842,6 @@ def _geo_run(args: argparse.Namespace) -> bool:
 
 def _cmd_segment_geo(args: argparse.Namespace) -> int:
     """``segment`` on a georeferenced raster: segshift.geo.segment_raster."""
-    from .geo import GEO_DEFAULTS, segment_raster
-
     for flag, value in (("--boundaries", args.boundaries), ("--ucm", args.ucm), ("--regions", args.n_regions),
                         ("--bands", args.bands)):
         if value is not None:
@@ -858,10 +856,35 @@ def _cmd_segment_geo(args: argparse.Namespace) -> int:
     if args.stats not in (None, "-"):
         writers.check_output(args.stats, "stats", overwrite=args.overwrite, inputs=[args.input])
 
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and _isatty(sys.stderr):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        result = _run_segment_raster(args, output, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    _report_geo(args, result)
+    return EXIT_OK
+
+
+def _run_segment_raster(args: argparse.Namespace, output: str | None, progress: Any) -> Any:
+    """The one library call of ``segment`` on a georeferenced raster; unset options take GEO_DEFAULTS."""
+    from .geo import GEO_DEFAULTS, segment_raster
+
     def pick(value: Any, name: str) -> Any:
         return GEO_DEFAULTS[name] if value is None else value
 
-    result = segment_raster(
+    return segment_raster(
         args.input,
         spatial_radius=pick(args.spatial_radius, "spatial_radius"),
         range_radius=pick(args.range_radius, "range_radius"),
@@ -869,8 +892,12 @@ def _cmd_segment_geo(args: argparse.Namespace) -> int:
         band_scale=pick(args.band_scale, "band_scale"),
         labels=args.labels, modes=output, polygons=args.polygons, stats_from=args.stats_from, cog=args.cog,
         memory_limit=args.memory_limit, tile_size=args.tile_size, kernel=args.kernel,
-        compat=None if args.compat == "none" else args.compat, overwrite=args.overwrite,
+        compat=None if args.compat == "none" else args.compat, overwrite=args.overwrite, progress=progress,
     )
+
+
+def _report_geo(args: argparse.Namespace, result: Any) -> None:
+    """Log the run; write --stats (a JSON summary: the polygons carry the per-segment statistics)."""
     log.debug("%s: %d segments in %.2f s (%s)", args.input, result.n_regions, result.seconds["total"],
               ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items() if k != "total"))
     if args.stats is not None:
@@ -891,7 +918,6 @@ def _cmd_segment_geo(args: argparse.Namespace) -> int:
                     with contextlib.suppress(OSError):
                         os.unlink(dest)
                 raise
-    return EXIT_OK
 
 
 class _Progress:

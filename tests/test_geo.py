@@ -487,3 +487,12 @@ def test_a_mode_equal_to_nodata_is_not_read_as_masked(tmp_path):
         modes = ds.read()
         np.testing.assert_array_equal(ds.dataset_mask() > 0, labels > 0)
     assert set(np.unique(modes[0][labels > 0])) == {101, 3000}
+
+
+def test_the_extra_is_imported_only_when_used():
+    code = ("import sys, segshift, segshift.geo, segshift.vectors, segshift.tiled, segshift.cli\n"
+            "segshift.cli.build_parser()\n"
+            "print(sorted(m for m in ('rasterio', 'pyogrio', 'shapely') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
