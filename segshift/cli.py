@@ -796,9 +796,17 @@ def _band_scale(text: str) -> str | tuple[float, ...]:
 _band_scale.__name__ = "band scale"
 
 
+class _Untyped(str):
+    """A default that knows it was not typed: georeferenced rasters have defaults of their own."""
+
+
 def _add_geo_options(parser: argparse.ArgumentParser) -> None:
     """The options of georeferenced rasters (GeoTIFF, COG, JPEG 2000, VRT, ... read with segshift[geo])."""
     from .geo import GEO_DEFAULTS
+
+    for action in parser._actions:  # --compat's photo default must not override the georeferenced one
+        if action.dest == "compat" and isinstance(action.default, str):
+            action.default = _Untyped(action.default)
 
     geo = parser.add_argument_group(
         "georeferenced rasters (pip install 'segshift[geo]'; then -o and --labels write GeoTIFFs with the "
@@ -892,7 +900,9 @@ def _run_segment_raster(args: argparse.Namespace, output: str | None, progress: 
         band_scale=pick(args.band_scale, "band_scale"),
         labels=args.labels, modes=output, polygons=args.polygons, stats_from=args.stats_from, cog=args.cog,
         memory_limit=args.memory_limit, tile_size=args.tile_size, kernel=args.kernel,
-        compat=None if args.compat == "none" else args.compat, overwrite=args.overwrite, progress=progress,
+        compat=GEO_DEFAULTS["compat"] if isinstance(args.compat, _Untyped) else (
+            None if args.compat == "none" else args.compat),
+        overwrite=args.overwrite, progress=progress,
     )
 
 

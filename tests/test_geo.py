@@ -422,6 +422,7 @@ def test_cli_segment_writes_georeferenced_outputs(utm, tmp_path):
                    "-s", "50m", "-r", "0.5", "-m", "12", "--band-scale", "std", "--stats", "-", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert '"n_regions": %d' % utm["out"].n_regions in proc.stdout
+    assert '"compat": null' in proc.stdout  # the georeferenced default, not the photo one
     np.testing.assert_array_equal(read_labels(tmp_path / "l.tif")[0], read_labels(utm["folder"] / "labels.tif")[0])
     assert len(read_polygons(tmp_path / "p.gpkg")[1]) == utm["out"].n_regions
     proc = run_cli("segment", utm["path"], "--polygons", tmp_path / "p.gpkg", cwd=tmp_path, env=env)
