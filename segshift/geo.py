@@ -232,7 +232,7 @@ def map_area_to_pixels(value, grid: Grid, what: str = "min_size") -> int:
     if grid.crs_wkt is None or grid.geographic:
         raise ParameterError(f"{what}={value!r} is an area but the raster has no projected CRS; give it in pixels")
     pixel_m2 = grid.pixel_area * grid.metres_per_unit ** 2
-    return int(math.ceil(number * _AREAS[unit] / pixel_m2 - 1e-9))
+    return math.ceil(number * _AREAS[unit] / pixel_m2 - 1e-9)
 
 
 # --------------------------------------------------------------------------- #
@@ -316,7 +316,7 @@ class GeoRaster:
         self.scale = np.ones(self.bands)
         self.steps = 1.0
         self.valid_pixels: int | None = None
-        self._set_scale(band_scale)
+        self.set_band_scale(band_scale)
 
     # -- the window-reader interface ---------------------------------------------
     @property
@@ -414,7 +414,14 @@ class GeoRaster:
         std = np.sqrt(m2 / n) if n else np.zeros(self.bands)
         return n, mean, std
 
-    def _set_scale(self, band_scale) -> None:
+    def set_band_scale(self, band_scale) -> None:
+        """Set ``offset``, ``scale`` and ``steps`` for ``band_scale`` (see :class:`GeoRaster`).
+
+        Raises
+        ------
+        ParameterError
+            Not "std", "none" or one positive number per band.
+        """
         if isinstance(band_scale, str):
             kind = band_scale.lower()
             if kind == "none":
@@ -591,7 +598,7 @@ def segment_raster(
         min_pixels = map_area_to_pixels(min_size, reader.grid, "min_size")
         if min_pixels < 0:
             raise ParameterError(f"min_size must be >= 0, got {min_size!r}")
-        reader._set_scale(band_scale)
+        reader.set_band_scale(band_scale)
         source = reader
         if stats_from is not None:
             source = stack.enter_context(GeoRaster(stats_from, band_scale="none"))
@@ -599,8 +606,9 @@ def segment_raster(
         folder = Path(outputs[0][1]).parent if outputs else None
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".segshift-geo-", dir=folder)))
         table = segment_large(
-            reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy", memory_limit=memory_limit,
-            tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True, progress=progress,
+            reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy",
+            memory_limit=memory_limit, tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True,
+            progress=progress,
         )
         seg_seconds = time.perf_counter() - start
         masked = table.modes[:, 0] >= MASKED_MIN
@@ -610,13 +618,11 @@ def segment_raster(
         areas = np.zeros(n + 1, dtype=np.int64)
         areas[label_of[~masked]] = table.areas[~masked]
         modes_units = table.modes.astype(np.float64)[~masked] * (reader.scale / reader.steps) + reader.offset
-        t_out = time.perf_counter()
         written = _write_all(reader, source, scratch / "labels.npy", label_of, areas, modes_units, outputs, cog,
                              table, n)
     attributes, vec_seconds, out_seconds = written
     seconds = dict(segment=round(seg_seconds, 4), outputs=round(out_seconds, 4), vectors=round(vec_seconds, 4),
                    total=round(time.perf_counter() - start, 4))
-    del t_out
     params = dict(spatial_radius=hs, range_radius=range_radius, min_size=min_pixels, kernel=kernel, compat=compat,
                   band_scale=band_scale if isinstance(band_scale, str) else [float(v) for v in band_scale],
                   band_offset=reader.offset.tolist(), band_divisor=reader.scale.tolist(),
