@@ -807,3 +807,49 @@ def _commit(pending: list[tuple[Path, Path]]) -> None:
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write the outputs ({exc.strerror or exc})") from None
         raise
+
+
+#: Output kinds of one scene in a batch, and the keyword of :func:`segment_raster` each one is.
+SCENE_OUTPUTS = {"labels": "labels", "modes": "modes", "polygons": "polygons"}
+
+
+def segment_scene(source: str, outputs: Sequence[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    """The per-file work of a batch of scenes: :func:`segment_raster` on one file, never raising.
+
+    Shaped as :func:`segshift.batch.segment_file` (whose runner can call it):
+    outputs already planned and checked by the batch, every output written
+    atomically, a failure reported rather than raised.
+
+    Parameters
+    ----------
+    source : str
+        The scene.
+    outputs : sequence of (kind, path)
+        Kinds ``"labels"``, ``"modes"``, ``"polygons"``; existing files are replaced.
+    params : dict
+        Keyword arguments of :func:`segment_raster` (settings only).
+
+    Returns
+    -------
+    dict
+        ``status`` (``"ok"`` or ``"failed"``), ``seconds``, and ``regions``
+        (ok) or ``error`` (one line naming the file).
+    """
+    from .errors import SegshiftError
+
+    start = time.perf_counter()
+    try:
+        unknown = [kind for kind, _ in outputs if kind not in SCENE_OUTPUTS]
+        if unknown:
+            raise ParameterError(f"a scene's outputs are {', '.join(SCENE_OUTPUTS)}, not {', '.join(unknown)}")
+        files = {SCENE_OUTPUTS[kind]: path for kind, path in outputs}
+        result = segment_raster(source, **params, **files, overwrite=True)
+        return {"status": "ok", "regions": result.n_regions, "seconds": time.perf_counter() - start,
+                "timing": result.seconds}
+    except (SegshiftError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+    except MemoryError:
+        message = "out of memory (lower the memory limit)"
+    if source not in message:
+        message = f"{source}: {message}"
+    return {"status": "failed", "seconds": time.perf_counter() - start, "error": message}

@@ -498,3 +498,16 @@ def test_the_extra_is_imported_only_when_used():
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_segment_scene_is_a_batch_task_that_never_raises(utm, tmp_path):
+    outputs = [("labels", str(tmp_path / "l.tif")), ("polygons", str(tmp_path / "p.fgb"))]
+    ok = geo.segment_scene(str(utm["path"]), outputs, dict(spatial_radius="50m", range_radius=0.5, min_size=12))
+    assert ok["status"] == "ok" and ok["regions"] == utm["out"].n_regions
+    np.testing.assert_array_equal(read_labels(tmp_path / "l.tif")[0], read_labels(utm["folder"] / "labels.tif")[0])
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00broken")
+    failed = geo.segment_scene(str(tmp_path / "bad.tif"), [("labels", str(tmp_path / "b.tif"))], {})
+    assert failed["status"] == "failed" and failed["error"].startswith(str(tmp_path / "bad.tif"))
+    assert not (tmp_path / "b.tif").exists()
+    wrong = geo.segment_scene(str(utm["path"]), [("labels", str(tmp_path / "w.tif"))], dict(spatial_radius="3furlong"))
+    assert wrong["status"] == "failed" and "unknown unit" in wrong["error"]
