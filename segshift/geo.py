@@ -396,7 +396,9 @@ class GeoRaster:
         n = 0
         mean = np.zeros(self.bands)
         m2 = np.zeros(self.bands)
-        for y0, y1 in self.rows():
+        # strips of about 32 MB of float64 samples, whatever the width
+        rows = int(max(1, min(GEOTIFF_TILE, 2**22 // max(1, self.width * self.bands))))
+        for y0, y1 in self.rows(rows):
             samples = self.read(y0, y1, 0, self.width)
             valid = self.read_mask(y0, y1, 0, self.width, samples)
             values = samples[valid].astype(np.float64)
