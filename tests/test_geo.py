@@ -511,3 +511,40 @@ def test_segment_scene_is_a_batch_task_that_never_raises(utm, tmp_path):
     assert not (tmp_path / "b.tif").exists()
     wrong = geo.segment_scene(str(utm["path"]), [("labels", str(tmp_path / "w.tif"))], dict(spatial_radius="3furlong"))
     assert wrong["status"] == "failed" and "unknown unit" in wrong["error"]
+
+
+def test_polygons_equal_those_of_the_whole_label_array(utm):
+    # rasterio.features.shapes over the whole array (no strips), pieces of a label joined: the same point sets
+    from rasterio.features import shapes
+
+    labels, profile = read_labels(utm["folder"] / "labels.tif")
+    whole: dict[int, list] = {}
+    for geom, value in shapes(labels.astype(np.int32), mask=labels > 0, transform=profile["transform"]):
+        whole.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    _, geoms, columns = read_polygons(utm["folder"] / "segments.gpkg")
+    for geom, label in zip(geoms, columns["label"]):
+        assert shapely.equals(geom, shapely.union_all(whole[int(label)])), label
+
+
+def test_polygons_across_strips_equal_those_of_the_whole_array(tmp_path):
+    from rasterio.features import shapes
+
+    height, width = 600, 80
+    data = scene_bands(height, width, 21, bands=2)
+    path = write_scene(tmp_path / "tall.tif", data, from_origin(1000, 9000, 10, 10), UTM, nodata=None)
+    geo.segment_raster(path, labels=tmp_path / "l.tif", polygons=tmp_path / "p.gpkg")
+    labels, profile = read_labels(tmp_path / "l.tif")
+    whole: dict[int, list] = {}
+    for geom, value in shapes(labels.astype(np.int32), mask=labels > 0, transform=profile["transform"]):
+        whole.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    _, geoms, columns = read_polygons(tmp_path / "p.gpkg")
+    crossing = 0
+    for geom, label in zip(geoms, columns["label"]):
+        rows = np.nonzero((labels == label).any(axis=1))[0]
+        crossing += rows[0] // 256 != rows[-1] // 256
+        reference = shapely.union_all(whole[int(label)])
+        assert shapely.equals(geom, reference), label
+        # one valid part per part of the whole array's polygon: nothing split at a strip edge
+        assert shapely.is_valid(geom) and shapely.get_num_geometries(geom) == shapely.get_num_geometries(reference)
+        assert shapely.get_num_coordinates(geom) == shapely.get_num_coordinates(shapely.simplify(reference, 0))
+    assert crossing >= 3  # segments that cross the 256-row strips were joined
