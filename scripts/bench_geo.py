@@ -18,8 +18,10 @@ loaded from the cache. The figures go to docs/benchmarks/geo.json with the
 command, the machine and the date.
 
     python scripts/bench_geo.py --height 3000 --width 3000 --memory-limit 2GB
-    # the issue's scene: 196 megapixels in 2 GB (hours on two cores)
+    # the issue's scene: 196 megapixels in 2 GB (about 20 minutes of segmentation on two busy cores)
     python scripts/bench_geo.py --height 14000 --width 14000 --memory-limit 2GB
+    # the default numerics (compat=None) against EDISON's, 2 runs each on a 1-megapixel scene
+    python scripts/bench_geo.py --height 1000 --width 1000 --numerics 2
 """
 
 from __future__ import annotations
@@ -100,6 +102,23 @@ def child_segment(scene: str, tiny: str, out: str, memory_limit: str) -> dict:
                 peak_rss=peak_rss())
 
 
+def child_numerics(scene: str, tiny: str, repeat: int) -> dict:
+    """Segmentation seconds (no outputs) with compat=None and EDISON's numerics, alternating, same process."""
+    from segshift import geo
+
+    geo.segment_raster(tiny, compat=None)  # warm-up of both kernels' paths
+    geo.segment_raster(tiny, compat="edison")
+    runs: dict = {"none": [], "edison": []}
+    regions = {}
+    for _ in range(int(repeat)):
+        for name, compat in (("edison", "edison"), ("none", None)):
+            result = geo.segment_raster(scene, compat=compat)
+            runs[name].append(result.seconds["segment"])
+            regions[name] = result.n_regions
+    ratios = [e / n for e, n in zip(runs["edison"], runs["none"])]
+    return dict(seconds=runs, n_regions=regions, edison_over_none=[round(r, 3) for r in ratios])
+
+
 def child_baseline(labels_path: str) -> dict:
     import rasterio
     from rasterio.features import shapes
@@ -132,12 +151,30 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=3000)
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "geo.json"))
+    parser.add_argument("--numerics", type=int, default=0, metavar="N",
+                        help="instead: time the segmentation with compat=None against EDISON's numerics, N runs each "
+                        "alternating in one process (figures to docs/benchmarks/geo_numerics.json)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = child_segment(*rest) if kind == "segment" else child_baseline(*rest)
-        print(json.dumps(result))
+        work = {"segment": child_segment, "baseline": child_baseline, "numerics": child_numerics}[kind]
+        print(json.dumps(work(*rest)))
+        return
+    if args.numerics:
+        if args.out == parser.get_default("out"):
+            args.out = str(ROOT / "docs" / "benchmarks" / "geo_numerics.json")
+        with tempfile.TemporaryDirectory(prefix="bench-geo-") as folder:
+            scene, tiny = os.path.join(folder, "scene.tif"), os.path.join(folder, "tiny.tif")
+            write_scene(Path(scene), args.height, args.width)
+            write_scene(Path(tiny), 96, 128, seed=1)
+            figures = {"command": " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+                       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                       "scene": {"height": args.height, "width": args.width, "bands": 4},
+                       **run_child("numerics", scene, tiny, str(args.numerics))}
+        Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps(figures, indent=2))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-geo-") as folder:

@@ -61,8 +61,8 @@ from .errors import ImageError, ImageReadError, MissingDependencyError, OutputEr
 #: standard deviation of each band as the range radius (bands scaled by their
 #: standard deviation), segments of at least 20 pixels, convergence in
 #: bandwidth units and each segment's mode the mean of its pixels' modes
-#: (``compat=None``: 1.4 to 1.8 times faster than EDISON's numerics on the
-#: benchmark scene, and no segment painted with the mode of its first pixel). Measured on the
+#: (``compat=None``: no segment painted with the mode of its first pixel, and
+#: no slower than EDISON's numerics, see docs/benchmarks/geo_numerics.json). Measured on the
 #: 791 x 718 Landsat subset of rasterio's test data (``RGB.byte.tif``) and on
 #: synthetic 4-band scenes: see docs/geo-comparison.md.
 GEO_DEFAULTS = dict(spatial_radius=5.0, range_radius=0.5, min_size=20, band_scale="std", kernel="uniform",
