@@ -25,8 +25,11 @@ def to_rgb8(rgb: NDArray[np.floating]) -> NDArray[np.uint8]:
     return np.clip(np.round(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)
 
 
-def paint_modes(labels: NDArray[np.integer], colours: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Paint every pixel with its region's colour: ``colours[labels]``."""
+def paint_modes(labels: NDArray[np.integer], colours: NDArray[np.uint8], *, start_label: int = 0) -> NDArray[np.uint8]:
+    """Paint every pixel with its region's colour: ``colours[labels - start_label]``
+    (labels below ``start_label``, e.g. 0 for "no region", are black)."""
+    if start_label:
+        colours = np.concatenate([np.zeros((start_label, 3), dtype=colours.dtype), colours])
     return colours[labels]
 
 

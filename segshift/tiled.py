@@ -229,7 +229,7 @@ class RegionTable:
     def as_stats(self, source=None) -> dict:
         """The JSON statistics of ``segshift segment --stats`` (see
         :func:`segshift.writers.segmentation_stats`)."""
-        from . import __version__
+        from ._version import __version__
 
         key = "luv" if self.params.get("bands") is None else "bands"
         regions = [

@@ -512,14 +512,16 @@ def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str,
         ``labels[y_min:y_max, x_min:x_max]`` holds the region) and
         ``centroid`` (``[x, y]``, mean pixel position).
     """
-    from . import __version__
+    from ._version import __version__
     from ._region_kernels import extents
 
     labels = np.ascontiguousarray(seg.labels)
     height, width = labels.shape
     n = int(seg.n_regions)
+    first = int(getattr(seg, "start_label", 0))
     areas = np.asarray(seg.areas, dtype=np.int64)
-    sums, boxes = extents(labels, n)  # coordinate sums and boxes, one pass
+    sums, boxes = extents(labels, n + first)  # coordinate sums and boxes, one pass
+    sums, boxes = sums[first:], boxes[first:]
     safe = np.maximum(areas, 1)
     cx = sums[:, 0] / safe
     cy = sums[:, 1] / safe
@@ -528,7 +530,7 @@ def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str,
         bbox = boxes[k]
         regions.append(
             {
-                "label": k,
+                "label": k + first,
                 "area": int(areas[k]),
                 "rgb": [int(c) for c in seg.modes_rgb[k]],
                 "luv": [round(float(c), 3) for c in seg.modes_luv[k]],
@@ -539,7 +541,7 @@ def segmentation_stats(seg: Any, *, source: PathLike | None = None) -> dict[str,
     return {
         "segshift_version": __version__,
         "input": None if source is None else str(source),
-        "params": dict(seg.params),
+        "params": seg.params.resolved() if hasattr(seg.params, "resolved") else dict(seg.params),
         "width": int(width),
         "height": int(height),
         "n_regions": n,
