@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +50,21 @@ def require() -> None:
         raise MissingDependencyError(
             f"polygons need {', '.join(missing)}: pip install 'segshift[geo]'"
         )
+
+
+class Georef(NamedTuple):
+    """Where polygons go: the affine transform (a, b, c, d, e, f as rasterio's Affine) from pixel
+    coordinates to the CRS, and the CRS as WKT (None: none). :class:`segshift.geo.Grid` has the same
+    attributes; every function here takes either."""
+
+    transform: tuple[float, float, float, float, float, float]
+    crs_wkt: str | None = None
+
+    @property
+    def pixel_area(self) -> float:
+        """Area of one pixel in the CRS's units squared."""
+        a, b, _, d, e, _ = self.transform
+        return abs(a * e - b * d)
 
 
 class BandStats:
@@ -169,7 +184,8 @@ class PolygonBuilder:
 
 
 def finish_geometries(builder: PolygonBuilder, grid) -> NDArray:
-    """The builder's polygons in the CRS of ``grid`` (a :class:`segshift.geo.Grid`): (n,) shapely objects."""
+    """The builder's polygons in the CRS of ``grid`` (a :class:`Georef` or :class:`segshift.geo.Grid`):
+    (n,) shapely objects."""
     import shapely
 
     geoms = builder.finish()
@@ -284,8 +300,6 @@ def labels_to_polygons(
         The attribute columns (see :func:`attribute_table`) and ``geometry``: (n,) shapely
         MultiPolygons in the CRS (None for a label without pixels).
     """
-    from .geo import Grid
-
     require()
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.dtype.kind not in "ui":
@@ -293,14 +307,11 @@ def labels_to_polygons(
     labels = np.where(labels > 0, labels, 0).astype(np.uint32)
     n = int(labels.max()) if labels.size else 0
     wkt = None
-    geographic = False
     if crs is not None:
         from rasterio.crs import CRS
 
-        parsed = CRS.from_user_input(crs)
-        wkt, geographic = parsed.to_wkt(), parsed.is_geographic
-    grid = Grid(labels.shape[0], labels.shape[1], tuple(float(v) for v in (transform or (1, 0, 0, 0, 1, 0)))[:6],
-                wkt, geographic)
+        wkt = CRS.from_user_input(crs).to_wkt()
+    grid = Georef(tuple(float(v) for v in (transform or (1, 0, 0, 0, 1, 0)))[:6], wkt)
     stats = None
     if values is not None:
         values = np.asarray(values)
