@@ -559,11 +559,11 @@ def run_batch(
                          scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
                          resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
     # what travels to the workers: plain keywords of segment()
-    params = dict(model.as_dict(), start_label=check_start_label(start_label))
+    task_params = dict(model.as_dict(), start_label=check_start_label(start_label))
     if max_pixels is not None:
         check_positive("max_pixels", max_pixels, integer=True)
     kinds = _check_kinds(outputs)
-    if "ucm" in kinds and scale == "fixed":
+    if "ucm" in kinds and model.scale == "fixed":
         raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
     image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
     labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
@@ -588,7 +588,7 @@ def run_batch(
     _prepare_out_dir(target_root)
     with lock_output_folder(target_root):
         return _run_locked(
-            source_root, target_root, manifest_path, params,
+            source_root, target_root, manifest_path, task_params,
             kinds=kinds, image_ext=image_ext, labels_ext=labels_ext, max_pixels=max_pixels,
             recursive=recursive, patterns=patterns, jobs=jobs, numba_threads=numba_threads,
             overwrite=overwrite, progress=progress, executor=executor, start=start,

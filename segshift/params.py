@@ -250,7 +250,7 @@ class Params:
         """A copy with ``changes`` (validated); defaults that depend on the scale stay defaults."""
         unknown = sorted(set(changes) - set(names()))
         if unknown:
-            raise ParameterError(f"unknown option {unknown[0]!r}; the options are {', '.join(names())}")
+            raise ParameterError(f"unknown parameter {unknown[0]!r}; the parameters are {', '.join(names())}")
         return Params(**{**self.as_dict(), **changes})
 
     # A read-only mapping of the values that run, so that ``seg.params["compat"]``

@@ -60,9 +60,14 @@ class Task(Protocol):
     """What the runner needs to know of a task: its position, its input and
     the output paths it writes (``(kind, path)`` pairs)."""
 
-    index: int
-    source: str
-    outputs: tuple[tuple[str, str], ...]
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def outputs(self) -> tuple[tuple[str, str], ...]: ...
 
 
 #: ``notify(kind, task, running)``: ``"start"`` (task None), ``"file"`` after a

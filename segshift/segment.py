@@ -131,6 +131,14 @@ class Segmentation:
         """(height, width) of the image."""
         return self.labels.shape
 
+    def image_rows(self, y0: int, y1: int) -> NDArray[np.float32]:
+        """(y1 - y0, W, 3) float32: rows ``y0..y1-1`` of the RGB input in [0, 1].
+
+        How the writers read the image a strip at a time (to draw boundaries);
+        a segmentation of a huge image reads them from its file instead.
+        """
+        return self.image[y0:y1]
+
     def mode_image(self) -> NDArray[np.uint8]:
         """(H, W, 3) uint8: every pixel painted with its region's mode colour."""
         return render.paint_modes(self.labels, self.modes_rgb, start_label=self.start_label)
@@ -370,16 +378,52 @@ def _numbered(seg: Segmentation, start_label: int) -> Segmentation:
 
 def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segmentation:
     """The pipeline on an image in memory: labels from 0, empty params."""
+    # The default radius is relative: segment at the working resolution (resolution.py).
+    work = working_plan(rgb.shape[:2], p)
+    grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
+    return segment_grid(grid, work, rgb, p, progress=progress)
+
+
+def working_plan(shape: tuple[int, int], p: Params) -> _resolution.Plan:
+    """Where the climbs of an image of ``shape`` (H, W) run (:func:`segshift.resolution.plan`)."""
+    if p.relative:
+        return _resolution.plan(shape, p.working_radius, p.resolution, p.speedup)
+    return _resolution.Plan(None, float(p.spatial_radius), p.speedup)
+
+
+def segment_grid(
+    grid: NDArray[np.float32],
+    work: _resolution.Plan,
+    rgb: NDArray[np.float32] | _resolution.RowReader,
+    p: Params,
+    *,
+    shape: tuple[int, int] | None = None,
+    strip_rows: int | None = None,
+    allocate=None,
+    progress=None,
+) -> Segmentation:
+    """Everything of :func:`segment` after the image is at its working
+    resolution: the one pipeline of the in-memory and the streamed runs
+    (:func:`segshift.tiled.segment_streamed`).
+
+    ``grid`` is the image the climbs run on (``rgb`` itself when
+    ``work.shape`` is None, see :func:`working_plan`); ``rgb`` the
+    full-resolution image or a reader of its rows
+    (:data:`segshift.resolution.RowReader`, then with ``shape``), which the
+    labels are placed back on ``strip_rows`` rows at a time into arrays made
+    by ``allocate(dtype)`` (see :class:`segshift.resolution.Placement`).
+    Returns labels from 0 and empty params; the Segmentation's ``image`` is
+    ``rgb`` when it is an array, else None.
+    """
     spatial_radius = None if p.relative else float(p.spatial_radius)
     range_radius = p.range_radius_value
-    min_pixels = min_size_pixels(p.min_size_value, rgb.shape[0] * rgb.shape[1])
     compat = p.compat
-    # The default radius is relative: segment at the working resolution (resolution.py).
     working_radius = p.working_radius
-    work = (_resolution.plan(rgb.shape[:2], working_radius, p.resolution, p.speedup) if spatial_radius is None
-            else _resolution.Plan(None, spatial_radius, p.speedup))
-    grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
-    min_pixels = _resolution.working_min_size(min_pixels, rgb.shape[0] * rgb.shape[1], grid.shape[0] * grid.shape[1])
+    shape = shape if shape is not None else rgb.shape[:2]
+    area = shape[0] * shape[1]
+    image = None if callable(rgb) else rgb
+    min_pixels = min_size_pixels(p.min_size_value, area)
+    min_pixels = _resolution.working_min_size(min_pixels, area, grid.shape[0] * grid.shape[1])
     luv = rgb_to_luv(grid, compat=compat)
     modes = filter_image(
         luv, work.spatial_radius, range_radius, kernel=p.kernel, tol=p.tol, max_iter=p.max_iter, compat=compat,
@@ -391,7 +435,11 @@ def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segme
     if p.scale == "fixed":
         seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat, seed_colours=seed_colours)
         if work.shape is not None:
-            seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
+            labels, areas = _resolution.place_labels(
+                rgb, seg.labels, modes, seg.n_regions, work.spatial_radius, range_radius, compat=compat, shape=shape,
+                out=None if allocate is None else allocate(np.dtype(np.int32)), strip_rows=strip_rows,
+            )
+            seg = replace(seg, labels=labels, areas=areas, image=image)
         return seg
     # the gradient's scale follows the spatial radius's, like every other length
     sigma = COST["gradient_sigma"] * (1.0 if spatial_radius is not None else work.spatial_radius / working_radius)
@@ -400,7 +448,8 @@ def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segme
     if work.shape is not None:
         # the levels come to full resolution with the finest regions' ids, so the tree carries over
         hierarchy = replace(hierarchy, placement=_resolution.Placement(
-            rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat
+            rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat,
+            shape=shape, strip_rows=strip_rows, allocate=allocate,
         ))
     if p.n_regions is None:
         n_merges = auto_scale(hierarchy)
@@ -410,7 +459,7 @@ def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segme
             log.warning("asked for %d regions, but the finest level of this image's hierarchy has %d: "
                         "returning that level (a smaller min_size or radii give more)", p.n_regions,
                         hierarchy.n_finest)
-    return level(hierarchy, n_merges, image=rgb, compat=compat)
+    return level(hierarchy, n_merges, image=image, compat=compat)
 
 
 def check_scale(scale) -> str:

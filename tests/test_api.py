@@ -159,7 +159,7 @@ def test_params_validate_normalise_and_show_what_runs():
     assert repr(Params()).count("range_radius=8.0") == 1
     # a default that depends on the scale stays a default through replace
     assert Params(scale="fixed").replace(scale="auto").range_radius_value == 8.0
-    with pytest.raises(ValueError, match="unknown option 'radius'"):
+    with pytest.raises(ValueError, match="unknown parameter 'radius'"):
         Params().replace(radius=3)
     with pytest.raises(ValueError, match="n_regions needs the hierarchy"):
         Params(scale="fixed", n_regions=3)

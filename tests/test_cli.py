@@ -210,8 +210,8 @@ def test_unknown_extension_is_refused_before_reading_the_input(capsys, tmp_path)
     assert code == 2
     assert err.count("\n") == 1 and "'.gif' is not a supported image format" in err
     assert ".png, .jpg, .jpeg, .tif, .tiff, .webp, .bmp" in err
-    code, _, err = run(capsys, "segment", tmp_path / "missing.jpg", "--labels", tmp_path / "l.tif")
-    assert code == 2 and "use one of .png, .npy" in err
+    code, _, err = run(capsys, "segment", tmp_path / "missing.jpg", "--labels", tmp_path / "l.gif")
+    assert code == 2 and "use one of .png, .npy, .tif, .tiff" in err
 
 
 def test_same_file_named_twice(capsys, photo, tmp_path):
