@@ -18,7 +18,7 @@ loaded from the cache. The figures go to docs/benchmarks/geo.json with the
 command, the machine and the date.
 
     python scripts/bench_geo.py --height 3000 --width 3000 --memory-limit 2GB
-    # the scene: 196 megapixels in 2 GB (about 20 minutes of segmentation on two busy cores)
+    # the scene: 196 megapixels in 2 GB (about 5 minutes of segmentation on two quiet cores)
     python scripts/bench_geo.py --height 14000 --width 14000 --memory-limit 2GB
     # the default numerics (compat=None) against EDISON's, 2 runs each on a 1-megapixel scene
     python scripts/bench_geo.py --height 1000 --width 1000 --numerics 2
