@@ -18,6 +18,7 @@ from ._config import JIT_PARALLEL, JIT_SIMD
 from ._filter_kernels import (
     ACC_MIN,
     GAUSSIAN,
+    PAD_VALUE,
     TILE_COLS,
     TILE_ROWS,
     UNIFORM,
@@ -149,7 +150,9 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
                        raw_units, modes, escaped):
     """Climbs from the pixels of rows i0..i1-1, columns j0..j1-1, in tiles of
     TILE_ROWS x TILE_COLS climbs (as segshift._tile_kernels.filter_block).
-    modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool. Stops early on Ctrl-C."""
+    modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool. A pixel
+    holding PAD_VALUE (masked) does not climb: its mode is PAD_VALUE. Stops
+    early on Ctrl-C."""
     bands = planes.shape[0]
     span = window_span(hs, width)
     rows = i1 - i0
@@ -167,6 +170,13 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
             if interrupted():  # Ctrl-C: modes left unset; the caller checks (segshift._interrupt)
                 break
             for j in range(b0, min(j1, b0 + TILE_COLS)):
+                p0 = i * stride + j + pad
+                if planes[0, p0] == PAD_VALUE:
+                    # a masked pixel (the reader gives it PAD_VALUE in every band): not segmented; its
+                    # "mode" stays PAD_VALUE so that masked pixels connect only to each other
+                    for b in range(bands):
+                        modes[i - i0, j - j0, b] = PAD_VALUE
+                    continue
                 if climb_bands(planes, stride, pad, bounds, height, width, i, j, hs, hr, kernel, eps, max_iter,
                                raw_units, acc, centre, out) < 0:
                     escaped[t] = True

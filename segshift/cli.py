@@ -290,20 +290,35 @@ def _bands(text: str) -> tuple[int, ...]:
 _bands.__name__ = "bands"
 
 
-def _spatial_radius(text: str) -> float | None:
-    """A spatial radius in pixels, or "auto" (None: the relative default)."""
-    return None if text.strip().lower() == "auto" else float(text)
+def _spatial_radius(text: str) -> float | str | None:
+    """A spatial radius in pixels, "auto" (None: the relative default), or a map distance such as 30m
+    (kept as text: georeferenced rasters convert it with their pixel size)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        if re.fullmatch(r"\s*[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?\s*[a-zA-Z][a-zA-Z0-9-]*\s*", text):
+            return text.strip()
+        raise
 
 
 _spatial_radius.__name__ = "radius"
 
 
-def _min_size(text: str) -> int | float:
-    """A minimum region size: whole pixels ("20"), or a fraction of the image's area ("0.002")."""
+def _min_size(text: str) -> int | float | str:
+    """A minimum region size: whole pixels ("20"), a fraction of the image's area ("0.002"), or an area of
+    a georeferenced raster such as 1ha or 900m2 (kept as text)."""
     try:
         return int(text)
     except ValueError:
+        pass
+    try:
         return float(text)
+    except ValueError:
+        if re.fullmatch(r"\s*[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?\s*[a-zA-Z][a-zA-Z0-9]*\s*", text):
+            return text.strip()
+        raise
 
 
 _min_size.__name__ = "size"  # argparse names the type in its error messages
@@ -397,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiband rasters (e.g. R,G,B,NIR; the range radius is in the bands' units): the bands the "
         "mode picture shows, 1-based, e.g. 3,2,1 (default: 1,2,3)",
     )
+    _add_geo_options(seg)
     _add_common(seg, top=False)
     seg.set_defaults(func=_cmd_segment)
 
@@ -691,6 +707,8 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
 def _cmd_segment(args: argparse.Namespace) -> int:
     from .segment import segment
 
+    if _geo_run(args):  # map units (-s 30m, -m 1ha) always go there: it says when the input has no CRS
+        return _cmd_segment_geo(args)
     if _tiled(args):
         return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]
@@ -759,6 +777,161 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 os.unlink(dest)
         raise
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- #
+# Georeferenced rasters (segshift[geo]): self-contained, one library call
+# --------------------------------------------------------------------------- #
+
+#: Extensions whose files may be georeferenced rasters GDAL reads.
+_GEO_EXTS = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".nc", ".hdf", ".h5", ".ecw", ".sid", ".dem", ".bil")
+
+
+def _band_scale(text: str) -> str | tuple[float, ...]:
+    """std, none, or one positive divisor per band (comma-separated)."""
+    if text.strip().lower() in ("std", "none"):
+        return text.strip().lower()
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected std, none or numbers such as 1,1,0.5; got {text!r}") from None
+
+
+_band_scale.__name__ = "band scale"
+
+
+class _Untyped(str):
+    """A default that knows it was not typed: georeferenced rasters have defaults of their own."""
+
+
+def _add_geo_options(parser: argparse.ArgumentParser) -> None:
+    """The options of georeferenced rasters (GeoTIFF, COG, JPEG 2000, VRT, ... read with segshift[geo])."""
+    from .geo import GEO_DEFAULTS
+
+    for action in parser._actions:  # --compat's photo default must not override the georeferenced one
+        if action.dest == "compat" and isinstance(action.default, str):
+            action.default = _Untyped(action.default)
+
+    geo = parser.add_argument_group(
+        "georeferenced rasters (pip install 'segshift[geo]'; then -o and --labels write GeoTIFFs with the "
+        "input's CRS, transform and nodata, masked pixels are not segmented, -s and -m accept map units "
+        f"such as 30m and 1ha; defaults -s {GEO_DEFAULTS['spatial_radius']:g} -r {GEO_DEFAULTS['range_radius']:g} "
+        f"-m {GEO_DEFAULTS['min_size']})"
+    )
+    geo.add_argument(
+        "--polygons", metavar="PATH",
+        help="one polygon per segment with its pixel count, area, perimeter and per-band mean, std, min, max: "
+        ".gpkg, .geojson or .fgb",
+    )
+    geo.add_argument(
+        "--stats-from", metavar="RASTER",
+        help="take the polygons' band statistics from this raster (same grid) instead of the input",
+    )
+    geo.add_argument(
+        "--band-scale", type=_band_scale, default=None, metavar="SCALE",
+        help="divide each band before segmenting: std (its standard deviation: -r is then in standard "
+        f"deviations), none (its own units), or one number per band (default: {GEO_DEFAULTS['band_scale']})",
+    )
+    geo.add_argument("--cog", action="store_true", help="write the rasters as Cloud-Optimised GeoTIFFs")
+
+
+def _geo_run(args: argparse.Namespace) -> bool:
+    """Whether ``segment`` runs segshift.geo: geo options or map units given, or a georeferenced input with
+    the extra installed. A georeferenced TIFF without the extra is segmented as before, with a one-line hint."""
+    from . import geo
+
+    if (args.polygons or args.stats_from or args.band_scale is not None or args.cog
+            or isinstance(args.spatial_radius, str) or isinstance(args.min_size, str)):
+        return True
+    if Path(args.input).suffix.lower() not in _GEO_EXTS:
+        return False
+    hint = geo.georeferenced_hint(args.input)
+    if hint is not None:
+        log.warning("%s", hint)
+        return False
+    return geo.is_georeferenced(args.input)
+
+
+def _cmd_segment_geo(args: argparse.Namespace) -> int:
+    """``segment`` on a georeferenced raster: segshift.geo.segment_raster."""
+    for flag, value in (("--boundaries", args.boundaries), ("--ucm", args.ucm), ("--regions", args.n_regions),
+                        ("--bands", args.bands)):
+        if value is not None:
+            raise ParameterError(f"{flag} is not available for georeferenced rasters")
+    if args.speedup != "none":
+        raise ParameterError("--speedup fast is not available for georeferenced rasters")
+    output = args.output
+    if output is None and args.labels is None and args.polygons is None and args.stats is None:
+        output = f"{Path(args.input).stem}.seg.tif"
+    if "-" in (output, args.labels, args.polygons):
+        raise ParameterError("georeferenced outputs are written to files, not to stdout")
+    if args.stats not in (None, "-"):
+        writers.check_output(args.stats, "stats", overwrite=args.overwrite, inputs=[args.input])
+
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and _isatty(sys.stderr):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        result = _run_segment_raster(args, output, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    _report_geo(args, result)
+    return EXIT_OK
+
+
+def _run_segment_raster(args: argparse.Namespace, output: str | None, progress: Any) -> Any:
+    """The one library call of ``segment`` on a georeferenced raster; unset options take GEO_DEFAULTS."""
+    from .geo import GEO_DEFAULTS, segment_raster
+
+    def pick(value: Any, name: str) -> Any:
+        return GEO_DEFAULTS[name] if value is None else value
+
+    return segment_raster(
+        args.input,
+        spatial_radius=pick(args.spatial_radius, "spatial_radius"),
+        range_radius=pick(args.range_radius, "range_radius"),
+        min_size=pick(args.min_size, "min_size"),
+        band_scale=pick(args.band_scale, "band_scale"),
+        labels=args.labels, modes=output, polygons=args.polygons, stats_from=args.stats_from, cog=args.cog,
+        memory_limit=args.memory_limit, tile_size=args.tile_size, kernel=args.kernel,
+        compat=GEO_DEFAULTS["compat"] if isinstance(args.compat, _Untyped) else (
+            None if args.compat == "none" else args.compat),
+        overwrite=args.overwrite, progress=progress,
+    )
+
+
+def _report_geo(args: argparse.Namespace, result: Any) -> None:
+    """Log the run; write --stats (a JSON summary: the polygons carry the per-segment statistics)."""
+    log.debug("%s: %d segments in %.2f s (%s)", args.input, result.n_regions, result.seconds["total"],
+              ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items() if k != "total"))
+    if args.stats is not None:
+        summary = {
+            "input": args.input, "n_regions": result.n_regions, "params": result.params,
+            "seconds": result.seconds, "outputs": result.outputs, "crs": result.grid.crs_wkt,
+            "transform": list(result.grid.transform), "width": result.grid.width, "height": result.grid.height,
+        }
+        data = writers.encode_stats(summary)
+        if args.stats == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            try:
+                writers.write_atomic(args.stats, data)
+            except BaseException:
+                for dest in result.outputs.values():  # all the outputs or none of them
+                    with contextlib.suppress(OSError):
+                        os.unlink(dest)
+                raise
 
 
 class _Progress:

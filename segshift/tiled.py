@@ -95,6 +95,12 @@ BLOCK_COLS = _fk.TILE_COLS
 MAX_BLOCK = 2048
 #: Side of the tiles of written TIFF files.
 OUTPUT_TILE = 256
+#: What a window reader's ``read_bands`` returns for a masked pixel (in every
+#: band): the filter's padding value, outside every range ball, so masked
+#: pixels weigh nothing in any window; the filter does not climb from them.
+MASKED = _fk.PAD_VALUE
+#: Modes at or above this (in the first band) are those of masked regions.
+MASKED_MIN = float(MASKED) / 2
 #: Label-map formats of a tiled run by extension; the mode picture is a TIFF.
 LABEL_FORMATS = (".tif", ".tiff", ".npy")
 MODES_FORMATS = (".tif", ".tiff")
@@ -367,7 +373,9 @@ def segment_large(
         tile_size = int(check_positive("tile_size", tile_size, integer=True))
     outputs = _check_outputs(labels_path, modes_path, overwrite, path)
 
-    with open_raster(path, memory_limit=limit) as raster:
+    # a window reader (e.g. segshift.geo's GDAL reader) is read as it is; the caller closes it
+    reader = path if _is_window_reader(path) else None
+    with contextlib.nullcontext(reader) if reader is not None else open_raster(path, memory_limit=limit) as raster:
         band_order = _check_bands(bands, raster)
         height, width = raster.shape
         min_pixels = min_size_pixels(min_size, height * width)
@@ -404,6 +412,12 @@ def segment_large(
     )
 
 
+def _is_window_reader(obj) -> bool:
+    """Whether ``obj`` is an open window reader (shape, bands, multiband, read_bands, read_rgb, close) rather
+    than a path. A reader's ``read_bands`` returns the pixels it masks as ``MASKED`` in every band."""
+    return all(hasattr(obj, name) for name in ("shape", "bands", "multiband", "read_bands", "read_rgb", "close"))
+
+
 def _check_outputs(labels_path, modes_path, overwrite, source) -> list:
     from . import writers
 
@@ -416,7 +430,8 @@ def _check_outputs(labels_path, modes_path, overwrite, source) -> list:
             raise ParameterError(
                 f"{dest}: a tiled run writes the {what} as {' or '.join(formats)}, not {ext or 'no extension'!r}"
             )
-        writers.check_output(dest, "labels" if ext == ".npy" else "image", overwrite=overwrite, inputs=[source])
+        inputs = [getattr(source, "path", source)]
+        writers.check_output(dest, "labels" if ext == ".npy" else "image", overwrite=overwrite, inputs=inputs)
         outputs.append(dest)
     if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
         raise ParameterError(f"{outputs[0]}: named for both the labels and the mode picture")
@@ -624,6 +639,12 @@ class _Run:
         edges = component[edges]
         edges = edges[edges[:, 0] != edges[:, 1]]
         edges = np.sort(edges, axis=1)
+        if self.multiband:
+            # masked pixels (MASKED in every band) form regions of their own that join nothing: without
+            # their edges no valid region is fused or pruned into them, nor they into one
+            masked = modes[:, 0] >= MASKED_MIN
+            if masked.any():
+                edges = edges[~(masked[edges[:, 0]] | masked[edges[:, 1]])]
         regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes, areas,
                                    np.ascontiguousarray(edges, dtype=np.int64))
         regions = _regions.fuse_regions(regions, self.hr, bright=not self.multiband)
@@ -653,10 +674,12 @@ def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:
     """Colours of multiband modes (n, 3): each band stretched linearly from
     its smallest to its largest mode onto 0..255."""
     modes = np.asarray(modes, dtype=np.float64)
-    if len(modes) == 0:
-        return np.zeros((0, 3), dtype=np.uint8)
-    lo = modes.min(axis=0)
-    span = np.maximum(modes.max(axis=0) - lo, 1e-12)
+    valid = modes[:, 0] < MASKED_MIN if len(modes) else np.zeros(0, dtype=bool)
+    if not valid.any():
+        return np.zeros((len(modes), 3), dtype=np.uint8)
+    lo = modes[valid].min(axis=0)  # masked regions (MASKED modes) are painted black
+    span = np.maximum(modes[valid].max(axis=0) - lo, 1e-12)
+    modes = np.where(valid[:, None], modes, lo)
     return np.clip(np.round((modes - lo) / span * 255.0), 0, 255).astype(np.uint8)
 
 
