@@ -72,7 +72,7 @@ def crops(folder: Path, n: int, rng: np.random.Generator, width: int = 280, heig
 
 def kinds(work: Path) -> dict[str, tuple[list[str], Path]]:
     """name -> (arguments, output folder)."""
-    photo = mosaic(work / "photo.png", 960, 720)
+    photo = mosaic(work / "photo.png", 1600, 1200)
     crops(work / "photos", 16, np.random.default_rng(1))
     out = work / "out"
     return {

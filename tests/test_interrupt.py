@@ -124,7 +124,7 @@ def bar_shown(run: Run, label: str):
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory) -> Path:
     # Large enough that mean shift at full resolution runs for many seconds.
-    return mosaic(tmp_path_factory.mktemp("photo") / "photo.png", 960, 720)
+    return mosaic(tmp_path_factory.mktemp("photo") / "photo.png", 1600, 1200)
 
 
 # --------------------------------------------------------------------------- #
