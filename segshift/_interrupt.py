@@ -107,10 +107,10 @@ class _Watcher:
                 return
             if signal.SIGINT in data:
                 FLAG[0] = 1
-            if self.previous >= 0:
+            if self.previous >= 0 and data.strip(b"\0"):
                 # a wakeup fd set before ours (an event loop's) still hears of every signal
                 with contextlib.suppress(OSError):
-                    os.write(self.previous, data)
+                    os.write(self.previous, data.replace(b"\0", b""))
             if 0 in data:  # stop byte (see close): every byte before it is handled
                 return
 
