@@ -615,6 +615,9 @@ def _tiled(args: argparse.Namespace) -> bool:
 def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
     """(progress callback, close) of a tqdm bar on stderr, shown once a run has taken a couple of seconds."""
     bar: Any = None
+    if args.quiet or not _isatty(sys.stderr):
+        # no bar: no callback, so that the filter runs in one call (a few per cent faster)
+        return None, lambda: None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar

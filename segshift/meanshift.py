@@ -160,8 +160,9 @@ def filter_image(
         of a new array, saving 12 bytes a pixel.
     progress : callable, optional
         ``progress(done, total)``: called with the number of climbs done and
-        to do, about a hundred times over the run (once at the start with
-        ``done`` 0), in the calling thread. The modes do not depend on it.
+        to do, up to about a hundred times over the run (once at the start
+        with ``done`` 0), in the calling thread. The modes do not depend on
+        it; the filter then runs in several calls, which costs a few per cent.
 
     Returns
     -------
@@ -212,8 +213,10 @@ def filter_image(
     return modes
 
 
-#: With a progress callback, the filter runs in about this many calls.
+#: With a progress callback, the filter runs in about this many calls, of
+#: at least PROGRESS_TILES_PER_THREAD tiles a thread each.
 PROGRESS_CALLS = 100
+PROGRESS_TILES_PER_THREAD = 32
 
 
 def _climb_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step, modes, progress):
@@ -224,8 +227,9 @@ def _climb_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw
         return _kernels.filter_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step,
                                     modes)
     tiles = int(_kernels.filter_tile_count(modes))
-    # Enough tiles a call that the threads stay busy to its end.
-    chunk = max(8 * numba.get_num_threads(), -(-tiles // PROGRESS_CALLS))
+    # Enough tiles a call that the threads' idle wait for its last tile
+    # (the calls run one after another) stays a few per cent of the call.
+    chunk = max(PROGRESS_TILES_PER_THREAD * numba.get_num_threads(), -(-tiles // PROGRESS_CALLS))
     total = modes.shape[0] * modes.shape[1]
     tiles_across = -(-modes.shape[1] // _kernels.TILE_COLS)
     progress(0, total)
