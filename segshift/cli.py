@@ -602,7 +602,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _tiled(args: argparse.Namespace) -> bool:
-    """Whether ``segment`` runs segment_large: a multiband raster (or --bands). Any other image goes
+    """Whether ``segment`` runs segment_blocks: a multiband raster (or --bands). Any other image goes
     through segment(), which streams a file too large for the memory limit with the same result."""
     from .raster import image_size
 
@@ -634,8 +634,8 @@ def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_segment_tiled(args: argparse.Namespace) -> int:
-    """``segment`` on a huge image: segshift.tiled.segment_large, outputs written tile by tile."""
-    from .tiled import segment_large
+    """``segment`` on a huge image: segshift.tiled.segment_blocks, outputs written tile by tile."""
+    from .tiled import segment_blocks
 
     if args.boundaries is not None:
         raise ParameterError("--boundaries is not available for tiled runs (huge images); use --labels")
@@ -678,7 +678,7 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
     if not model.relative:
         params["spatial_radius"] = model.spatial_radius
     try:
-        table = segment_large(
+        table = segment_blocks(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
             tile_size=args.tile_size, bands=args.bands, overwrite=args.overwrite, progress=progress,
         )

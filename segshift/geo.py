@@ -3,7 +3,7 @@
 The ``segshift[geo]`` extra (rasterio, pyogrio, shapely), imported lazily.
 :func:`segment_raster` segments any raster GDAL reads (GeoTIFF, Cloud-Optimised
 GeoTIFF, JPEG 2000, VRT, ...) tile by tile with the full-resolution mean shift
-of :func:`segshift.segment_large`, and writes
+of :func:`segshift.tiled.segment_blocks`, and writes
 
 - the label raster: a tiled, compressed GeoTIFF of uint32 labels numbered from
   1 in raster order of each segment's first pixel (independent of tiling),
@@ -519,7 +519,7 @@ def segment_raster(
 ) -> GeoSegmentation:
     """Segment a georeferenced raster; write georeferenced labels, modes and polygons.
 
-    The full-resolution, fixed-scale mean shift of :func:`segshift.segment_large`
+    The full-resolution, fixed-scale mean shift of :func:`segshift.tiled.segment_blocks`
     (identical tiled or untiled) over the bands, masked pixels left out
     (see :mod:`segshift.geo`); then one pass over the labels writes the
     rasters tile by tile, gathers each segment's band statistics and traces
@@ -553,7 +553,7 @@ def segment_raster(
     cog : bool
         Write the rasters as Cloud-Optimised GeoTIFFs (with overviews).
     memory_limit, tile_size, kernel, compat, progress
-        As :func:`segshift.segment_large`.
+        As :func:`segshift.tiled.segment_blocks`.
     overwrite : bool
         Replace existing outputs.
 
@@ -587,7 +587,7 @@ def segment_raster(
     """
     from . import vectors
     from .meanshift import check_positive
-    from .tiled import MASKED_MIN, segment_large
+    from .tiled import MASKED_MIN, segment_blocks
 
     start = time.perf_counter()
     range_radius = check_positive("range_radius", range_radius)
@@ -607,7 +607,7 @@ def segment_raster(
             _check_same_grid(reader, source)
         folder = Path(outputs[0][1]).parent if outputs else None
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".segshift-geo-", dir=folder)))
-        table = segment_large(
+        table = segment_blocks(
             reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy",
             memory_limit=memory_limit, tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True,
             progress=progress,

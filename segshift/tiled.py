@@ -10,7 +10,7 @@ placed back at full resolution strip by strip into memory maps
 scale it runs the block-wise filter below. Either way the labels equal the
 in-memory run's, pixel for pixel.
 
-:func:`segment_large` segments an image file of any size (TIFF/BigTIFF read
+:func:`segment_blocks` segments an image file of any size (TIFF/BigTIFF read
 lazily, see :mod:`segshift.raster`) with the full-resolution, fixed-scale
 mean shift of :func:`segshift.segment` (every pixel climbs, radii in
 pixels; connect, fuse, prune), and returns the table of regions instead of
@@ -178,7 +178,7 @@ def default_margin(spatial_radius: float) -> int:
 
 @dataclass(frozen=True, eq=False)
 class RegionTable:
-    """The regions of a segmentation, without its label map (:func:`segment_large`).
+    """The regions of a segmentation, without its label map (:func:`segment_blocks`).
 
     Attributes
     ----------
@@ -264,7 +264,7 @@ class RegionTable:
         }
 
 
-def segment_large(
+def segment_blocks(
     path,
     spatial_radius: float | None = WORKING_RADIUS,
     range_radius: float = DEFAULTS["range_radius"],
@@ -283,7 +283,12 @@ def segment_large(
     margin: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RegionTable:
-    """Segment an image file of any size, tile by tile, exactly as :func:`segshift.segment` would.
+    """Segment an image file of any size, block by block, with mean shift at its fixed scale at full resolution.
+
+    Exactly what ``segshift.segment(path, scale="fixed", spatial_radius=r)``
+    computes for a 3-band image (the block-wise filter of the streamed runs),
+    and the same for multiband rasters, whose range space is their bands';
+    it returns the table of regions and writes the label map on request.
 
     The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
     (every pixel climbs to its mode, radii in pixels; regions connected,
@@ -354,7 +359,7 @@ def segment_large(
     >>> image[:, 70:] = (200, 40, 40)
     >>> path = os.path.join(tempfile.mkdtemp(), "two.tif")
     >>> tifffile.imwrite(path, image, tile=(64, 64))
-    >>> table = segment_large(path, 10, 12, 20, tile_size=64)
+    >>> table = segment_blocks(path, 10, 12, 20, tile_size=64)
     >>> table.n_regions, table.areas.tolist()
     (2, [7000, 8000])
     """
@@ -841,7 +846,7 @@ def segment_streamed(
       as are later levels (:meth:`segshift.Segmentation.at`) and the UCM.
     - At full resolution with the fixed scale (a radius in pixels, or
       ``resolution="full"``, with ``scale="fixed"``), the block-wise filter
-      of :func:`segment_large`, into a label memory map.
+      of :func:`segment_blocks`, into a label memory map.
     - At full resolution with the hierarchy (``scale="auto"``) on an image
       that does not fit: refused (the hierarchy's texture and colour
       statistics are made over the whole image in memory).
@@ -893,7 +898,7 @@ def segment_streamed(
     height, width = raster.shape
     if raster.multiband:
         raster.close()
-        raise ParameterError(f"{source}: a multiband raster is segmented by segment_large (full resolution, "
+        raise ParameterError(f"{source}: a multiband raster is segmented by segshift.geo.segment_raster or segshift.tiled.segment_blocks (full resolution, "
                              "scale='fixed'), not as a photo")
     work = working_plan((height, width), p)
     fits = not needs_tiling(height, width, limit)
@@ -995,3 +1000,23 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
         raster.close()
     return Streamed(labels, colours.astype(np.float32), render.luv_to_rgb8(colours, compat=p.compat), table["areas"],
                     None, None, None, True, how, scratch)
+
+
+def segment_large(path, *args, **kwargs) -> RegionTable:
+    """Deprecated since 1.0: :func:`segment_blocks` under its 0.x name.
+
+    For a photo of any size, ``segshift.segment(path, memory_limit=...)``
+    gives a :class:`segshift.Segmentation` with the same labels as in
+    memory, at every setting (the defaults included); for a multiband or
+    georeferenced raster, :func:`segshift.geo.segment_raster`. This name
+    keeps working, with a FutureWarning, until segshift 1.1.
+    """
+    import warnings
+
+    warnings.warn(
+        "segment_large is deprecated and will be removed in segshift 1.1: use segshift.segment(path, "
+        "memory_limit=...) for photos (the same labels as in memory, at every setting), "
+        "segshift.geo.segment_raster for multiband rasters, or segshift.tiled.segment_blocks",
+        FutureWarning, stacklevel=2,
+    )
+    return segment_blocks(path, *args, **kwargs)
