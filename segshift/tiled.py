@@ -57,7 +57,7 @@ from . import _filter_kernels as _fk
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import regions as _regions
-from .errors import OutputError, ParameterError
+from .errors import ImageError, OutputError, ParameterError
 from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
 from .raster import Raster, open_raster
 from .segment import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
@@ -344,6 +344,8 @@ def segment_large(
     outputs = _check_outputs(labels_path, modes_path, overwrite, path)
 
     with open_raster(path, memory_limit=limit) as raster:
+        if raster.height < 1 or raster.width < 1:  # before any block planning
+            raise ImageError(f"{path}: the image has no pixels ({raster.width}x{raster.height})")
         band_order = _check_bands(bands, raster)
         height, width = raster.shape
         min_pixels = min_size_pixels(min_size, height * width)
