@@ -315,9 +315,10 @@ def _check_layout(path: Path, page, height: int, width: int, bands: int, planar:
     if compression != 1 and compression not in tifffile.TIFF.DECOMPRESSORS:
         raise ImageError(f"{path}: TIFF compression {compression} cannot be decoded (is imagecodecs installed?)")
     bits = int(page.bitspersample)
-    tiled = bool(page.is_tiled)
+    # a tile tag makes the image tiled, even one tifffile takes for strips because its value is 0
+    tiled = bool(page.is_tiled) or 322 in page.tags or 323 in page.tags
     if tiled:
-        seg_h, seg_w = int(page.tilelength), int(page.tilewidth)
+        seg_h, seg_w = int(page.tags.valueof(323, 0)), int(page.tags.valueof(322, 0))
         if seg_h < 1 or seg_w < 1:
             raise ImageReadError(f"{path}: corrupt TIFF: tile size {seg_w}x{seg_h}")
         if int(page.tiledepth) != 1:
@@ -336,6 +337,16 @@ def _check_layout(path: Path, page, height: int, width: int, bands: int, planar:
             f"{path}: corrupt or unreadable TIFF: one {'tile' if tiled else 'strip'} of {seg_w}x{seg_h} pixels "
             f"decodes to {segment_bytes:,} bytes, above the {cap:,} a read may use"
         )
+    # bytes of the declared pixel data as stored (1-bit samples are packed)
+    row_bytes = -(-width * samples * bits // 8)
+    declared = height * row_bytes * planes
+    expansion = EXPANSION.get(compression, OTHER_EXPANSION)
+    if declared > expansion * size + SLACK_BYTES:
+        raise ImageReadError(
+            f"{path}: corrupt TIFF: the header declares {width}x{height} pixels of {bands} x {bits}-bit samples "
+            f"({declared:,} bytes), more than a {size:,}-byte file can hold"
+            + ("" if compression == 1 else f" with compression {compression}")
+        )
     across, down = -(-width // seg_w), -(-height // seg_h)
     needed = planes * across * down
     offsets, counts = _positions(page.dataoffsets), _positions(page.databytecounts)
@@ -352,16 +363,6 @@ def _check_layout(path: Path, page, height: int, width: int, bands: int, planar:
         raise ImageReadError(
             f"{path}: corrupt TIFF: {what} {k} lies outside the file (bytes {offsets[k]}..{offsets[k] + counts[k]}, "
             f"file size {size})"
-        )
-    # bytes of the declared pixel data as stored (1-bit samples are packed)
-    row_bytes = -(-width * samples * bits // 8)
-    declared = height * row_bytes * planes
-    expansion = EXPANSION.get(compression, OTHER_EXPANSION)
-    if declared > expansion * size + SLACK_BYTES:
-        raise ImageReadError(
-            f"{path}: corrupt TIFF: the header declares {width}x{height} pixels of {bands} x {bits}-bit samples "
-            f"({declared:,} bytes), more than a {size:,}-byte file can hold"
-            + ("" if compression == 1 else f" with compression {compression}")
         )
     if compression == 1:
         # uncompressed: a stored tile or strip has all its bytes (the last strip may hold fewer rows)

@@ -402,3 +402,119 @@ def test_tiled_reader_fuzz(fmt, tmp_path, no_raw_warnings):
             check_outcome(fmt, kind, data, error, (labels,))
             if labels.exists():
                 labels.unlink()
+
+
+# ---------------------------------------------------------------- regressions: the crashes the fuzz found
+
+
+def set_tiff_field(data: bytes, tag: int, value: int, element: int = 0) -> bytes:
+    """The file with one element of a first-IFD field set to ``value`` (in the field's own type)."""
+    order = "<" if data[:2] == b"II" else ">"
+    entry = next(e for e in tiff_entries(data) if e[0] == tag)
+    code = _TIFF_TYPES[entry[1]].upper()
+    out = bytearray(data)
+    struct.pack_into(order + code, out, entry[3] + element * struct.calcsize(code), value)
+    return bytes(out)
+
+
+def tiff_bytes(image: np.ndarray, **options) -> bytes:
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, image, **options)
+    return buffer.getvalue()
+
+
+def one_line_error(run, path, *needles):
+    from segshift.errors import SegshiftError
+
+    with pytest.raises(SegshiftError) as info:
+        run(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message, message
+    for needle in needles:
+        assert needle in message, message
+    return info.value
+
+
+def test_tile_size_zero_is_a_clean_error(tmp_path, no_raw_warnings):
+    """Was ZeroDivisionError in raster._read_tiff."""
+    from segshift.errors import ImageReadError
+
+    data = tiff_bytes(_picture(np.random.default_rng(1)), tile=(16, 32))
+    for tag, shown in ((323, "tile size 32x0"), (322, "tile size 0x16")):
+        path = tmp_path / f"tile{tag}.tif"
+        path.write_bytes(set_tiff_field(data, tag, 0))
+        assert isinstance(one_line_error(tiled_run, path, "corrupt TIFF", shown), ImageReadError)
+
+
+def test_rows_per_strip_zero_is_a_clean_error(tmp_path, no_raw_warnings):
+    """Was ZeroDivisionError in tifffile's decode."""
+    path = tmp_path / "strips.tif"
+    path.write_bytes(set_tiff_field(tiff_bytes(_picture(np.random.default_rng(2)), rowsperstrip=8), 278, 0))
+    one_line_error(tiled_run, path, "corrupt TIFF", "0 rows per strip")
+
+
+@pytest.mark.parametrize("tag", [256, 257])
+def test_image_without_pixels_is_a_clean_error(tmp_path, tag, no_raw_warnings):
+    """Was IndexError in tiled.filter_and_connect (no blocks to plan)."""
+    path = tmp_path / "empty.tif"
+    path.write_bytes(set_tiff_field(tiff_bytes(_picture(np.random.default_rng(3)), tile=(16, 16)), tag, 0))
+    one_line_error(tiled_run, path, "corrupt TIFF", "0 pixels" if tag == 257 else "0x40 pixels")
+
+
+def test_tiled_run_refuses_a_raster_without_pixels(tmp_path, monkeypatch):
+    """The guard at the tiled path's entry, for any reader that could hand it an empty raster."""
+    import segshift.tiled
+    from segshift.errors import ImageError
+    from segshift.raster import Raster
+
+    path = tmp_path / "x.tif"
+    path.write_bytes(tiff_bytes(_picture(np.random.default_rng(4))))
+    empty = Raster(path, 0, 60, 3, np.dtype(np.uint8), False, False, _array=np.zeros((0, 60, 3), np.uint8))
+    monkeypatch.setattr(segshift.tiled, "open_raster", lambda *args, **kwargs: empty)
+    assert isinstance(one_line_error(tiled_run, path, "no pixels (60x0)"), ImageError)
+
+
+def test_billions_of_declared_rows_are_refused_before_allocating(tmp_path, no_raw_warnings):
+    """Was an attempt to allocate 27 GiB: a small file whose header declares 3.6 billion rows."""
+    data = tiff_bytes(_picture(np.random.default_rng(5)))  # one strip, uncompressed
+    for name, options in (("plain", {}), ("big", dict(bigtiff=True)), ("deflate", dict(compression="zlib"))):
+        data = tiff_bytes(_picture(np.random.default_rng(5)), **options)
+        path = tmp_path / f"{name}.tif"
+        path.write_bytes(set_tiff_field(data, 257, 3_600_000_000))
+        with capped_address_space(1 << 30):
+            one_line_error(tiled_run, path, "corrupt TIFF", "60x3600000000 pixels", "more than a")
+
+
+def test_declared_pixel_data_beyond_the_file(tmp_path, no_raw_warnings):
+    """An offset past the end, a strip count too short for the image, an uncompressed strip cut short."""
+    base = tiff_bytes(_picture(np.random.default_rng(6)), rowsperstrip=8)
+    size = len(base)
+    cases = {
+        "offset": (set_tiff_field(base, 273, size - 10, element=2), "strip 2 lies outside the file"),
+        "count": (set_tiff_field(base, 279, 10, element=1), "uncompressed strip 1 has 10 bytes, needs 1440"),
+        "strips": (set_tiff_field(base, 278, 4), "needs 10 strips but the header lists 5"),
+    }
+    for name, (data, needle) in cases.items():
+        path = tmp_path / f"{name}.tif"
+        path.write_bytes(data)
+        one_line_error(tiled_run, path, "corrupt TIFF", needle)
+
+
+def test_failed_run_leaves_no_output(tmp_path, no_raw_warnings):
+    """A file that opens but whose data cannot be decoded: the error names the strip, no label file remains."""
+    base = tiff_bytes(_picture(np.random.default_rng(7)), rowsperstrip=8, compression="zlib")
+    entry = next(e for e in tiff_entries(base) if e[0] == 273)
+    order = "<" if base[:2] == b"II" else ">"
+    third = struct.unpack_from(order + "I", base, entry[3] + 8)[0]
+    data = bytearray(base)
+    data[third:third + 8] = b"\x00" * 8  # the third strip's deflate header destroyed
+    path = tmp_path / "broken.tif"
+    path.write_bytes(bytes(data))
+    labels = tmp_path / "out" / "labels.tif"
+    labels.parent.mkdir()
+    with pytest.raises(Exception) as info:
+        tiled_run(path, labels)
+    check_outcome("tiff_striped_deflate", "manual", bytes(data), info.value, (labels,))
+    assert "cannot decode strip 2" in str(info.value)
