@@ -376,8 +376,8 @@ def no_raw_warnings():
 
 
 #: Cases per format and path in the test suite (the script runs more).
-WHOLE_CASES = 150
-TILED_CASES = 200
+WHOLE_CASES = 80
+TILED_CASES = 120
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
