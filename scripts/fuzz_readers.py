@@ -144,7 +144,7 @@ def main() -> None:
         return
 
     start = time.perf_counter()
-    plan = [("whole", fmt) for fmt in sorted(corpus.FORMATS)] + [("tiled", fmt) for fmt in corpus.TIFF_FORMATS]
+    plan = [("whole", fmt) for fmt in sorted(corpus.FORMATS)] + [("tiled", fmt) for fmt in sorted(corpus.FORMATS)]
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="fuzz-readers-") as tmp:
         tmp = Path(tmp)

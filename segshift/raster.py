@@ -48,6 +48,11 @@ OTHER_EXPANSION = 4096
 #: Declared pixel data always allowed whatever the file size (sparse tiles
 #: read as zeros; a few such images cost little).
 SLACK_BYTES = 1 << 20
+#: Working bytes a sample of one full-width row needs when windows are
+#: segmented (strips of whole rows hold modes, labels and their temporaries:
+#: 48 bytes a pixel of 3 channels): an image with a row wider than the memory
+#: limit allows cannot be read within it.
+ROW_BYTES_PER_SAMPLE = 16
 #: Largest decoded tile or strip without a memory limit (one is decoded at a
 #: time per reader, so this is what one read may allocate at most).
 MAX_SEGMENT_BYTES = 1 << 30
@@ -336,6 +341,12 @@ def _check_layout(path: Path, page, height: int, width: int, bands: int, planar:
         raise ImageReadError(
             f"{path}: corrupt or unreadable TIFF: one {'tile' if tiled else 'strip'} of {seg_w}x{seg_h} pixels "
             f"decodes to {segment_bytes:,} bytes, above the {cap:,} a read may use"
+        )
+    if memory_limit is not None and width * max(bands, 3) * ROW_BYTES_PER_SAMPLE > memory_limit:
+        raise ImageError(
+            f"{path}: the image is {width:,} pixels wide: one row of it needs "
+            f"{width * max(bands, 3) * ROW_BYTES_PER_SAMPLE:,} bytes of working memory, above the memory limit "
+            f"({memory_limit:,} bytes)"
         )
     # bytes of the declared pixel data as stored (1-bit samples are packed)
     row_bytes = -(-width * samples * bits // 8)
