@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import test_fuzz_readers as corpus  # noqa: E402  (the corpus and mutations live beside the test)
+import test_fuzz_readers as corpus  # the corpus and mutations live beside the test
 
 #: Tracebacks kept per path and format for exceptions that are not segshift's.
 EXAMPLES = 3
@@ -96,7 +96,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.stderr = open(self.stderr_path, "ab")
+        self.stderr = open(self.stderr_path, "ab")  # noqa: SIM115 - open for the worker's life, closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.stderr, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -155,6 +155,7 @@ def main() -> None:
             for number, (kind, fmt) in enumerate(plan):
                 counts: Counter = Counter()
                 errors: Counter = Counter()
+                sites: Counter = Counter()
                 examples: list = []
                 seed = args.seed * 1000 + number
                 path = tmp / f"case{corpus.FORMATS[fmt][1]}"
@@ -168,6 +169,8 @@ def main() -> None:
                         examples.append({"case": index, "mutation": mutation, "timeout": args.timeout})
                         continue
                     counts[answer["outcome"]] += 1
+                    if answer["outcome"] in ("other", "crash"):
+                        sites[_site(answer)] += 1
                     if answer["outcome"] == "segshift":
                         errors[answer["class"]] += 1
                         counts["multi_line_message"] += not answer["one_line"]
@@ -182,7 +185,7 @@ def main() -> None:
                 results.setdefault(kind, {})[fmt] = {
                     "cases": args.cases, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
                     "counts": {k: v for k, v in sorted(counts.items())}, "segshift_errors": dict(sorted(errors.items())),
-                    "examples": examples,
+                    "other_by_site": dict(sites.most_common()), "examples": examples,
                 }
                 print(f"{kind:5} {fmt:22} {dict(counts)} {dict(errors)}", flush=True)
         finally:
@@ -211,6 +214,17 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report["totals"]))
     print(f"wrote {args.out}")
+
+
+def _site(answer: dict) -> str:
+    """``Class in module.function`` of the innermost segshift frame of a failure's traceback."""
+    frames = [line.strip() for line in answer.get("traceback", "").splitlines() if line.strip().startswith("File ")]
+    ours = [f for f in frames if "/segshift/" in f] or frames
+    where = ""
+    if ours:
+        name = ours[-1].split('"')[1].rsplit("/", 1)[-1]
+        where = f" in {name}:{ours[-1].rsplit(' in ', 1)[-1]}"
+    return f"{answer.get('class', '?')}{where}"
 
 
 def _versions() -> dict:

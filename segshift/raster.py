@@ -205,7 +205,8 @@ def open_raster(path, *, memory_limit: int | None = None) -> Raster:
         file :func:`segshift.load_image` reads (decoded whole).
     memory_limit : int, optional
         Bytes: a file that cannot be read in windows is refused when its
-        decoded pixels would not fit.
+        decoded pixels would not fit; a TIFF, when one of its tiles or
+        strips decoded, or one row of it while segmented, would not fit.
 
     Returns
     -------
@@ -214,10 +215,13 @@ def open_raster(path, *, memory_limit: int | None = None) -> Raster:
     Raises
     ------
     ImageReadError
-        The file cannot be read, or cannot be read in windows and is too
-        large to decode whole; the message says why.
+        The file cannot be read, is corrupt (a TIFF header whose sizes,
+        offsets or byte counts do not fit the file or the limits), or cannot
+        be read in windows and is too large to decode whole; the message
+        names the file and says why.
     ImageError
-        The samples are of a type that cannot be read in windows.
+        The samples are of a type, or the image of a width, that cannot be
+        read in windows.
     """
     path = Path(path)
     _check_file(path)

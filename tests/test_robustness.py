@@ -1082,7 +1082,7 @@ def test_pillow_bomb_warning_becomes_segshift_error(tmp_path, monkeypatch):
     """Pillow only warns between its pixel limit and twice it: segshift refuses with its own error."""
     import warnings
 
-    import segshift.loader as loader
+    from segshift import loader
 
     path = write(tmp_path / "frame.png", encode(noise(8, 8), "PNG"))
     real = loader._pil_to_array
