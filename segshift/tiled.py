@@ -69,7 +69,7 @@ from . import _filter_kernels as _fk
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import regions as _regions
-from .errors import OutputError, ParameterError
+from .errors import ImageError, OutputError, ParameterError
 from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
 from .raster import Raster, open_raster
 from ._pipeline import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
@@ -380,6 +380,8 @@ def segment_blocks(
     # a window reader (e.g. segshift.geo's GDAL reader) is read as it is; the caller closes it
     reader = path if _is_window_reader(path) else None
     with contextlib.nullcontext(reader) if reader is not None else open_raster(path, memory_limit=limit) as raster:
+        if raster.shape[0] < 1 or raster.shape[1] < 1:  # before any block planning
+            raise ImageError(f"{path}: the image has no pixels ({raster.shape[1]}x{raster.shape[0]})")
         band_order = _check_bands(bands, raster)
         height, width = raster.shape
         min_pixels = min_size_pixels(min_size, height * width)
@@ -625,7 +627,7 @@ class _Run:
 
         parent = graph.parent[:graph.count]
         component = _tk.number_sets(parent)  # the connected region of each strip component
-        n0 = int(component[-1]) + 1 if len(component) else 0
+        n0 = int(component.max()) + 1 if len(component) else 0  # the last piece may join an earlier region
         roots = np.flatnonzero(parent == np.arange(len(parent)))
         areas_c = np.concatenate(graph.areas)
         areas = np.bincount(component, weights=areas_c, minlength=n0).astype(np.int64)
