@@ -24,7 +24,7 @@ LAYERS = [
     ["_*_kernels"],
     ["loader", "raster", "render", "meanshift", "regions", "hierarchy", "resolution", "writers", "evaluate",
      "evaluate.*"],
-    ["segment", "tiled", "pointsets", "geo", "vectors", "_streamed"],
+    ["_pipeline", "segment", "tiled", "pointsets", "geo", "vectors"],
     ["_compile", "dask_cluster", "runner", "batch", "benchmark", "report", "report.*"],
     ["cli", "cli.*", "__main__"],
 ]
