@@ -2,7 +2,7 @@
 
 Builds a mosaic of the bundled photos (flipped and shifted copies, so no two
 parts are equal) as a tiled TIFF, then segments it in fresh processes:
-untiled (``segshift.segment`` with ``scale="fixed"``, the full-resolution
+untiled (``segshift._segment`` with ``scale="fixed"``, the full-resolution
 mean shift that the tiled run computes) and tiled (``segshift.tiled.segment_blocks``
 with ``--memory-limit``), each with 1 and 2 numba threads. Each process
 first segments a small image (kernels loaded from the cache), then times one
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def mosaic(height: int, width: int) -> np.ndarray:
-    from segshift.loader import load_image
+    from segshift._loader import load_image
 
     photos = [np.round(load_image(p) * 255).astype(np.uint8) for p in sorted((ROOT / "images").glob("*.jpg"))]
     out = np.empty((height, width, 3), dtype=np.uint8)

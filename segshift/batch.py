@@ -13,10 +13,10 @@
 3. skips inputs whose outputs all exist, unless ``overwrite`` (so an
    interrupted run resumes where it stopped);
 4. segments the others (:func:`segment_file`, one plain function per
-   file) where :mod:`segshift.runner` runs them: in parallel worker
+   file) where :mod:`segshift._runner` runs them: in parallel worker
    processes, in this process for ``jobs=1``, or on any
    ``concurrent.futures.Executor`` such as a Dask cluster's
-   (:mod:`segshift.dask_cluster`), writing every file atomically (:mod:`segshift.writers`),
+   (:mod:`segshift._dask_cluster`), writing every file atomically (:mod:`segshift.writers`),
    so that no half-written file is ever left behind (and removing the
    temporary files of a run that was killed); a worker process that dies
    costs only the file it was segmenting;
@@ -47,13 +47,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from ._compile import warm_up
-from .dask_cluster import as_dask_executor, client_of, warm_workers
+from ._dask_cluster import as_dask_executor, client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
-from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from .meanshift import check_positive
+from ._loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from ._meanshift import check_positive
 from .params import Params
-from .runner import Runner, capacity_of, default_jobs
-from .segment import _params_from, check_start_label
+from ._runner import Runner, capacity_of, default_jobs
+from ._segment import _params_from, check_start_label
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -65,6 +65,19 @@ from .writers import (
     write_manifest,
     write_output,
 )
+
+__all__ = [
+    "run_batch",
+    "find_images",
+    "plan_outputs",
+    "segment_file",
+    "lock_output_folder",
+    "verify_outputs",
+    "BatchReport",
+    "BatchEvent",
+    "FileRecord",
+    "FileTask",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -221,7 +234,7 @@ class FileTask:
     outputs : tuple of (kind, path)
         Outputs to write (only the missing ones, unless overwriting).
     params : dict
-        Keyword arguments of :func:`segshift.segment`.
+        Keyword arguments of :func:`segshift._segment`.
     max_pixels : int or None
     numba_threads : int or None
         Numba threads for this file (None: leave the worker's setting).
@@ -461,9 +474,9 @@ def run_batch(
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
     spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour, params
         The algorithm's options (:class:`segshift.Params`), as for
-        :func:`segshift.segment`; checked before anything is done.
+        :func:`segshift._segment`; checked before anything is done.
     start_label, max_pixels
-        As for :func:`segshift.segment`.
+        As for :func:`segshift._segment`.
     outputs : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
         What to write for each image: the mode-colour picture, the input with
         region boundaries, the label map, the ultrametric contour map of the
@@ -501,7 +514,7 @@ def run_batch(
     executor : concurrent.futures.Executor, optional
         Run the files there instead of in a local process pool: any
         executor whose workers can import segshift and reach ``out_dir``,
-        e.g. :func:`segshift.dask_cluster.executor` of a Dask client (a
+        e.g. :func:`segshift._dask_cluster.executor` of a Dask client (a
         client's own ``client.get_executor()`` is replaced by that one, with
         the same client and options). It is not shut down here. Its workers write
         the outputs; this process writes the manifest. Paths are sent to
@@ -536,7 +549,7 @@ def run_batch(
     is killed leaves the lock file but not the lock.
 
     Local worker processes end with this process, however it ends
-    (:func:`segshift.runner.die_with_parent`).
+    (:func:`segshift._runner.die_with_parent`).
 
     Ctrl-C (KeyboardInterrupt) stops the run cleanly: no new file is
     started, the files being segmented are finished (a second Ctrl-C
@@ -993,7 +1006,7 @@ def segment_file(task: FileTask) -> dict[str, Any]:
         naming the file) and ``detail`` (the traceback of an unexpected
         error, or None).
     """
-    from .segment import segment
+    from ._segment import segment
 
     _test_crash_hook(task.source)
     start = time.perf_counter()

@@ -1,8 +1,8 @@
 """The ``segshift`` command: segment a photo, every photo of a folder, or score a data set.
 
 A thin layer over the library: parse the options, resolve paths, call
-:func:`segshift.segment`, :func:`segshift.batch.run_batch` or
-:func:`segshift.benchmark.evaluate_folder`, and turn errors into one line on
+:func:`segshift._segment`, :func:`segshift.batch.run_batch` or
+:func:`segshift._benchmark.evaluate_folder`, and turn errors into one line on
 stderr and an exit status:
 
 - 0: success;
@@ -32,7 +32,12 @@ from typing import Any
 from . import writers
 from ._version import __version__
 from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
-from .loader import DEFAULT_MAX_PIXELS
+from ._loader import DEFAULT_MAX_PIXELS
+
+__all__ = [
+    "main",
+    "build_parser",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -604,7 +609,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 def _tiled(args: argparse.Namespace) -> bool:
     """Whether ``segment`` runs segment_blocks: a multiband raster (or --bands). Any other image goes
     through segment(), which streams a file too large for the memory limit with the same result."""
-    from .raster import image_size
+    from ._raster import image_size
 
     if args.bands is not None:
         return True
@@ -705,7 +710,7 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .segment import segment
+    from ._segment import segment
 
     if _geo_run(args):  # map units (-s 30m, -m 1ha) always go there: it says when the input has no CRS
         return _cmd_segment_geo(args)
@@ -742,7 +747,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    from .raster import image_size
+    from ._raster import image_size
 
     size = image_size(args.input)
     if size is not None:  # a picture the memory limit cannot hold is refused before any work
@@ -1050,7 +1055,7 @@ def _dask_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any
     """With --scheduler/--scheduler-file: connect, and return the client's executor (closed by ``stack``)."""
     if args.scheduler is None and args.scheduler_file is None:
         return None
-    from . import dask_cluster as cluster
+    from . import _dask_cluster as cluster
 
     stack.enter_context(_quiet_dask(args.debug))
     try:
@@ -1138,7 +1143,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import itertools
     import json
 
-    from .benchmark import evaluate_folder
+    from ._benchmark import evaluate_folder
 
     from .params import names
 

@@ -16,7 +16,7 @@ of :func:`segshift.tiled.segment_blocks`, and writes
 All three carry the input's CRS and geotransform. How it reads:
 
 - :class:`GeoRaster` is a window reader (the interface of
-  :class:`segshift.raster.Raster`: ``shape``, ``bands``, ``multiband``,
+  :class:`segshift._raster.Raster`: ``shape``, ``bands``, ``multiband``,
   ``read``/``read_rgb``/``read_bands`` of a window, ``close``) over a GDAL
   dataset, so the tiled path reads it without importing rasterio itself.
 - The dataset mask is GDAL's (:meth:`rasterio.io.DatasetReader.dataset_mask`:
@@ -56,6 +56,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ImageError, ImageReadError, MissingDependencyError, OutputError, ParameterError
+
+__all__ = [
+    "segment_raster",
+    "segment_scene",
+    "GeoSegmentation",
+    "GeoRaster",
+    "open_geo",
+    "Grid",
+    "geo_available",
+    "is_georeferenced",
+    "georeferenced_hint",
+    "map_length_to_pixels",
+    "map_area_to_pixels",
+]
 
 #: The defaults of :func:`segment_raster`: a 5-pixel spatial radius, half a
 #: standard deviation of each band as the range radius (bands scaled by their
@@ -241,7 +255,7 @@ def map_area_to_pixels(value, grid: Grid, what: str = "min_size") -> int:
 
 
 class GeoRaster:
-    """A GDAL raster read in windows (the window-reader interface of :class:`segshift.raster.Raster`).
+    """A GDAL raster read in windows (the window-reader interface of :class:`segshift._raster.Raster`).
 
     ``read_bands`` returns the bands in their own units as
     ``(samples - offset) / scale * steps`` (``steps`` is :data:`STD_STEPS`
@@ -586,7 +600,7 @@ def segment_raster(
     (2, [3072, 3072], [307200.0, 307200.0])
     """
     from . import vectors
-    from .meanshift import check_positive
+    from ._meanshift import check_positive
     from .tiled import MASKED_MIN, segment_blocks
 
     start = time.perf_counter()

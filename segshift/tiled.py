@@ -1,18 +1,18 @@
 """Huge images: segmentation tile by tile, identical to the untiled run, in bounded memory.
 
-:func:`segment_streamed` is the path of :func:`segshift.segment` for an
+:func:`segment_streamed` is the path of :func:`segshift._segment` for an
 image that does not fit its memory limit: at a working resolution (the
 default) the file is reduced to the working image strip by strip, bitwise
-as the whole image would be (:func:`segshift.resolution.area_resize_rows`),
+as the whole image would be (:func:`segshift._resolution.area_resize_rows`),
 the unchanged working-resolution pipeline runs on it, and the labels are
 placed back at full resolution strip by strip into memory maps
-(:class:`segshift.resolution.Placement`); at full resolution with the fixed
+(:class:`segshift._resolution.Placement`); at full resolution with the fixed
 scale it runs the block-wise filter below. Either way the labels equal the
 in-memory run's, pixel for pixel.
 
 :func:`segment_blocks` segments an image file of any size (TIFF/BigTIFF read
-lazily, see :mod:`segshift.raster`) with the full-resolution, fixed-scale
-mean shift of :func:`segshift.segment` (every pixel climbs, radii in
+lazily, see :mod:`segshift._raster`) with the full-resolution, fixed-scale
+mean shift of :func:`segshift._segment` (every pixel climbs, radii in
 pixels; connect, fuse, prune), and returns the table of regions instead of
 the label map, which it writes tile by tile to a file on request.
 
@@ -68,11 +68,25 @@ from . import _band_kernels as _bk
 from . import _filter_kernels as _fk
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
-from . import regions as _regions
+from . import _regions as _regions
 from .errors import ImageError, OutputError, ParameterError
-from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
-from .raster import Raster, open_raster
+from ._meanshift import _check_convergence, check_compat, check_kernel, check_positive
+from ._raster import Raster, open_raster
 from ._pipeline import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
+
+__all__ = [
+    "segment_streamed",
+    "segment_blocks",
+    "segment_large",
+    "Streamed",
+    "RegionTable",
+    "parse_memory",
+    "default_memory_limit",
+    "needs_tiling",
+    "block_shape",
+    "default_margin",
+    "stretch_bands",
+]
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +304,7 @@ def segment_blocks(
     and the same for multiband rasters, whose range space is their bands';
     it returns the table of regions and writes the label map on request.
 
-    The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
+    The full-resolution, fixed-scale mean shift of :func:`segshift._segment`
     (every pixel climbs to its mode, radii in pixels; regions connected,
     fused and pruned) on blocks read lazily from the file, in memory bounded
     by ``memory_limit`` plus the table of regions. The label map equals the
@@ -303,11 +317,11 @@ def segment_blocks(
         other formats are decoded whole, and refused when that would not
         fit ``memory_limit``.
     spatial_radius, range_radius, min_size
-        As :func:`segshift.segment`, but the spatial radius is in pixels of
+        As :func:`segshift._segment`, but the spatial radius is in pixels of
         the image (a tiled run is the full-resolution computation); it
         defaults to the working resolution's 10 pixels. ``None`` is the
-        relative radius of :func:`segshift.segment` with ``resolution="full"``
-        (10 / 578 of the image's diagonal, :func:`segshift.resolution.plan`),
+        relative radius of :func:`segshift._segment` with ``resolution="full"``
+        (10 / 578 of the image's diagonal, :func:`segshift._resolution.plan`),
         as everywhere else. For multiband
         rasters the range radius is in the bands' own units.
     labels_path : str or path-like, optional
@@ -326,7 +340,7 @@ def segment_blocks(
         Of a multiband raster, the bands (1-based) the mode picture shows as
         red, green and blue; default the first three.
     kernel, tol, max_iter, compat
-        As :func:`segshift.segment`.
+        As :func:`segshift._segment`.
     overwrite : bool
         Replace existing output files.
     margin : int, optional
@@ -386,10 +400,10 @@ def segment_blocks(
         height, width = raster.shape
         min_pixels = min_size_pixels(min_size, height * width)
         if relative:  # segment(resolution="full")'s relative radius, in this image's pixels
-            from .resolution import plan
+            from ._resolution import plan
 
             spatial_radius = plan((height, width), WORKING_RADIUS, "full").spatial_radius
-        # the whole-image run's clamps (segshift.meanshift.filter_image)
+        # the whole-image run's clamps (segshift._meanshift.filter_image)
         hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
         hr = max(range_radius, 1e-100)
         margin = default_margin(hs) if margin is None else int(check_positive("margin", margin, integer=True,
@@ -507,7 +521,7 @@ class _Run:
     # -- filtering ---------------------------------------------------------------
     def _window(self, i0, i1, j0, j1, margin):
         """The planes of rows i0..i1-1, columns j0..j1-1 with ``margin`` real pixels around."""
-        from .loader import rgb_to_luv
+        from ._loader import rgb_to_luv
 
         height, width = self.height, self.width
         r_lo, r_hi = max(i0 - margin, 0), min(i1 + margin, height)
@@ -623,7 +637,7 @@ class _Run:
                 yield y0, local, graph.row_offset[y0:y0 + h], modes
 
     def regions(self, graph: _Graph, min_pixels: int, band_order) -> dict:
-        from . import render
+        from . import _render as render
 
         parent = graph.parent[:graph.count]
         component = _tk.number_sets(parent)  # the connected region of each strip component
@@ -789,7 +803,7 @@ class Streamed:
     modes_luv : (n, 3) ndarray of float32
     modes_rgb : (n, 3) ndarray of uint8
     areas : (n,) ndarray of int64
-    hierarchy : segshift.hierarchy.Hierarchy or None
+    hierarchy : segshift._hierarchy.Hierarchy or None
         With a placement that reads the file's rows and writes other levels
         and the UCM into memory maps (``scale="auto"``); None with the fixed scale.
     threshold : float or None
@@ -832,7 +846,7 @@ def segment_streamed(
     progress: Callable[[int, int], None] | None = None,
     **options,
 ) -> Streamed:
-    """Segment an image file as :func:`segshift.segment` does, in memory bounded by ``memory_limit``.
+    """Segment an image file as :func:`segshift._segment` does, in memory bounded by ``memory_limit``.
 
     The settings decide the result, the memory limit and the tile size only
     how it is computed: the labels, areas, modes, hierarchy, automatic level
@@ -841,9 +855,9 @@ def segment_streamed(
     - An image that fits the limit (and no ``tile_size``) is segmented in memory.
     - At a working resolution (the default, ``spatial_radius=None`` with
       ``resolution="auto"``), the file is read in strips of rows and reduced
-      to the working image (:func:`segshift.resolution.area_resize_rows`),
+      to the working image (:func:`segshift._resolution.area_resize_rows`),
       bitwise the whole image's; the working-resolution pipeline runs on it
-      (:func:`segshift.segment.segment_grid`), and the labels are placed at
+      (:func:`segshift._segment.segment_grid`), and the labels are placed at
       full resolution strip by strip into a memory map in a scratch folder,
       as are later levels (:meth:`segshift.Segmentation.at`) and the UCM.
     - At full resolution with the fixed scale (a radius in pixels, or
@@ -857,7 +871,7 @@ def segment_streamed(
     ----------
     source : str or path-like
         An image file: TIFF/BigTIFF read in windows; other formats decoded
-        whole when that fits ``memory_limit`` (:func:`segshift.raster.open_raster`).
+        whole when that fits ``memory_limit`` (:func:`segshift._raster.open_raster`).
     params : segshift.Params, optional
         The algorithm's options (default: the defaults).
     **options
@@ -886,8 +900,8 @@ def segment_streamed(
     ImageReadError
         The file cannot be read.
     """
-    from . import resolution as _resolution
-    from .loader import load_image
+    from . import _resolution as _resolution
+    from ._loader import load_image
     from .params import from_options
     from ._pipeline import segment_grid, working_plan
 
@@ -966,10 +980,10 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
     description): labels into a memory map, numbered as in memory, and the
     regions' colours of ``p.region_colour``: the mean of their pixels' modes
     (summed in raster order, as in memory) or the seeded modes."""
-    from . import render
+    from . import _render as render
 
     height, width = raster.shape
-    # the whole-image run's clamps (segshift.meanshift.filter_image)
+    # the whole-image run's clamps (segshift._meanshift.filter_image)
     hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
     hr = max(p.range_radius_value, 1e-100)
     min_pixels = min_size_pixels(p.min_size_value, height * width)
@@ -990,7 +1004,7 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
                 labels[y0:y0 + len(part)] = part
             labels.flush()
             colours = table["modes"]
-            if mean:  # segshift.segment.mean_modes, in the same order
+            if mean:  # segshift._segment.mean_modes, in the same order
                 sums = np.zeros((len(table["areas"]), 3))
                 for _, local, offset, strip_modes in run._strips(graph, run.rows):  # one offset a strip
                     _tk.add_modes(local, int(offset[0]), graph.final, strip_modes, sums)

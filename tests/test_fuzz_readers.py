@@ -3,7 +3,7 @@
 Small valid files of every format segshift reads (40x60 pixels, so that a
 case takes milliseconds) are mutated (bytes flipped, deleted, inserted, the
 file truncated, header fields rewritten to 0, 1 or huge values) and read
-through the whole-image loader (:func:`segshift.segment`) and the tiled
+through the whole-image loader (:func:`segshift._segment`) and the tiled
 path (:func:`tiled_run`). Each case must give a result or one
 :class:`segshift.errors.SegshiftError` with a one-line message: never another
 exception, never a hang (a per-case alarm), never a giant allocation (the
@@ -467,7 +467,7 @@ def test_tiled_run_refuses_a_raster_without_pixels(tmp_path, monkeypatch):
     """The guard at the tiled path's entry, for any reader that could hand it an empty raster."""
     import segshift.tiled
     from segshift.errors import ImageError
-    from segshift.raster import Raster
+    from segshift._raster import Raster
 
     path = tmp_path / "x.tif"
     path.write_bytes(tiff_bytes(_picture(np.random.default_rng(4))))

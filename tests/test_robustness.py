@@ -1,7 +1,7 @@
 """A corpus of bad, unusual and hostile inputs, and what each must get.
 
 Every case goes through the public API (:func:`segshift.load_image` and
-:func:`segshift.segment`) and must end in either a correct result or one
+:func:`segshift._segment`) and must end in either a correct result or one
 :class:`segshift.errors.SegshiftError` whose one-line message names the file
 (or argument) and the problem: never a crash, a hang, a giant allocation or
 a raw error from deep inside (KeyError, IndexError, MemoryError, numba).
@@ -34,7 +34,7 @@ from skimage.measure import label as connected_label
 
 from segshift import load_image, segment
 from segshift.errors import ImageError, ImageReadError, ImageTooLargeError, ParameterError, SegshiftError
-from segshift.loader import DEFAULT_MAX_PIXELS
+from segshift._loader import DEFAULT_MAX_PIXELS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1042,8 +1042,8 @@ def test_decoder_remarks_go_to_segshift_loggers(tmp_path, caplog, capfd):
     assert not caught, [str(w.message) for w in caught]
     assert capfd.readouterr().err == ""
     by_logger = {(r.name, r.levelno) for r in caplog.records}
-    assert ("segshift.loader", logging.DEBUG) in by_logger
-    assert ("segshift.raster", logging.DEBUG) in by_logger
+    assert ("segshift._loader", logging.DEBUG) in by_logger
+    assert ("segshift._raster", logging.DEBUG) in by_logger
     assert any("tifffile" in r.getMessage() and "282" in r.getMessage() for r in caplog.records)
     assert tiff_logger.handlers == handlers and tiff_logger.propagate == propagate
     assert warnings.filters == filters
@@ -1054,7 +1054,7 @@ def test_library_messages_are_shared_by_threads(tmp_path):
     while any read is under way, and the process-wide state is restored after the last."""
     import warnings
 
-    from segshift.loader import library_messages
+    from segshift._loader import library_messages
 
     barrier = threading.Barrier(4)
     leaked = []
@@ -1082,7 +1082,7 @@ def test_pillow_bomb_warning_becomes_segshift_error(tmp_path, monkeypatch):
     """Pillow only warns between its pixel limit and twice it: segshift refuses with its own error."""
     import warnings
 
-    from segshift import loader
+    from segshift import _loader as loader
 
     path = write(tmp_path / "frame.png", encode(noise(8, 8), "PNG"))
     real = loader._pil_to_array

@@ -1,6 +1,6 @@
 """Streamed segmentation (segshift.tiled.segment_streamed): the memory limit and
 the tile size change how a result is computed, never the result. Every test
-compares with the in-memory :func:`segshift.segment`, pixel for pixel."""
+compares with the in-memory :func:`segshift._segment`, pixel for pixel."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from conftest import IMAGES
 from test_resolution import level_case
 
 import segshift
-from segshift import resolution, tiled
+from segshift import _resolution as resolution, tiled
 from segshift.errors import ParameterError
-from segshift.loader import load_image
+from segshift._loader import load_image
 
 EDISON = dict(spatial_radius=7, range_radius=6.5, min_size=20, scale="fixed", compat="edison")
 

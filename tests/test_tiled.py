@@ -14,7 +14,7 @@ import segshift
 from segshift import tiled
 from segshift.cli import main
 from segshift.errors import ImageReadError, OutputError, ParameterError
-from segshift.loader import load_image
+from segshift._loader import load_image
 
 EDISON = (7, 6.5, 20)
 DEFAULT = (10, 12, 0.013)

@@ -14,7 +14,7 @@ offsets and byte counts, sample type, and the declared pixel data against
 the file size and how far its compression can expand it): a corrupt or
 hostile file ends in one :class:`~segshift.errors.ImageReadError` naming the
 file and the problem, and reads stay bounded by the validated sizes. The
-decoders' warnings and tifffile's log records go to the ``segshift.raster``
+decoders' warnings and tifffile's log records go to the ``segshift._raster``
 logger.
 """
 
@@ -30,9 +30,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ImageError, ImageReadError
-from .loader import _check_file, _reason, _sniff, _to_rgb, library_messages
+from ._loader import _check_file, _reason, _sniff, _to_rgb, library_messages
 
-_log = logging.getLogger("segshift.raster")
+_log = logging.getLogger("segshift._raster")
 
 #: Sample types read in windows: their scaling to [0, 1] does not depend on
 #: the values (unlike other integer types, see segshift.load_image).
@@ -397,7 +397,7 @@ def _check_layout(path: Path, page, height: int, width: int, bands: int, planar:
 def _open_whole(path: Path, memory_limit: int | None) -> Raster:
     from PIL import Image
 
-    from .loader import _PILLOW_GUARD, _read_file
+    from ._loader import _PILLOW_GUARD, _read_file
 
     with _PILLOW_GUARD:
         # Pillow's bomb guard is off for the header: the memory limit decides, with segshift's message.

@@ -36,7 +36,7 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
 
 ImageSource = Union[str, "os.PathLike[str]", ArrayLike]
 
-_log = logging.getLogger("segshift.loader")
+_log = logging.getLogger("segshift._loader")
 
 # Pillow's decompression-bomb guard is one global (PIL.Image.MAX_IMAGE_PIXELS);
 # segshift sets it for the length of one decode, so decodes take turns.
