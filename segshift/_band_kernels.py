@@ -26,6 +26,7 @@ from ._filter_kernels import (
     window_reach,
     window_span,
 )
+from ._interrupt import interrupted
 
 
 @numba.njit(**JIT_SIMD)
@@ -150,7 +151,8 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
     """Climbs from the pixels of rows i0..i1-1, columns j0..j1-1, in tiles of
     TILE_ROWS x TILE_COLS climbs (as segshift._tile_kernels.filter_block).
     modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool. A pixel
-    holding PAD_VALUE (masked) does not climb: its mode is PAD_VALUE."""
+    holding PAD_VALUE (masked) does not climb: its mode is PAD_VALUE. Stops
+    early on Ctrl-C."""
     bands = planes.shape[0]
     span = window_span(hs, width)
     rows = i1 - i0
@@ -165,6 +167,8 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
         b0 = j0 + (t % tiles_across) * TILE_COLS
         escaped[t] = False
         for i in range(a0, min(i1, a0 + TILE_ROWS)):
+            if interrupted():  # Ctrl-C: modes left unset; the caller checks (segshift._interrupt)
+                break
             for j in range(b0, min(j1, b0 + TILE_COLS)):
                 p0 = i * stride + j + pad
                 if planes[0, p0] == PAD_VALUE:

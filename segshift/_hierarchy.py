@@ -53,6 +53,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _hierarchy_kernels as _kernels
+from . import _interrupt
 from .errors import ParameterError
 
 if TYPE_CHECKING:  # for the annotation only
@@ -187,6 +188,7 @@ class Hierarchy:
             band = np.zeros(part.shape)
             missed = np.zeros(part.shape, dtype=np.uint8)
             _kernels.ucm_pixels(part, n, keys, key_heights, band, missed)
+            _interrupt.check()  # the kernel stops early on Ctrl-C
             ys, xs = np.nonzero(missed[:bottom - top])
             if len(ys):
                 for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):
@@ -461,6 +463,7 @@ def colour_affinity(
     """
     codes = np.ascontiguousarray(codes, dtype=np.int32)
     counts = _kernels.cooccurrence(codes, int(bins), max(1, int(radius)))
+    _interrupt.check()  # the kernel stops early on Ctrl-C
     counts += smoothing * max(counts.sum(), 1.0) / (bins * bins)
     joint = counts / counts.sum()
     marginal = joint.sum(axis=1)

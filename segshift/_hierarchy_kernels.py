@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
+from ._interrupt import check, interrupted
 from ._pointset_kernels import _nearest, nearest_into
 from ._region_kernels import _find
 
@@ -94,6 +95,8 @@ def cooccurrence(codes, k, radius):
     for band in numba.prange(bands):
         table = tables[band]
         for y in range(band * height // bands, (band + 1) * height // bands):
+            if interrupted():  # Ctrl-C: the counts are incomplete; the caller checks
+                break
             row = codes[y]
             for d in range(1, radius + 1):
                 for x in range(width - d):
@@ -345,6 +348,8 @@ def ucm_pixels(labels, n, keys, key_heights, out, missed):
     east, south, south-east) whose pair was not known, for the caller."""
     height, width = labels.shape
     for y in numba.prange(height):
+        if interrupted():  # Ctrl-C: out is incomplete; the caller checks
+            continue
         for x in range(width):
             a = np.int64(labels[y, x])
             best = 0.0
@@ -497,6 +502,7 @@ def nearest_codes(points, centres):
     features; any strides), first on ties, found in parallel."""
     codes = np.empty(points.shape[0], dtype=np.int32)
     nearest_into(points, centres, codes, np.empty(0))
+    check()  # it stops early on Ctrl-C
     return codes
 
 

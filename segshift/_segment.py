@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 
+from ._interrupt import interruptible
 from ._pipeline import (  # noqa: F401  (re-exported: the pipeline's names as 0.x spelled them)
     DEFAULTS,
     FINEST_MIN_SIZE,
@@ -81,6 +82,7 @@ def _positional_shim(func):
     return wrapper
 
 
+@interruptible()
 @_positional_shim
 def segment(
     image: ImageSource,
@@ -164,7 +166,9 @@ def segment(
         Where the memory maps of a streamed run go (default: the system's
         temporary folder); removed with the result.
     progress : callable, optional
-        Called as ``progress(done, total)`` while pixels climb.
+        Called as ``progress(done, total)`` while pixels climb: the mean-shift
+        filter's climbs done and to do, about a hundred times (the filter is
+        most of a large image's run); see :func:`segshift.meanshift.filter_image`.
 
     Returns
     -------
@@ -176,6 +180,9 @@ def segment(
         For a parameter out of range (the message names it); a ValueError.
     ImageReadError
         For a file that cannot be read as an image; an OSError.
+    KeyboardInterrupt
+        On Ctrl-C (in the main thread), within about a second at any stage,
+        the compiled kernels included.
 
     References
     ----------

@@ -1295,6 +1295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 success, 1 failure, 2 bad arguments, 130 interrupted.
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while parsing the arguments, or logging the error of another
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -1304,9 +1311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose or 0, bool(args.quiet), debug)
     try:
         from ._compile import compile_notice
+        from ._interrupt import interruptible
 
-        with compile_notice(lambda: log.info(COMPILING)):
-            return int(args.func(args))
+        # Ctrl-C stops the compiled kernels too, and always ends in KeyboardInterrupt
+        with interruptible() as interrupt, compile_notice(lambda: log.info(COMPILING)):
+            code = int(args.func(args))
+            interrupt.handled = code == EXIT_INTERRUPTED  # a batch that stopped cleanly said so itself
+            return code
     except ParameterError as exc:
         log.error("%s", _one_line(exc), exc_info=debug)
         return EXIT_USAGE
@@ -1333,5 +1344,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def run() -> None:
+    """The ``segshift`` program: :func:`main`, then exit with its status.
+
+    Once the command is done, a Ctrl-C only turns the status into 130 (the
+    outputs are whole by then). The program leaves as Python's shutdown
+    would (threads joined, ``atexit`` functions run, streams flushed) but
+    skips its last part, finalising every object, which takes about a second
+    once the compiled kernels are loaded and would let a Ctrl-C kill the
+    process (or be ignored) after the status was decided.
+    """
+    import atexit
+    import signal
+    import threading
+
+    late: list[int] = []
+    try:
+        code = main()
+    except KeyboardInterrupt:  # after main returned
+        code = EXIT_INTERRUPTED
+    with contextlib.suppress(ValueError):  # (not the main thread)
+        signal.signal(signal.SIGINT, lambda signum, frame: late.append(signum))
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()  # non-daemon threads, as Python's shutdown would
+    atexit._run_exitfuncs()  # logging, worker pools, executors
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED if late else code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

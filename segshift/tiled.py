@@ -66,6 +66,7 @@ from numpy.typing import NDArray
 
 from . import _band_kernels as _bk
 from . import _filter_kernels as _fk
+from . import _interrupt
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import _regions as _regions
@@ -546,6 +547,7 @@ class _Run:
         with numba.parallel_chunksize(1):
             (_bk.filter_bands_block if self.multiband else _tk.filter_block)(planes, stride, offset, bounds, self.height, self.width, i0, i1, j0, j1, self.hs,
                              self.hr, self.kernel_id, self.tol, self.max_iter, self.raw_units, out, escaped)
+        _interrupt.check()  # the kernels stop early on Ctrl-C
         return escaped
 
     def _filter_block(self, window, i0, i1, j0, j1, out) -> None:
@@ -599,6 +601,7 @@ class _Run:
     # -- regions -------------------------------------------------------------------
     def _connect_strip(self, graph: _Graph, strip, i0, previous, labels_out, modes_out):
         labels, first = _rk.connect_close(strip, _regions.AGREE)  # any number of bands
+        _interrupt.check()  # it stops early on Ctrl-C
         n = len(first)
         offset = graph.add(n)
         graph.row_offset[i0:i0 + strip.shape[0]] = offset
