@@ -168,7 +168,7 @@ def segment(
     progress : callable, optional
         Called as ``progress(done, total)`` while pixels climb: the mean-shift
         filter's climbs done and to do, about a hundred times (the filter is
-        most of a large image's run); see :func:`segshift.meanshift.filter_image`.
+        most of a large image's run); see :func:`segshift._meanshift.filter_image`.
 
     Returns
     -------
