@@ -620,7 +620,8 @@ def segment_raster(
             source = stack.enter_context(GeoRaster(stats_from, band_scale="none"))
             _check_same_grid(reader, source)
         folder = Path(outputs[0][1]).parent if outputs else None
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".segshift-geo-", dir=folder)))
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=scratch_prefix(outputs, "geo"),
+                                                                       dir=folder)))
         table = segment_blocks(
             reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy",
             memory_limit=memory_limit, tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True,
@@ -645,6 +646,17 @@ def segment_raster(
                   tiled=table.tiled, block=list(table.block))
     return GeoSegmentation(n_regions=n, grid=reader.grid, attributes=attributes, table=table, label_of_region=label_of,
                            params=params, seconds=seconds, outputs={k: str(v) for k, v in outputs})
+
+
+#: The stages whose scratch folders :func:`scratch_prefix` names.
+SCRATCH_STAGES = ("geo", "out")
+
+
+def scratch_prefix(outputs: Sequence[tuple[str, Path]], stage: str) -> str:
+    """The name prefix of a scratch folder beside the outputs: ``.NAME.segshift-STAGE-`` after the first
+    output's NAME, so that a batch that will write NAME can find (and remove) what a killed run left for it."""
+    name = Path(outputs[0][1]).name if outputs else "segshift"
+    return f".{name}.segshift-{stage}-"
 
 
 def _check_outputs(source, labels, modes, polygons, stats_from, overwrite) -> list[tuple[str, Path]]:
@@ -713,7 +725,7 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
-            prefix=".segshift-out-", dir=Path(outputs[0][1]).parent if outputs else None)))
+            prefix=scratch_prefix(outputs, "out"), dir=Path(outputs[0][1]).parent if outputs else None)))
         label_ds = modes_ds = None
         profile = dict(driver="GTiff", width=width, height=reader.height, crs=reader._crs,
                        transform=reader.transform, tiled=True, blockxsize=GEOTIFF_TILE, blockysize=GEOTIFF_TILE,
