@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 from ._compile import warm_up
 from ._dask_cluster import as_dask_executor, client_of, warm_workers
@@ -552,9 +552,9 @@ def run_batch(
         Segment the inputs as georeferenced scenes with
         :func:`segshift.geo.segment_raster` (the ``segshift[geo]`` extra):
         see *Folders of scenes* below. Default: when a scene-only setting is
-        given (``"polygons"`` among the outputs, ``band_scale``, ``cog``,
-        ``memory_limit``, a radius in map units such as ``"30m"``, a minimum
-        size as an area such as ``"1ha"``); otherwise photos, as always.
+        given (``"polygons"`` among the outputs, ``band_scale``, ``cog``, a
+        radius in map units such as ``"30m"``, a minimum size as an area
+        such as ``"1ha"``); otherwise photos, as always.
     band_scale : {"std", "none"} or sequence of float, optional
         Scenes: divide each band by its standard deviation, by nothing, or
         by the given numbers (default: ``"std"``).
@@ -717,15 +717,17 @@ def _is_scene_batch(geo: bool | None, outputs: Sequence[str], **given: Any) -> b
             ("the output 'polygons'", "polygons" in kinds),
             ("band_scale", given["band_scale"] is not None),
             ("cog", bool(given["cog"])),
-            ("memory_limit", given["memory_limit"] is not None),
             (f"spatial_radius={given['spatial_radius']!r}", _map_units(given["spatial_radius"])),
             (f"min_size={given['min_size']!r}", _map_units(given["min_size"])),
         ) if on
     ]
     if geo is None:
-        return bool(scene_only)
-    if not geo and scene_only:
+        geo = bool(scene_only)
+    elif not geo and scene_only:
         raise ParameterError(f"{scene_only[0]} is for georeferenced scenes, and geo=False says photos")
+    if not geo and given["memory_limit"] is not None:
+        raise ParameterError("memory_limit is for georeferenced scenes (geo=True); a batch of photos is limited "
+                             "by max_pixels")
     return bool(geo)
 
 
@@ -749,7 +751,8 @@ def _scene_settings(
     """(keywords of segment_raster() for the workers, output kinds, (modes, labels, polygons) extensions)
     of a batch of scenes: the settings not given take GEO_DEFAULTS; every value is checked here, once."""
     from . import geo
-    from .params import Params as Model, defaults
+    from .params import Params as Model
+    from .params import defaults
     from .tiled import parse_memory
 
     if params is not None:
@@ -806,7 +809,7 @@ def _scene_settings(
             raise ParameterError(f"band_scale must be positive numbers (one per band), got {band_scale!r}")
         band_scale = values
     if isinstance(compat, _PhotoDefault):
-        compat = defaults_geo["compat"]
+        compat = cast("str | None", defaults_geo["compat"])
     elif isinstance(compat, str) and compat.lower() == "none":
         compat = None
     model = Model(kernel=kernel, compat=compat)  # checks both, with the model's messages
@@ -901,8 +904,10 @@ def _run_locked(
 
     # A batch that was killed (not interrupted) may have left temporary files.
     remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
+    # and a scene killed there its scratch folders (named after whichever of its outputs came first)
+    planned = [str(target_abs / name) for rel in names for name in names[rel].values()]
     if geo:
-        remove_stale_scratch([path for task in tasks for _, path in task.outputs])
+        remove_stale_scratch(planned)
     rows = _Rows(images, names, target_root, progress)
     runner = Runner(tasks, segment_scene_file if geo else segment_file, rows.notify)
     warm = _warm_up_scenes if geo else (lambda setting: warm_up([setting]))
@@ -925,7 +930,7 @@ def _run_locked(
                 # (the file itself was redone elsewhere, or failed).
                 remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
                 if geo:
-                    remove_stale_scratch([path for task in tasks for _, path in task.outputs])
+                    remove_stale_scratch(planned)
         else:
             jobs = max(1, min(jobs or default_jobs(), len(tasks)))
             if jobs == 1:
@@ -939,7 +944,7 @@ def _run_locked(
                     from .tiled import default_memory_limit
 
                     share = dict(params, memory_limit=max(2**28, default_memory_limit() // jobs))
-                    runner.tasks = [replace(task, params=share) for task in runner.tasks]
+                    runner.tasks = [replace(task, params=share) for task in tasks]
                 runner.run_pool(jobs, numba_threads)
     finally:
         records.update(rows.records(tasks))

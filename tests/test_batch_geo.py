@@ -148,9 +148,13 @@ def test_a_rerun_skips_finished_scenes_and_writes_only_what_is_missing(scenes, s
     assert {r.input: r.regions for r in again.with_status("skipped")} == \
         {r.input: r.regions for r in first.with_status("ok")}
     (out / "sub" / "border.gpkg").unlink()
+    killed = out / "sub" / ".border.labels.tif.segshift-geo-k1ll"  # a scene killed while segmenting left it
+    killed.mkdir()
+    (killed / "labels.npy").write_bytes(b"0" * 64)
     third = run_batch(scenes["folder"], out, **SETTINGS, outputs=KINDS, recursive=True, jobs=1)
     assert [(r.input, r.status) for r in third.records if r.status != "failed"] == \
         [("sub/border.tif", "ok"), ("utm.tif", "skipped")]
+    assert not killed.exists()
     for path, stamp in stamps.items():
         if path.name != "border.gpkg":
             assert path.stat().st_mtime_ns == stamp, path  # nothing rewritten but the missing polygons
