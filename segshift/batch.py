@@ -27,6 +27,13 @@
 One run at a time writes into an output folder (:func:`lock_output_folder`).
 
 A failing file (corrupt, unreadable, too large) never stops the batch.
+
+Folders of georeferenced scenes (``geo=True``, or any scene-only setting such
+as ``"polygons"`` among the outputs; the ``segshift[geo]`` extra) go through
+the same steps with another per-file work, :func:`segment_scene_file`
+(:func:`segshift.geo.segment_scene`): ``IN/sub/a.tif`` -> ``OUT/sub/a.tif``
+(modes), ``OUT/sub/a.labels.tif`` and ``OUT/sub/a.gpkg``, with the settings
+and defaults of a single scene (:func:`segshift.geo.segment_raster`).
 """
 
 from __future__ import annotations

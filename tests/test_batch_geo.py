@@ -181,6 +181,18 @@ def test_the_command_with_two_jobs_matches_the_serial_run(scenes, serial, tmp_pa
     assert {r["input"]: r["outputs"] for r in rows}["utm.tif"] == ["utm.tif", "utm.labels.tif", "utm.fgb"]
 
 
+def test_a_scene_that_kills_its_worker_fails_alone(scenes, serial, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGSHIFT_TEST_CRASH_ON", "utm.tif")  # the worker process given it exits at once
+    out = tmp_path / "out"
+    report = run_batch(scenes["folder"], out, **SETTINGS, outputs=("labels",), recursive=True, jobs=2)
+    assert report.counts == {"ok": 1, "skipped": 0, "failed": 2, "interrupted": 0}
+    error = next(r for r in report.records if r.input == "utm.tif").error
+    assert "utm.tif: the worker process died" in error and "\n" not in error
+    assert not (out / "utm.labels.tif").exists()
+    lab = label_arrays(serial["out"])["sub/border.tif"]
+    np.testing.assert_array_equal(read_raster(out / "sub" / "border.labels.tif")["data"][0], lab)
+
+
 def test_the_dask_path_sends_absolute_paths(scenes, serial, tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     from segshift.dask_cluster import executor
