@@ -78,6 +78,8 @@ __all__ = [
     "find_images",
     "plan_outputs",
     "segment_file",
+    "segment_scene_file",
+    "remove_stale_scratch",
     "lock_output_folder",
     "verify_outputs",
     "BatchReport",

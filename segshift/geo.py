@@ -69,6 +69,7 @@ __all__ = [
     "georeferenced_hint",
     "map_length_to_pixels",
     "map_area_to_pixels",
+    "scratch_prefix",
 ]
 
 #: The defaults of :func:`segment_raster`: a 5-pixel spatial radius, half a

@@ -195,13 +195,13 @@ def test_a_scene_that_kills_its_worker_fails_alone(scenes, serial, tmp_path, mon
 
 def test_the_dask_path_sends_absolute_paths(scenes, serial, tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    from segshift.dask_cluster import executor
+    from segshift._dask_cluster import executor
 
     elsewhere = tmp_path / "workers-cwd"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # the worker process spawned now starts there
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=50) as cluster:
+                                  dashboard_address=":0", silence_logs=50) as cluster:
         monkeypatch.chdir(scenes["folder"].parent)  # relative folders here name nothing there
         out = tmp_path / "out"
         with distributed.Client(cluster, set_as_default=False) as client:
