@@ -5,7 +5,7 @@ Compiles a copy of ``_filter_kernels.filter_tiles`` without its poll of
 flags) and times both on one image, alternating, REPEATS times each; the
 figure is the ratio of the medians (with poll / without), and of the
 fastest runs. Also times
-:func:`segshift.meanshift.filter_image` with a progress callback (its tiles
+:func:`segshift._meanshift.filter_image` with a progress callback (its tiles
 in about a hundred calls) against without (one call). Writes
 docs/benchmarks/interrupt_poll.json with the command, machine and date.
 
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from segshift import _filter_kernels as fk
 from segshift._config import JIT_PARALLEL
-from segshift.loader import load_image, rgb_to_luv
-from segshift.meanshift import filter_image
+from segshift._loader import load_image, rgb_to_luv
+from segshift._meanshift import filter_image
 
 
 def without_poll():

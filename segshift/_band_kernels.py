@@ -1,7 +1,7 @@
 """Numba kernels of mean shift over multiband rasters: the range space is the
 bands' own values (any number of bands), one range radius in their units.
 No I/O, no user-facing errors. Wrappers: :mod:`segshift.tiled` and
-:func:`segshift.regions.fuse_regions`.
+:func:`segshift._regions.fuse_regions`.
 
 The climb is that of :mod:`segshift._filter_kernels` with n range
 components instead of L*u*v* (no bright-centre rule, no table of windows).

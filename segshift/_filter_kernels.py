@@ -2,7 +2,7 @@
 
 No I/O, no user-facing errors. Inputs are assumed valid: C-contiguous float32
 arrays, positive radii. Kernel ids: 0 uniform, 1 Gaussian, 2 Epanechnikov
-(see meanshift.KERNELS). Wrapper: :func:`segshift.meanshift.filter_image`.
+(see meanshift.KERNELS). Wrapper: :func:`segshift._meanshift.filter_image`.
 """
 
 from __future__ import annotations

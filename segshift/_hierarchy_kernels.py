@@ -2,7 +2,7 @@
 merging over the region adjacency graph, level cuts and the contour map.
 No I/O, no user-facing errors.
 
-Wrapper: :mod:`segshift.hierarchy`.
+Wrapper: :mod:`segshift._hierarchy`.
 """
 
 from __future__ import annotations
@@ -341,7 +341,7 @@ def _pair_height(a, b, n, keys, key_heights):
 
 @numba.njit(**JIT_PARALLEL)
 def ucm_pixels(labels, n, keys, key_heights, out, missed):
-    """The UCM's pixels (:meth:`segshift.hierarchy.Hierarchy.ucm`) whose
+    """The UCM's pixels (:meth:`segshift._hierarchy.Hierarchy.ucm`) whose
     east, south and south-east pairs are among the known pairs (sorted
     ``keys`` = min * n + max, with ``key_heights``): out (H, W) float64 gets
     the largest height, missed (H, W) uint8 the directions (bits 0, 1, 2:

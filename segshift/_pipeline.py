@@ -1,10 +1,10 @@
-"""The in-memory pipeline of :func:`segshift.segment`, shared by the streamed runs.
+"""The in-memory pipeline of :func:`segshift._segment`, shared by the streamed runs.
 
 loader (RGB -> L*u*v*) -> mean-shift core (every pixel to its mode) ->
 regions (connect, fuse, prune) -> region hierarchy -> :class:`Segmentation`
 (renders itself). :func:`segment_grid` is everything after the image is at
 its working resolution, the one tail of the in-memory run
-(:func:`segshift.segment.segment`) and of the streamed one
+(:func:`segshift._segment.segment`) and of the streamed one
 (:func:`segshift.tiled.segment_streamed`).
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import regions as _regions
-from . import render
-from . import resolution as _resolution
+from . import _regions as _regions
+from . import _render as render
+from . import _resolution as _resolution
 from .errors import ParameterError
 from .params import SCALE_DEFAULTS, Params
-from .hierarchy import (
+from ._hierarchy import (
     COST,
     Hierarchy,
     auto_scale,
@@ -35,8 +35,8 @@ from .hierarchy import (
     quantise,
     texture_histograms,
 )
-from .loader import rgb_to_luv
-from .meanshift import (
+from ._loader import rgb_to_luv
+from ._meanshift import (
     check_positive,
     filter_image,
 )
@@ -67,7 +67,7 @@ SCALES = ("auto", "fixed")
 #: Default smallest region of the hierarchy's finest level, as a fraction of the image's area.
 FINEST_MIN_SIZE = SCALE_DEFAULTS["auto"]["min_size"]
 #: Thin regions of the finest level, joined to their closest neighbour before
-#: the hierarchy is built (:func:`segshift.regions.prune_thin`): mean width
+#: the hierarchy is built (:func:`segshift._regions.prune_thin`): mean width
 #: under ``width`` pixels and area under ``area`` of the image. They are the
 #: strips of blended colours along sharp edges, which otherwise outlive the
 #: regions on either side (and, on a photo segmented below or above the
@@ -87,13 +87,13 @@ class Segmentation:
         region ``labels == start_label + i`` has ``modes_rgb[i]`` and
         ``areas[i]``. Every region is one 8-connected set. When
         the image was segmented at a working resolution (the default for
-        large photos, see :mod:`segshift.resolution`), the numbering and the
+        large photos, see :mod:`segshift._resolution`), the numbering and the
         connectivity are those of the working resolution, up to one working
         pixel at the boundaries.
     modes_luv : (n_regions, 3) ndarray of float32
         Mode colour of each region in L*u*v* (D65): EDISON's L*u*v* with
         ``compat="edison"`` (the default), CIE L*u*v* with ``compat=None``
-        (see :func:`segshift.loader.rgb_to_luv`).
+        (see :func:`segshift._loader.rgb_to_luv`).
     modes_rgb : (n_regions, 3) ndarray of uint8
         The same colours in 8-bit sRGB.
     areas : (n_regions,) ndarray of int64
@@ -106,7 +106,7 @@ class Segmentation:
         Wall time of :func:`segment`.
     hierarchy : Hierarchy or None
         The merge tree over the finest partition that this segmentation is
-        a level of (:mod:`segshift.hierarchy`); None for a fixed-scale
+        a level of (:mod:`segshift._hierarchy`); None for a fixed-scale
         segmentation (``scale="fixed"``). :meth:`at` and :attr:`ucm` use it.
     threshold : float or None
         The merge height this level was cut at (None without a hierarchy).
@@ -151,7 +151,7 @@ class Segmentation:
 
     @cached_property
     def _raster(self) -> Any:
-        from .raster import open_raster
+        from ._raster import open_raster
 
         return open_raster(self.source)
 
@@ -181,7 +181,7 @@ class Segmentation:
         between its region and those of its east, south and south-east
         neighbours (BSDS500's ``seg2bmap`` convention), so that for every
         threshold ``t`` the pixels with ``ucm > t`` are exactly the boundary
-        map of ``at(threshold=t)`` (:func:`segshift.hierarchy.boundary_pixels`,
+        map of ``at(threshold=t)`` (:func:`segshift._hierarchy.boundary_pixels`,
         the map the BSDS benchmarks score).
         """
         return None if self.hierarchy is None else self.hierarchy.ucm()
@@ -257,7 +257,7 @@ def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segme
 
 
 def working_plan(shape: tuple[int, int], p: Params) -> _resolution.Plan:
-    """Where the climbs of an image of ``shape`` (H, W) run (:func:`segshift.resolution.plan`)."""
+    """Where the climbs of an image of ``shape`` (H, W) run (:func:`segshift._resolution.plan`)."""
     if p.relative:
         return _resolution.plan(shape, p.working_radius, p.resolution, p.speedup)
     return _resolution.Plan(None, float(p.spatial_radius), p.speedup)
@@ -281,9 +281,9 @@ def segment_grid(
     ``grid`` is the image the climbs run on (``rgb`` itself when
     ``work.shape`` is None, see :func:`working_plan`); ``rgb`` the
     full-resolution image or a reader of its rows
-    (:data:`segshift.resolution.RowReader`, then with ``shape``), which the
+    (:data:`segshift._resolution.RowReader`, then with ``shape``), which the
     labels are placed back on ``strip_rows`` rows at a time into arrays made
-    by ``allocate(dtype)`` (see :class:`segshift.resolution.Placement`).
+    by ``allocate(dtype)`` (see :class:`segshift._resolution.Placement`).
     Returns labels from 0 and empty params; the Segmentation's ``image`` is
     ``rgb`` when it is an array, else None.
     """
@@ -424,7 +424,7 @@ def mean_modes(labels: NDArray[np.integer], modes: NDArray[np.floating], n: int)
 def finest_regions(modes: NDArray[np.float32], min_size: int, *, compat: str | None = "edison"):
     """The hierarchy's finest partition: connect the modes, prune at
     ``min_size`` pixels, join the thin strips along edges (:data:`THIN`).
-    Returns :class:`segshift.regions.Regions`."""
+    Returns :class:`segshift._regions.Regions`."""
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
     thin_area = max(min_size, round(THIN["area"] * modes.shape[0] * modes.shape[1]))
@@ -440,16 +440,16 @@ def hierarchy_over(
     luv: NDArray[np.float32] | None = None,
     gradient_sigma: float = COST["gradient_sigma"],
 ) -> Hierarchy:
-    """The merge tree over a partition of the modes (:class:`segshift.regions.Regions`).
+    """The merge tree over a partition of the modes (:class:`segshift._regions.Regions`).
 
     The boundary strength is the colour gradient (at ``gradient_sigma``
     pixels) of the mean-shift filtered image (the modes), where the filter
     has flattened texture and noise and kept the edges; the regions' colour
     and texture histograms are of the photo's own colours, quantised
-    (:func:`segshift.hierarchy.quantise`), and luminance
-    (:func:`segshift.hierarchy.texture_histograms` at the gradient's scale),
+    (:func:`segshift._hierarchy.quantise`), and luminance
+    (:func:`segshift._hierarchy.texture_histograms` at the gradient's scale),
     and the border's colour affinity is fitted to the same quantised colours
-    (:func:`segshift.hierarchy.colour_affinity`),
+    (:func:`segshift._hierarchy.colour_affinity`),
     ``luv`` when the caller has converted ``rgb`` already.
     """
     labels = _regions.final_labels(regions)
@@ -480,7 +480,7 @@ def image_modes(
     """The mean-shift stage of :func:`segment`: every pixel's L*u*v* mode.
 
     Converts ``rgb`` (as :func:`segshift.load_image` returns it) to L*u*v*
-    and filters it (:func:`segshift.meanshift.filter_image`), the modes
+    and filters it (:func:`segshift._meanshift.filter_image`), the modes
     taking the memory of the L*u*v* image. Returns (H, W, 3) float32.
     """
     luv = rgb_to_luv(rgb, compat=compat)
@@ -529,7 +529,7 @@ def regions_from_modes(
     rgb : (H, W, 3) ndarray of float32
         The image (as :func:`segshift.load_image` returns it).
     modes : (H, W, 3) ndarray
-        The L*u*v* mode of every pixel (:func:`segshift.meanshift.filter_image`).
+        The L*u*v* mode of every pixel (:func:`segshift._meanshift.filter_image`).
     range_radius : float
         Range bandwidth; regions whose modes are within half of it are fused.
     min_size : int

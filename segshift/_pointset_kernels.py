@@ -1,4 +1,4 @@
-"""Numba kernels of point-set mean shift (see :mod:`segshift.pointsets`).
+"""Numba kernels of point-set mean shift (see :mod:`segshift._pointsets`).
 
 Points are indexed by a grid: cells of a fixed width, numbered by a
 mixed-radix key of their integer coordinates, the points sorted by key

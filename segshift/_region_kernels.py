@@ -1,7 +1,7 @@
 """Numba kernels of the region stage: connect equal modes, list adjacent
 regions, fuse and prune by union-find. No I/O, no user-facing errors.
 
-Wrapper: :mod:`segshift.regions`.
+Wrapper: :mod:`segshift._regions`.
 """
 
 from __future__ import annotations

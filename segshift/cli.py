@@ -1,8 +1,8 @@
 """The ``segshift`` command: segment a photo, every photo of a folder, or score a data set.
 
 A thin layer over the library: parse the options, resolve paths, call
-:func:`segshift.segment`, :func:`segshift.batch.run_batch` or
-:func:`segshift.benchmark.evaluate_folder`, and turn errors into one line on
+:func:`segshift._segment`, :func:`segshift.batch.run_batch` or
+:func:`segshift._benchmark.evaluate_folder`, and turn errors into one line on
 stderr and an exit status:
 
 - 0: success;
@@ -32,7 +32,12 @@ from typing import Any
 from . import writers
 from ._version import __version__
 from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
-from .loader import DEFAULT_MAX_PIXELS
+from ._loader import DEFAULT_MAX_PIXELS
+
+__all__ = [
+    "main",
+    "build_parser",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -130,6 +135,15 @@ written is recorded only once it is found here with its size. Ctrl-C
 cancels the files not finished. A file whose worker dies is moved to another
 worker; one that kills each worker it touches fails after the scheduler's
 allowed-failures (3 by default), and the others go on.
+
+Folders of georeferenced scenes (pip install 'segshift[geo]'): with --polygons,
+--geo, --band-scale, --cog, or -s/-m in map units (30m, 1ha), every raster of
+IN_DIR (*.tif *.tiff *.jp2 *.vrt *.img unless --glob) is segmented as
+`segshift segment` segments one scene, with the same defaults:
+  segshift batch scenes/ segments/ --polygons gpkg --labels -s 30m --jobs 2
+writes OUT_DIR/sub/a.tif (modes, GeoTIFF), a.labels.tif (uint32 labels from 1,
+nodata 0) and a.gpkg|.geojson|.fgb (one polygon per segment), on the scene's
+grid and CRS; everything above holds for them too.
 
 {_EXIT_HELP}"""
 
@@ -493,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up when the scheduler does not answer within this time",
     )
     _add_parameters(bat)
+    _add_batch_geo_options(bat)
     _add_common(bat, top=False)
     bat.set_defaults(func=_cmd_batch)
 
@@ -602,9 +617,9 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _tiled(args: argparse.Namespace) -> bool:
-    """Whether ``segment`` runs segment_large: a multiband raster (or --bands). Any other image goes
+    """Whether ``segment`` runs segment_blocks: a multiband raster (or --bands). Any other image goes
     through segment(), which streams a file too large for the memory limit with the same result."""
-    from .raster import image_size
+    from ._raster import image_size
 
     if args.bands is not None:
         return True
@@ -637,8 +652,8 @@ def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_segment_tiled(args: argparse.Namespace) -> int:
-    """``segment`` on a huge image: segshift.tiled.segment_large, outputs written tile by tile."""
-    from .tiled import segment_large
+    """``segment`` on a huge image: segshift.tiled.segment_blocks, outputs written tile by tile."""
+    from .tiled import segment_blocks
 
     if args.boundaries is not None:
         raise ParameterError("--boundaries is not available for tiled runs (huge images); use --labels")
@@ -681,7 +696,7 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
     if not model.relative:
         params["spatial_radius"] = model.spatial_radius
     try:
-        table = segment_large(
+        table = segment_blocks(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
             tile_size=args.tile_size, bands=args.bands, overwrite=args.overwrite, progress=progress,
         )
@@ -708,7 +723,7 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .segment import segment
+    from ._segment import segment
 
     if _geo_run(args):  # map units (-s 30m, -m 1ha) always go there: it says when the input has no CRS
         return _cmd_segment_geo(args)
@@ -745,7 +760,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    from .raster import image_size
+    from ._raster import image_size
 
     size = image_size(args.input)
     if size is not None:  # a picture the memory limit cannot hold is refused before any work
@@ -992,8 +1007,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         outputs.append("boundaries")
     if args.stats:
         outputs.append("stats")
+    if args.polygons:
+        outputs.append("polygons")
     if not outputs:
-        raise ParameterError("nothing to write: --no-modes needs --labels, --ucm, --boundaries or --stats")
+        raise ParameterError("nothing to write: --no-modes needs --labels, --ucm, --boundaries, --stats or "
+                             "--polygons")
     manifest: Any = None if args.manifest is None else (False if args.manifest == "-" else args.manifest)
 
     stack = contextlib.ExitStack()  # the Dask client, if any, and Dask's log level
@@ -1007,10 +1025,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         report = run_batch(
             args.in_dir,
             args.out_dir,
-            **_params(args),
+            **_batch_settings(args),
             outputs=outputs,
-            image_format=args.format,
-            labels_format=args.labels or "png",
             recursive=args.recursive,
             patterns=args.patterns,
             jobs=args.jobs,
@@ -1049,11 +1065,73 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if c["failed"] else EXIT_OK
 
 
+def _add_batch_geo_options(parser: argparse.ArgumentParser) -> None:
+    """``batch`` on folders of georeferenced scenes (segshift[geo]): its options, and the photo defaults
+    (--compat, --format, --labels' format) marked so that scenes take theirs."""
+    from .geo import GEO_DEFAULTS
+
+    for action in parser._actions:
+        if action.dest == "compat" and isinstance(action.default, str):
+            action.default = _Untyped(action.default)
+        elif action.dest == "format":
+            action.default = _Untyped(action.default)
+        elif action.dest == "labels":
+            action.const = _Untyped(action.const)
+            action.choices = (*action.choices, "tif")
+    geo = parser.add_argument_group(
+        "folders of georeferenced scenes (pip install 'segshift[geo]'; any of these, or -s/-m in map units "
+        "such as 30m and 1ha, makes the inputs scenes: modes and --labels are GeoTIFFs on each scene's grid; "
+        f"defaults -s {GEO_DEFAULTS['spatial_radius']:g} -r {GEO_DEFAULTS['range_radius']:g} "
+        f"-m {GEO_DEFAULTS['min_size']})"
+    )
+    geo.add_argument(
+        "--polygons", nargs="?", const="gpkg", choices=("gpkg", "geojson", "fgb"), default=None,
+        help="write one polygon per segment with its pixel count, area, perimeter and per-band statistics "
+        "(format: gpkg)",
+    )
+    geo.add_argument("--geo", action="store_true",
+                     help="segment the inputs as georeferenced scenes even without --polygons")
+    geo.add_argument(
+        "--band-scale", type=_band_scale, default=None, metavar="SCALE",
+        help="divide each band before segmenting: std (its standard deviation: -r is then in standard "
+        f"deviations), none, or one number per band (default: {GEO_DEFAULTS['band_scale']})",
+    )
+    geo.add_argument("--cog", action="store_true", help="write the rasters as Cloud-Optimised GeoTIFFs")
+    geo.add_argument(
+        "--memory-limit", type=_memory, default=None, metavar="SIZE",
+        help="memory one scene may use, e.g. 2GB; it decides the tiling, never the labels (default: a quarter "
+        "of the physical memory, shared by the --jobs)",
+    )
+
+
+def _batch_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings keywords of run_batch(): photos as always, or scenes when a scene option is given."""
+    geo = bool(args.geo or args.polygons or args.band_scale is not None or args.cog
+               or isinstance(args.spatial_radius, str) or isinstance(args.min_size, str))
+    if not geo:
+        if args.memory_limit is not None:
+            raise ParameterError("--memory-limit is for georeferenced scenes (with --geo); photos are limited by "
+                                 "--max-pixels")
+        return dict(**_params(args), image_format=args.format, labels_format=args.labels or "png")
+    from .params import names
+
+    settings: dict[str, Any] = {name: getattr(args, name) for name in names()}
+    if isinstance(args.compat, _Untyped):
+        del settings["compat"]  # the scenes' default
+    formats = {}
+    if not isinstance(args.format, _Untyped):
+        formats["image_format"] = args.format
+    if args.labels is not None and not isinstance(args.labels, _Untyped):
+        formats["labels_format"] = args.labels
+    return dict(settings, **formats, geo=True, band_scale=args.band_scale, cog=args.cog,
+                memory_limit=args.memory_limit, vector_format=args.polygons or "gpkg")
+
+
 def _dask_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
     """With --scheduler/--scheduler-file: connect, and return the client's executor (closed by ``stack``)."""
     if args.scheduler is None and args.scheduler_file is None:
         return None
-    from . import dask_cluster as cluster
+    from . import _dask_cluster as cluster
 
     stack.enter_context(_quiet_dask(args.debug))
     try:
@@ -1141,7 +1219,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import itertools
     import json
 
-    from .benchmark import evaluate_folder
+    from ._benchmark import evaluate_folder
 
     from .params import names
 

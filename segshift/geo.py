@@ -3,7 +3,7 @@
 The ``segshift[geo]`` extra (rasterio, pyogrio, shapely), imported lazily.
 :func:`segment_raster` segments any raster GDAL reads (GeoTIFF, Cloud-Optimised
 GeoTIFF, JPEG 2000, VRT, ...) tile by tile with the full-resolution mean shift
-of :func:`segshift.segment_large`, and writes
+of :func:`segshift.tiled.segment_blocks`, and writes
 
 - the label raster: a tiled, compressed GeoTIFF of uint32 labels numbered from
   1 in raster order of each segment's first pixel (independent of tiling),
@@ -16,7 +16,7 @@ of :func:`segshift.segment_large`, and writes
 All three carry the input's CRS and geotransform. How it reads:
 
 - :class:`GeoRaster` is a window reader (the interface of
-  :class:`segshift.raster.Raster`: ``shape``, ``bands``, ``multiband``,
+  :class:`segshift._raster.Raster`: ``shape``, ``bands``, ``multiband``,
   ``read``/``read_rgb``/``read_bands`` of a window, ``close``) over a GDAL
   dataset, so the tiled path reads it without importing rasterio itself.
 - The dataset mask is GDAL's (:meth:`rasterio.io.DatasetReader.dataset_mask`:
@@ -56,6 +56,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ImageError, ImageReadError, MissingDependencyError, OutputError, ParameterError
+
+__all__ = [
+    "segment_raster",
+    "segment_scene",
+    "GeoSegmentation",
+    "GeoRaster",
+    "open_geo",
+    "Grid",
+    "geo_available",
+    "is_georeferenced",
+    "georeferenced_hint",
+    "map_length_to_pixels",
+    "map_area_to_pixels",
+    "scratch_prefix",
+]
 
 #: The defaults of :func:`segment_raster`: a 5-pixel spatial radius, half a
 #: standard deviation of each band as the range radius (bands scaled by their
@@ -241,7 +256,7 @@ def map_area_to_pixels(value, grid: Grid, what: str = "min_size") -> int:
 
 
 class GeoRaster:
-    """A GDAL raster read in windows (the window-reader interface of :class:`segshift.raster.Raster`).
+    """A GDAL raster read in windows (the window-reader interface of :class:`segshift._raster.Raster`).
 
     ``read_bands`` returns the bands in their own units as
     ``(samples - offset) / scale * steps`` (``steps`` is :data:`STD_STEPS`
@@ -519,7 +534,7 @@ def segment_raster(
 ) -> GeoSegmentation:
     """Segment a georeferenced raster; write georeferenced labels, modes and polygons.
 
-    The full-resolution, fixed-scale mean shift of :func:`segshift.segment_large`
+    The full-resolution, fixed-scale mean shift of :func:`segshift.tiled.segment_blocks`
     (identical tiled or untiled) over the bands, masked pixels left out
     (see :mod:`segshift.geo`); then one pass over the labels writes the
     rasters tile by tile, gathers each segment's band statistics and traces
@@ -553,7 +568,7 @@ def segment_raster(
     cog : bool
         Write the rasters as Cloud-Optimised GeoTIFFs (with overviews).
     memory_limit, tile_size, kernel, compat, progress
-        As :func:`segshift.segment_large`.
+        As :func:`segshift.tiled.segment_blocks`.
     overwrite : bool
         Replace existing outputs.
 
@@ -586,8 +601,8 @@ def segment_raster(
     (2, [3072, 3072], [307200.0, 307200.0])
     """
     from . import vectors
-    from .meanshift import check_positive
-    from .tiled import MASKED_MIN, segment_large
+    from ._meanshift import check_positive
+    from .tiled import MASKED_MIN, segment_blocks
 
     start = time.perf_counter()
     range_radius = check_positive("range_radius", range_radius)
@@ -606,8 +621,9 @@ def segment_raster(
             source = stack.enter_context(GeoRaster(stats_from, band_scale="none"))
             _check_same_grid(reader, source)
         folder = Path(outputs[0][1]).parent if outputs else None
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".segshift-geo-", dir=folder)))
-        table = segment_large(
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=scratch_prefix(outputs, "geo"),
+                                                                       dir=folder)))
+        table = segment_blocks(
             reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy",
             memory_limit=memory_limit, tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True,
             progress=progress,
@@ -631,6 +647,17 @@ def segment_raster(
                   tiled=table.tiled, block=list(table.block))
     return GeoSegmentation(n_regions=n, grid=reader.grid, attributes=attributes, table=table, label_of_region=label_of,
                            params=params, seconds=seconds, outputs={k: str(v) for k, v in outputs})
+
+
+#: The stages whose scratch folders :func:`scratch_prefix` names.
+SCRATCH_STAGES = ("geo", "out")
+
+
+def scratch_prefix(outputs: Sequence[tuple[str, Path]], stage: str) -> str:
+    """The name prefix of a scratch folder beside the outputs: ``.NAME.segshift-STAGE-`` after the first
+    output's NAME, so that a batch that will write NAME can find (and remove) what a killed run left for it."""
+    name = Path(outputs[0][1]).name if outputs else "segshift"
+    return f".{name}.segshift-{stage}-"
 
 
 def _check_outputs(source, labels, modes, polygons, stats_from, overwrite) -> list[tuple[str, Path]]:
@@ -699,7 +726,7 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
-            prefix=".segshift-out-", dir=Path(outputs[0][1]).parent if outputs else None)))
+            prefix=scratch_prefix(outputs, "out"), dir=Path(outputs[0][1]).parent if outputs else None)))
         label_ds = modes_ds = None
         profile = dict(driver="GTiff", width=width, height=reader.height, crs=reader._crs,
                        transform=reader.transform, tiled=True, blockxsize=GEOTIFF_TILE, blockysize=GEOTIFF_TILE,

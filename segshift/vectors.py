@@ -32,6 +32,19 @@ from numpy.typing import NDArray
 from . import _vector_kernels as _vk
 from .errors import MissingDependencyError, OutputError, ParameterError
 
+__all__ = [
+    "labels_to_polygons",
+    "write_polygons",
+    "write_polygons_atomic",
+    "attribute_table",
+    "PolygonBuilder",
+    "BandStats",
+    "Georef",
+    "finish_geometries",
+    "perimeters",
+    "require",
+]
+
 #: Vector formats by extension (GDAL/OGR driver names).
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".fgb": "FlatGeobuf"}
 #: Rows of a strip traced at once by :func:`labels_to_polygons`.

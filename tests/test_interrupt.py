@@ -30,8 +30,8 @@ from conftest import PHOTOS, cli_taking_ctrl_c, make_photos
 from PIL import Image
 
 from segshift import _interrupt
-from segshift.meanshift import filter_image
-from segshift.segment import segment
+from segshift._meanshift import filter_image
+from segshift._segment import segment
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT and pseudo-terminals are POSIX")
 

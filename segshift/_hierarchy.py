@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,7 +57,7 @@ from . import _interrupt
 from .errors import ParameterError
 
 if TYPE_CHECKING:  # for the annotation only
-    from .resolution import Placement
+    from ._resolution import Placement
 
 #: Terms of the dissimilarity (see the module's description), chosen on 60
 #: BSDS500 train photos among contrast alone, colour alone and mixtures,
@@ -97,9 +97,9 @@ class Hierarchy:
         Adjacent finest regions (a < b), sorted.
     edge_heights : (e,) ndarray of float64
         Height at which each adjacent pair joins one region.
-    placement : segshift.resolution.Placement or None
+    placement : segshift._resolution.Placement or None
         For a tree built at a working resolution (the default for photos
-        larger than BSDS500's, see :mod:`segshift.resolution`): how its
+        larger than BSDS500's, see :mod:`segshift._resolution`): how its
         levels come to the photo's resolution. ``labels`` and ``areas`` are
         then those of the working resolution, where the tree was built;
         :meth:`level_labels` and :meth:`ucm` are at the photo's.
@@ -171,7 +171,7 @@ class Hierarchy:
         Computed in bands of rows (each with the row below it), into ``out``
         when given, else into an array the placement makes (a memory map
         for an image larger than memory, see
-        :class:`segshift.resolution.Placement`).
+        :class:`segshift._resolution.Placement`).
         """
         labels = self.finest_labels
         n = self.n_finest

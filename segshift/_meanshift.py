@@ -3,7 +3,7 @@
 :func:`filter_image` moves every pixel of an L*u*v* image, as a joint
 (x, y, L, u, v) feature vector, to its mode with separate spatial and range
 bandwidths (compiled, parallel over pixels). Point sets are clustered by
-:mod:`segshift.pointsets`, which shares the kernel names and validation here.
+:mod:`segshift._pointsets`, which shares the kernel names and validation here.
 
 References
 ----------
@@ -58,7 +58,7 @@ def check_kernel(kernel: str) -> int:
 
 
 #: Numerical conventions: ``None`` is segshift's own; ``"edison"`` reproduces
-#: the numerics of EDISON, the authors' C++ system (see :func:`segshift.segment`).
+#: the numerics of EDISON, the authors' C++ system (see :func:`segshift._segment`).
 COMPAT = (None, "edison")
 
 

@@ -47,7 +47,7 @@ from ._pipeline import (  # noqa: F401  (re-exported: the pipeline's names as 0.
     working_plan,
 )
 from .errors import ParameterError
-from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image
+from ._loader import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .params import Params
 
 log = logging.getLogger("segshift")
@@ -119,8 +119,8 @@ def segment(
     their closest neighbour. Otherwise (the default) regions under
     ``min_size`` pixels are merged into their closest neighbour to make the
     finest partition, whose regions are then merged pairwise into a
-    hierarchy (:mod:`segshift.hierarchy`), and one level of it is returned:
-    the one :func:`segshift.hierarchy.auto_scale` picks for this image, or
+    hierarchy (:mod:`segshift._hierarchy`), and one level of it is returned:
+    the one :func:`segshift._hierarchy.auto_scale` picks for this image, or
     the one with ``n_regions`` regions. Other levels are a call away
     (:meth:`Segmentation.at`).
 
@@ -168,7 +168,7 @@ def segment(
     progress : callable, optional
         Called as ``progress(done, total)`` while pixels climb: the mean-shift
         filter's climbs done and to do, about a hundred times (the filter is
-        most of a large image's run); see :func:`segshift.meanshift.filter_image`.
+        most of a large image's run); see :func:`segshift._meanshift.filter_image`.
 
     Returns
     -------
@@ -224,7 +224,7 @@ def _streams(path, memory_limit, tile_size) -> bool:
     given, or the image is above the memory limit (read from its header)."""
     if tile_size is not None:
         return True
-    from .raster import image_size
+    from ._raster import image_size
     from .tiled import default_memory_limit, needs_tiling, parse_memory
 
     limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
