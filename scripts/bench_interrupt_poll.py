@@ -6,7 +6,7 @@ flags) and times both on one image, alternating, REPEATS times each; the
 figure is the ratio of the medians (with poll / without), and of the
 fastest runs. Also times
 :func:`segshift._meanshift.filter_image` with a progress callback (its tiles
-in about a hundred calls) against without (one call). Writes
+in calls of a few seconds) against without (one call). Writes
 docs/benchmarks/interrupt_poll.json with the command, machine and date.
 
 Usage::
@@ -102,8 +102,8 @@ def main() -> None:
             "ratio_of_minimums": round(min(times["poll"]) / min(times["no_poll"]), 4),
         }
         print(name, results[name], flush=True)
-    # The filter with a progress callback runs its tiles in about a hundred
-    # calls (meanshift.PROGRESS_CALLS): what that costs against one call.
+    # The filter with a progress callback runs its tiles in calls of a few
+    # seconds (_meanshift.PROGRESS_SECONDS): what that costs against one call.
     times = {"one_call": [], "progress": []}
     for _ in range(options.repeats):
         for key in times:
@@ -131,7 +131,7 @@ def main() -> None:
         "image": f"astronaut.jpg scaled to {width}x{height}",
         "what": "filter_tiles over the whole image with its per-tile-row poll of the Ctrl-C flag, "
                 "and a copy compiled without it (ratio > 1: the poll costs); and filter_image "
-                "(EDISON convergence) with a progress callback (about 100 calls) against without (one call)",
+                "(EDISON convergence) with a progress callback (calls of a few seconds) against without (one call)",
         "results": results,
     }
     options.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ Analysis", IEEE TPAMI 24(5), 2002.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import numba
@@ -160,9 +161,9 @@ def filter_image(
         of a new array, saving 12 bytes a pixel.
     progress : callable, optional
         ``progress(done, total)``: called with the number of climbs done and
-        to do, up to about a hundred times over the run (once at the start
-        with ``done`` 0), in the calling thread. The modes do not depend on
-        it; the filter then runs in several calls, which costs a few per cent.
+        to do, every few seconds (and once at the start with ``done`` 0), in
+        the calling thread. The modes do not depend on it; the filter then
+        runs in several calls, which costs a few per cent.
 
     Returns
     -------
@@ -213,36 +214,40 @@ def filter_image(
     return modes
 
 
-#: With a progress callback, the filter runs in about this many calls, of
-#: at least PROGRESS_TILES_PER_THREAD tiles a thread each.
-PROGRESS_CALLS = 100
-PROGRESS_TILES_PER_THREAD = 32
+#: With a progress callback the filter runs in calls of about this many
+#: seconds (the first of two tiles a thread, to time them): the threads'
+#: idle wait for each call's last tile stays a few per cent of the call,
+#: and a slow image still reports every few seconds.
+PROGRESS_SECONDS = 4.0
 
 
 def _climb_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step, modes, progress):
     """_filter_kernels.filter_grid, or with a progress callback its tiles in
-    about PROGRESS_CALLS calls (each tile's climbs depend on nothing outside
-    it, so the modes are the same)."""
+    calls of about PROGRESS_SECONDS each (each tile's climbs depend on
+    nothing outside it, so the modes are the same)."""
     if progress is None:
         return _kernels.filter_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step,
                                     modes)
     tiles = int(_kernels.filter_tile_count(modes))
-    # Enough tiles a call that the threads' idle wait for its last tile
-    # (the calls run one after another) stays a few per cent of the call.
-    chunk = max(PROGRESS_TILES_PER_THREAD * numba.get_num_threads(), -(-tiles // PROGRESS_CALLS))
+    least = 2 * numba.get_num_threads()
+    chunk = least
     total = modes.shape[0] * modes.shape[1]
     tiles_across = -(-modes.shape[1] // _kernels.TILE_COLS)
     progress(0, total)
     planes, stride, pad = _kernels.pad_for_filter(luv, spatial_radius)
     height, width = luv.shape[0], luv.shape[1]
-    for t0 in range(0, tiles, chunk):
+    t0 = 0
+    while t0 < tiles:
         t1 = min(tiles, t0 + chunk)
+        started = time.perf_counter()
         _kernels.filter_tiles(planes, stride, pad, height, width, spatial_radius, range_radius, kernel_id, tol,
                               max_iter, raw_units, step, t0, t1, modes)
         _interrupt.check()
+        per_tile = (time.perf_counter() - started) / (t1 - t0)
+        chunk = max(least, int(PROGRESS_SECONDS / max(per_tile, 1e-9)))
+        t0 = t1
         # climbs in the tile rows before tile t1, plus the tiles of its row done so far
-        done = _climbs_before(t1, tiles_across, modes.shape[0], modes.shape[1])
-        progress(done, total)
+        progress(_climbs_before(t1, tiles_across, modes.shape[0], modes.shape[1]), total)
     return modes
 
 
