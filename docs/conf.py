@@ -40,6 +40,8 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "README.md", "examples", "examples-data", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json"]
+# Commands and options are shown as typed: no curly quotes or dashes made of "--".
+smartquotes = False
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
 suppress_warnings = ["myst.header"]
@@ -102,6 +104,11 @@ html_theme_options = {
     "use_edit_page_button": False,
 }
 html_sidebars = {"changelog": [], "index": []}
+# The theme reads its light/dark default from here (empty, it logs an error on every page).
+html_context = {"default_mode": "auto"}
+# The search page fetches each hit's page for a summary, which browsers refuse on
+# file://; without summaries the built site searches offline from the file system.
+html_show_search_summary = False
 
 
 def _copy_report(app, exception) -> None:

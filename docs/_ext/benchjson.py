@@ -32,6 +32,8 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
+# A generic list longer than this shows its first rows and says how many the file holds.
+MAX_ROWS = 100
 META = ("title", "command", "machine", "date", "notes", "tables", "status")
 NAMED = re.compile(r"benchmark-json\}?\s+([\w.\-]+\.json)")
 
@@ -87,13 +89,21 @@ def _fields(items: dict[str, Any]) -> list[nodes.Node]:
             columns: list[str] = []
             for v in value:
                 columns += [k for k in v if k not in columns]
-            later.append(_table(columns, [[v.get(c, "") for c in columns] for v in value], caption=str(key)))
+            shown = value[:MAX_ROWS]
+            caption = str(key) if len(value) <= MAX_ROWS else f"{key} (the first {MAX_ROWS} of {len(value)} rows)"
+            later.append(_table(columns, [[v.get(c, "") for c in columns] for v in shown], caption=caption))
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             columns = []
             for v in value.values():
                 columns += [k for k in v if k not in columns]
             rows = [[name] + [v.get(c, "") for c in columns] for name, v in value.items()]
             later.append(_table([""] + columns, rows, caption=str(key)))
+        elif isinstance(value, list) and len(value) > MAX_ROWS:
+            field = nodes.field()
+            field += nodes.field_name(str(key), str(key))
+            text = f"{_text(value[:MAX_ROWS])}, ... ({len(value)} values in the file)"
+            field += nodes.field_body("", _paragraph(text))
+            field_list += field
         elif isinstance(value, dict):
             later.append(nodes.rubric(str(key), str(key)))
             later.extend(_fields(value))
@@ -138,11 +148,12 @@ def render(data: dict[str, Any], source: str) -> list[nodes.Node]:
 
 
 def _awaiting(name: str, command: str | None) -> list[nodes.Node]:
-    text = f"The figures of docs/benchmarks/{name} await a run"
-    text += f": {command}" if command else "."
+    text = f"The figures of docs/benchmarks/{name} await a run" + (":" if command else ".")
     note = nodes.admonition(classes=["note"])
     note += nodes.title("Awaiting a run", "Awaiting a run")
     note += _paragraph(text)
+    if command:
+        note += nodes.literal_block(command, command, language="sh")
     return [note]
 
 
