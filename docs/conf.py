@@ -48,6 +48,7 @@ suppress_warnings = ["myst.header"]
 
 # API reference: the public surface only (segshift.__all__ and the public subpackages).
 autosummary_generate = True
+templates_path = ["_templates"]
 autosummary_imported_members = True
 autodoc_default_options = {"members": False, "inherited-members": False}
 autodoc_typehints = "none"  # numpydoc's Parameters sections say the types

@@ -82,8 +82,10 @@ def command() -> str:
 def _placeholder(arg: str) -> str:
     """A data folder outside the repository by the name the scripts' docstrings give it."""
     path = Path(arg)
-    if path.is_dir() and (path / "images").is_dir() and (path / "groundTruth").is_dir():
-        return "BSDS500_DIR"
+    for folder in [path, *path.parents]:
+        if folder.is_dir() and (folder / "images").is_dir() and (folder / "groundTruth").is_dir():
+            rest = path.relative_to(folder).as_posix()
+            return "BSDS500_DIR" if rest == "." else f"BSDS500_DIR/{rest}"
     if path.is_dir() and path.is_absolute() and ROOT not in path.resolve().parents:
         return f"{path.name.upper()}_DIR"
     return arg

@@ -34,6 +34,8 @@ from sphinx.util.docutils import SphinxDirective
 
 # A generic list longer than this shows its first rows and says how many the file holds.
 MAX_ROWS = 100
+MAX_CELL_VALUES = 10
+MAX_CELL_CHARS = 200
 META = ("title", "command", "machine", "date", "notes", "tables", "status")
 NAMED = re.compile(r"benchmark-json\}?\s+([\w.\-]+\.json)")
 
@@ -44,6 +46,8 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
+        if len(value) > MAX_CELL_VALUES:  # a cell shows a list's first values and its length
+            return ", ".join(_text(v) for v in value[:MAX_CELL_VALUES]) + f", ... ({len(value)} values)"
         return ", ".join(_text(v) for v in value)
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
@@ -74,7 +78,10 @@ def _table(columns: list[str], rows: list[list[Any]], caption: str | None = None
         row = nodes.row()
         cells = list(values) + [""] * (len(columns) - len(values))
         for value in cells[: len(columns)]:
-            row += nodes.entry("", _paragraph(_text(value)))
+            text = _text(value)
+            if len(text) > MAX_CELL_CHARS:  # long records (tracebacks, per-run details) stay in the file
+                text = text[:MAX_CELL_CHARS].rstrip() + " ... (the rest is in the file)"
+            row += nodes.entry("", _paragraph(text))
         body += row
     return table
 
@@ -96,8 +103,12 @@ def _fields(items: dict[str, Any]) -> list[nodes.Node]:
             columns = []
             for v in value.values():
                 columns += [k for k in v if k not in columns]
-            rows = [[name] + [v.get(c, "") for c in columns] for name, v in value.items()]
-            later.append(_table([""] + columns, rows, caption=str(key)))
+            if len(columns) > len(value):  # few objects of many fields: one column per object reads better
+                rows = [[c] + [v.get(c, "") for v in value.values()] for c in columns]
+                later.append(_table([""] + list(value), rows, caption=str(key)))
+            else:
+                rows = [[name] + [v.get(c, "") for c in columns] for name, v in value.items()]
+                later.append(_table([""] + columns, rows, caption=str(key)))
         elif isinstance(value, list) and len(value) > MAX_ROWS:
             field = nodes.field()
             field += nodes.field_name(str(key), str(key))
