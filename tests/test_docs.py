@@ -68,6 +68,14 @@ def test_readme_is_short_and_keeps_its_two_commands():
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
 
 
+def test_docstring_examples_run_as_doctests():
+    """pytest itself runs the docstring examples of the package (pyproject.toml's addopts and testpaths)."""
+    text = (ROOT / "pyproject.toml").read_text()  # (tomllib is Python 3.11+; segshift supports 3.10)
+    options = text[text.index("[tool.pytest.ini_options]"):]
+    assert re.search(r'^addopts = ".*--doctest-modules.*"', options, flags=re.M)
+    assert re.search(r'^testpaths = \[.*"segshift".*\]', options, flags=re.M)
+
+
 def test_every_script_is_used_by_a_page():
     """Each script in scripts/ is named by a documentation page or the README (else it should go)."""
     pages = "\n".join(p.read_text() for p in DOCS.rglob("*.md") if "_build" not in p.parts)
