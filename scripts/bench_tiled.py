@@ -92,8 +92,11 @@ def child(args) -> None:
 
     tifffile.imwrite(warm, small, tile=(64, 64))
     params = (args.spatial_radius, args.range_radius, args.min_size)
-    if args.mode == "untiled":  # the fixed scale: the computation the tiled run makes (no hierarchy)
-        segshift.segment(small, *params, scale="fixed")
+    # the fixed scale, labels from 0: the computation the tiled run makes (no hierarchy)
+    untiled = dict(spatial_radius=args.spatial_radius, range_radius=args.range_radius, min_size=args.min_size,
+                   scale="fixed", start_label=0)
+    if args.mode == "untiled":
+        segshift.segment(small, **untiled)
     else:
         tiled.segment_large(warm, *params, tile_size=64)
     warm.unlink()
@@ -101,7 +104,7 @@ def child(args) -> None:
     cpu = cpu_seconds()
     start = time.perf_counter()
     if args.mode == "untiled":
-        seg = segshift.segment(args.image, *params, max_pixels=None, scale="fixed")
+        seg = segshift.segment(args.image, **untiled, max_pixels=None)
         np.save(Path(args.out) / f"untiled-{args.threads}.npy", seg.labels)
         n = seg.n_regions
         extra = {}

@@ -5,11 +5,12 @@
 >>> seg.labels.shape, seg.n_regions  # doctest: +SKIP
 """
 
+from ._version import __version__
+from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import load_image
+from .params import Params
 from .segment import Segmentation, segment
 from .tiled import RegionTable, segment_large
-
-__version__ = "0.1.0"
 
 # The point-set estimator needs scikit-learn, which takes a second to import:
 # loaded on first use, so that the command line and segment() start quickly.
@@ -30,11 +31,16 @@ def __dir__() -> list[str]:
 __all__ = [
     "segment",
     "Segmentation",
+    "Params",
     "segment_large",
     "RegionTable",
     "mean_shift",
     "MeanShift",
     "estimate_bandwidth",
     "load_image",
+    "SegshiftError",
+    "ParameterError",
+    "ImageReadError",
+    "OutputError",
     "__version__",
 ]

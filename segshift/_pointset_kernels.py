@@ -73,7 +73,7 @@ def _weight(kernel, t):
 
 @njit(**JIT)
 def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width, extents, strides,
-            stencil, centre, h2, kernel, inclusive, cell, out):
+            stencil, centre, h2, kernel, cell, out):
     """Weighted sum of the points in the window around ``centre`` into ``out``; returns the total weight.
 
     Cells lying wholly outside the window are skipped; with the flat kernel a
@@ -121,7 +121,7 @@ def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, 
             for k in range(d):
                 t = points[p, k] - centre[k]
                 d2 += t * t
-            if d2 < h2 or (inclusive and d2 == h2):
+            if d2 <= h2:
                 g = weights[p]
                 if kernel != FLAT:
                     g *= _weight(kernel, d2 / h2)
@@ -133,11 +133,11 @@ def _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, 
 
 @njit(**JIT_PARALLEL)
 def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width, extents, strides,
-               stencil, seeds, h2, kernel, inclusive, stop, squared_stop, max_iter, modes, intensity, iters):
+               stencil, seeds, h2, kernel, stop, max_iter, modes, intensity, iters):
     """Climb every seed (s, d) to its mode over the weighted points (n, d) indexed by the grid.
 
-    A climb stops when its shift is <= ``stop`` (or, with ``squared_stop``,
-    when the squared shift is < ``stop``) or after ``max_iter`` shifts
+    A point counts when it lies at most the bandwidth (squared: h2) away. A
+    climb stops when its shift is <= ``stop`` or after ``max_iter`` shifts
     beyond the first; ``intensity`` is the weight of the last window (0 for a
     seed whose window was empty), ``iters`` the shifts beyond the first.
     """
@@ -150,7 +150,7 @@ def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cell
         total = 0.0
         while True:
             total = _window(points, weights, starts, cell_w, cell_sum, table_keys, table_cells, origin, width,
-                            extents, strides, stencil, centre, h2, kernel, inclusive, cell, new)
+                            extents, strides, stencil, centre, h2, kernel, cell, new)
             if total <= 0.0:
                 break
             shift2 = 0.0
@@ -159,8 +159,7 @@ def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cell
                 t = new[k] - centre[k]
                 shift2 += t * t
                 centre[k] = new[k]
-            done = shift2 < stop if squared_stop else np.sqrt(shift2) <= stop
-            if done or it >= max_iter:
+            if np.sqrt(shift2) <= stop or it >= max_iter:
                 break
             it += 1
         for k in range(d):
@@ -171,7 +170,7 @@ def climb_grid(points, weights, starts, cell_w, cell_sum, table_keys, table_cell
 
 
 @njit(**JIT_PARALLEL)
-def window_means(points, weights, centres, ptr, idx, h2, kernel, inclusive, out):
+def window_means(points, weights, centres, ptr, idx, h2, kernel, out):
     """Weighted means (m, d) of the windows given as neighbour lists (CSR ``ptr``/``idx``); returns the totals."""
     m, d = centres.shape
     totals = np.zeros(m)
@@ -185,7 +184,7 @@ def window_means(points, weights, centres, ptr, idx, h2, kernel, inclusive, out)
             for k in range(d):
                 t = points[p, k] - centres[i, k]
                 d2 += t * t
-            if d2 < h2 or (inclusive and d2 == h2):
+            if d2 <= h2:
                 g = weights[p]
                 if kernel != FLAT:
                     g *= _weight(kernel, d2 / h2)
@@ -293,61 +292,3 @@ def cell_sums(cell_of_point, points, weights, m):
         for k in range(d):
             sums[j, k] += w * points[i, k]
     return totals, sums
-
-
-@njit(**JIT)
-def _find(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@njit(**JIT)
-def linked_components(points, starts, coords, table_keys, table_cells, extents, strides, stencil, r2):
-    """Connected components of "closer than r" among points (n, d) sorted by cell.
-
-    Cells are narrow enough that points sharing one are closer than r;
-    ``coords`` (m, d) are the occupied cells' integer coordinates. Returns a
-    component representative per point.
-    """
-    n, d = points.shape
-    m = starts.shape[0] - 1
-    parent = np.arange(n)
-    for j in range(m):
-        for p in range(starts[j] + 1, starts[j + 1]):
-            parent[p] = starts[j]
-    for a in range(m):
-        for o in range(stencil.shape[0]):
-            key = 0
-            inside_grid = True
-            for k in range(d):
-                c = coords[a, k] + stencil[o, k]
-                if c < 0 or c >= extents[k]:
-                    inside_grid = False
-                    break
-                key += c * strides[k]
-            if not inside_grid:
-                continue
-            b = _lookup(table_keys, table_cells, key)
-            if b <= a:
-                continue
-            if _find(parent, starts[a]) == _find(parent, starts[b]):
-                continue
-            linked = False
-            for p in range(starts[a], starts[a + 1]):
-                for q in range(starts[b], starts[b + 1]):
-                    d2 = 0.0
-                    for k in range(d):
-                        t = points[p, k] - points[q, k]
-                        d2 += t * t
-                    if d2 < r2:
-                        linked = True
-                        break
-                if linked:
-                    break
-            if linked:
-                parent[_find(parent, starts[b])] = _find(parent, starts[a])
-    for i in range(n):
-        parent[i] = _find(parent, i)
-    return parent

@@ -1,5 +1,6 @@
-"""Numba kernels of the working-resolution stage: full-resolution labels
-from a segmentation made at the working resolution.
+"""Numba kernels of the working-resolution stage: the pixel-area resize to
+the working resolution, and full-resolution labels from a segmentation made
+there.
 
 No I/O, no user-facing errors. Inputs are assumed valid and C-contiguous.
 Wrapper: :mod:`segshift.resolution`.
@@ -11,6 +12,57 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
+
+
+@numba.njit(**JIT)
+def area_span(n_in, n_out, i):
+    """The input pixels output pixel ``i`` covers when ``n_in`` pixels shrink to
+    ``n_out``: (first, last + 1). Output i spans [i * n_in, (i + 1) * n_in) and
+    input k spans [k * n_out, (k + 1) * n_out), in units of 1 / n_out input
+    pixels, so every span and overlap is an exact integer."""
+    return (i * n_in) // n_out, ((i + 1) * n_in - 1) // n_out + 1
+
+
+@numba.njit(**JIT)
+def area_weight(n_in, n_out, i, k):
+    """Weight of input pixel k in output pixel i: their overlap over the output's span (exact integers, one division)."""
+    lo = max(i * n_in, k * n_out)
+    hi = min((i + 1) * n_in, (k + 1) * n_out)
+    return (hi - lo) / n_in
+
+
+@numba.njit(**JIT_PARALLEL)
+def area_rows(src, src_row0, height, width, h, w, a, b, out):
+    """Output rows a..b-1 of the pixel-area resize of an image (height, width,
+    c) to (h, w, c): each output pixel the mean of the input pixels under it,
+    weighted by the area they overlap.
+
+    src: (rows, width, c) float32, input rows src_row0.. (at least the rows
+    that output rows a..b-1 cover, see area_span); out: (b - a, w, c)
+    float32. Every weight comes from global coordinates and every output
+    pixel sums its inputs in one fixed order (rows, then columns within a
+    row, in float64), so any split of the output rows gives bitwise the
+    whole image's values.
+    """
+    c = src.shape[2]
+    for r in numba.prange(b - a):
+        i = a + r
+        k0, k1 = area_span(height, h, i)
+        acc = np.zeros((w, c), dtype=np.float64)
+        for k in range(k0, k1):
+            wy = area_weight(height, h, i, k)
+            row = src[k - src_row0]
+            for j in range(w):
+                l0, l1 = area_span(width, w, j)
+                for ch in range(c):
+                    s = 0.0
+                    for l in range(l0, l1):
+                        s += area_weight(width, w, j, l) * row[l, ch]
+                    acc[j, ch] += wy * s
+        for j in range(w):
+            for ch in range(c):
+                out[r, j, ch] = acc[j, ch]
+    return out
 
 
 @numba.njit(**JIT)
@@ -89,7 +141,7 @@ def unsettled_rgb(rgb, out_labels, n, pixels, colours):
 
 
 @numba.njit(**JIT_PARALLEL)
-def place_unsettled(pixels, luv, labels, region_of, modes, fy, fx, hs, hr, out_labels, chosen):
+def place_unsettled(pixels, luv, labels, region_of, modes, fy, fx, hs, hr, out_labels, chosen, row0=0):
     """Give each unsettled full-resolution pixel the region of one of the
     3 x 3 working pixels around it: the one nearest in the joint domain,
     distance (spatial offset / hs)^2 + (colour - its mode / hr)^2, as the
@@ -100,8 +152,9 @@ def place_unsettled(pixels, luv, labels, region_of, modes, fy, fx, hs, hr, out_l
     the working resolution; region_of: (n_regions,) int32, the region of a
     level each finest region lies in (the pixel gets region_of of the
     finest region it chose); fy, fx: working pixels per full-resolution
-    pixel; hs in working pixels, hr in L*u*v* units. out_labels: (H, W)
-    int32; chosen: (n_regions,) bool, set for every finest region a pixel
+    pixel; hs in working pixels, hr in L*u*v* units. out_labels: (rows, W)
+    int32, the full-resolution rows row0.. (pixels index into it);
+    chosen: (n_regions,) bool, set for every finest region a pixel
     chose (each written True only: the same in any order).
     """
     h, w = labels.shape
@@ -111,7 +164,7 @@ def place_unsettled(pixels, luv, labels, region_of, modes, fy, fx, hs, hr, out_l
     for k in numba.prange(pixels.shape[0]):
         y = pixels[k] // width
         x = pixels[k] - y * width
-        wy = (y + 0.5) * fy - 0.5
+        wy = (row0 + y + 0.5) * fy - 0.5
         wx = (x + 0.5) * fx - 0.5
         i0 = min(max(int(np.floor(wy + 0.5)), 0), h - 1)
         j0 = min(max(int(np.floor(wx + 0.5)), 0), w - 1)

@@ -21,19 +21,26 @@
    temporary files of a run that was killed); a worker process that dies
    costs only the file it was segmenting;
 5. records every input (``ok``, ``skipped``, ``failed`` with a one-line
-   error, or ``interrupted``) and writes a manifest, also after Ctrl-C.
+   error, or ``interrupted``) and writes a manifest, also after Ctrl-C; an
+   ``ok`` only once its outputs are on disk here.
+
+One run at a time writes into an output folder (:func:`lock_output_folder`).
 
 A failing file (corrupt, unreadable, too large) never stops the batch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import multiprocessing
 import os
+import socket
+import sys
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,17 +50,10 @@ from ._compile import warm_up
 from .dask_cluster import as_dask_executor, client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from .meanshift import check_compat, check_kernel, check_positive, check_speedup
-from .resolution import check_resolution
+from .meanshift import check_positive
+from .params import Params
 from .runner import Runner, capacity_of, default_jobs
-from .segment import (
-    DEFAULTS,
-    check_min_size,
-    check_n_regions,
-    check_scale,
-    check_spatial_radius,
-    scale_defaults,
-)
+from .segment import _params_from, check_start_label
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -78,6 +78,10 @@ OUTPUT_SUFFIXES: dict[str, str] = {
 
 #: Name of the manifest inside the output folder, unless told otherwise.
 DEFAULT_MANIFEST = "manifest.json"
+
+#: The lock file inside the output folder that keeps a second batch out while
+#: one is writing there (hidden, so never taken as an input).
+LOCK_NAME = ".segshift-batch.lock"
 
 Status = Literal["ok", "skipped", "failed", "interrupted"]
 
@@ -221,6 +225,14 @@ class FileTask:
     max_pixels : int or None
     numba_threads : int or None
         Numba threads for this file (None: leave the worker's setting).
+    out_root : str or None
+        The output folder, which exists before the task is sent: a worker
+        that does not see it writes nothing and says so.
+
+    Notes
+    -----
+    ``source``, the output paths and ``out_root`` are absolute: a worker
+    (a Dask worker above all) may run in another working directory.
     """
 
     index: int
@@ -229,6 +241,7 @@ class FileTask:
     params: dict[str, Any]
     max_pixels: int | None
     numba_threads: int | None = None
+    out_root: str | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -408,16 +421,21 @@ def plan_outputs(
 def run_batch(
     in_dir: PathLike,
     out_dir: PathLike,
-    spatial_radius: float | None = DEFAULTS["spatial_radius"],
+    *,
+    spatial_radius: float | str | None = "auto",
     range_radius: float | None = None,
     min_size: float | None = None,
-    *,
-    kernel: str = DEFAULTS["kernel"],
-    compat: str | None = DEFAULTS["compat"],
-    speedup: str = DEFAULTS["speedup"],
-    resolution: str = DEFAULTS["resolution"],
-    scale: str = DEFAULTS["scale"],
+    scale: str = "auto",
     n_regions: int | None = None,
+    kernel: str = "uniform",
+    compat: str | None = "edison",
+    speedup: str = "none",
+    resolution: str = "auto",
+    tol: float = 0.01,
+    max_iter: int = 100,
+    region_colour: str = "mean",
+    params: Params | None = None,
+    start_label: int = 1,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     outputs: Sequence[str] = ("modes",),
     image_format: str = ".png",
@@ -441,10 +459,11 @@ def run_batch(
         Folder for the outputs, created if needed; the folder structure of
         ``in_dir`` is mirrored there (see :func:`plan_outputs`). It may lie
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
-    spatial_radius, range_radius, min_size, kernel, compat, speedup, resolution, max_pixels
-        As for :func:`segshift.segment`; checked before anything is done.
-    scale, n_regions
-        The level of the region hierarchy written (see :func:`segshift.segment`).
+    spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour, params
+        The algorithm's options (:class:`segshift.Params`), as for
+        :func:`segshift.segment`; checked before anything is done.
+    start_label, max_pixels
+        As for :func:`segshift.segment`.
     outputs : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
         What to write for each image: the mode-colour picture, the input with
         region boundaries, the label map, the ultrametric contour map of the
@@ -485,7 +504,12 @@ def run_batch(
         e.g. :func:`segshift.dask_cluster.executor` of a Dask client (a
         client's own ``client.get_executor()`` is replaced by that one, with
         the same client and options). It is not shut down here. Its workers write
-        the outputs; this process writes the manifest.
+        the outputs; this process writes the manifest. Paths are sent to
+        the workers absolute (a worker's working directory is its own); a
+        worker that cannot see an input or the output folder fails that
+        file with a line naming the path, and an output a worker reports
+        written counts only once it is found here, with the size written
+        (:func:`verify_outputs`).
 
     Returns
     -------
@@ -499,11 +523,21 @@ def run_batch(
     ImageReadError
         ``in_dir`` does not exist or cannot be listed.
     OutputError
-        ``out_dir`` cannot be created or written, or the manifest cannot be
+        ``out_dir`` cannot be created or written, another batch is writing
+        into it (see :func:`lock_output_folder`), or the manifest cannot be
         written.
 
     Notes
     -----
+    One run at a time writes into an output folder: the run holds
+    ``OUT_DIR/.segshift-batch.lock`` (:func:`lock_output_folder`) from
+    before it lists the inputs until the manifest is written, and a second
+    run into the folder raises at once, having written nothing. A run that
+    is killed leaves the lock file but not the lock.
+
+    Local worker processes end with this process, however it ends
+    (:func:`segshift.runner.die_with_parent`).
+
     Ctrl-C (KeyboardInterrupt) stops the run cleanly: no new file is
     started, the files being segmented are finished (a second Ctrl-C
     terminates the workers and removes their temporary files), every
@@ -521,24 +555,15 @@ def run_batch(
     {'ok': 18, 'skipped': 0, 'failed': 2, 'interrupted': 0}
     """
     start = time.perf_counter()
-    scale = check_scale(scale)
-    chosen = scale_defaults(scale, range_radius=range_radius, min_size=min_size)
-    params = dict(
-        spatial_radius=check_spatial_radius(spatial_radius),
-        range_radius=check_positive("range_radius", chosen["range_radius"]),
-        min_size=check_min_size(chosen["min_size"]),
-        kernel=kernel,
-        compat=check_compat(compat),
-        speedup=check_speedup(speedup),
-        resolution=check_resolution(resolution),
-        scale=scale,
-        n_regions=check_n_regions(n_regions, scale),
-    )
-    check_kernel(kernel)
+    model = _params_from(params, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
+                         scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
+                         resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
+    # what travels to the workers: plain keywords of segment()
+    task_params = dict(model.as_dict(), start_label=check_start_label(start_label))
     if max_pixels is not None:
         check_positive("max_pixels", max_pixels, integer=True)
     kinds = _check_kinds(outputs)
-    if "ucm" in kinds and scale == "fixed":
+    if "ucm" in kinds and model.scale == "fixed":
         raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
     image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
     labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
@@ -561,6 +586,35 @@ def run_batch(
         manifest_path = target_root / DEFAULT_MANIFEST if manifest is None else Path(manifest)
         output_format(manifest_path, "manifest")
     _prepare_out_dir(target_root)
+    with lock_output_folder(target_root):
+        return _run_locked(
+            source_root, target_root, manifest_path, task_params,
+            kinds=kinds, image_ext=image_ext, labels_ext=labels_ext, max_pixels=max_pixels,
+            recursive=recursive, patterns=patterns, jobs=jobs, numba_threads=numba_threads,
+            overwrite=overwrite, progress=progress, executor=executor, start=start,
+        )
+
+
+def _run_locked(
+    source_root: Path,
+    target_root: Path,
+    manifest_path: Path | None,
+    params: dict[str, Any],
+    *,
+    kinds: tuple[str, ...],
+    image_ext: str,
+    labels_ext: str,
+    max_pixels: int | None,
+    recursive: bool,
+    patterns: Sequence[str] | None,
+    jobs: int | None,
+    numba_threads: int | None,
+    overwrite: bool,
+    progress: Callable[[BatchEvent], None] | None,
+    executor: Executor | None,
+    start: float,
+) -> BatchReport:
+    """The run of :func:`run_batch` once its arguments are checked and the output folder is locked."""
     if manifest_path is not None:  # fail now rather than after all the work
         check_output(manifest_path, "manifest", overwrite=True, inputs=[])
 
@@ -574,6 +628,12 @@ def run_batch(
     names, clashes = plan_outputs(images, kinds, image_format=image_ext, labels_format=labels_ext)
     previous = {r.get("input"): r for r in read_manifest(manifest_path)} if manifest_path else {}
 
+    # Tasks carry absolute paths: a worker may run in another working
+    # directory (a Dask worker started elsewhere), where a relative path
+    # names another file, or none. Not resolved through symbolic links:
+    # the paths stay those the user gave, made absolute here.
+    source_abs = Path(os.path.abspath(source_root))
+    target_abs = Path(os.path.abspath(target_root))
     records: dict[int, FileRecord] = {}
     tasks: list[FileTask] = []
     for index, rel in enumerate(images):
@@ -582,7 +642,7 @@ def run_batch(
             continue
         rel_outputs = names[rel]
         todo = [
-            (kind, str(target_root / name))
+            (kind, str(target_abs / name))
             for kind, name in rel_outputs.items()
             if overwrite or not (target_root / name).exists()
         ]
@@ -595,7 +655,8 @@ def run_batch(
             )
             continue
         threads = numba_threads if executor is not None else None  # a local pool sets it per worker
-        tasks.append(FileTask(index, str(source_root / rel), tuple(todo), params, max_pixels, threads))
+        tasks.append(FileTask(index, str(source_abs / rel), tuple(todo), params, max_pixels, threads,
+                              str(target_abs)))
     for offset, folder in enumerate(unreadable):
         records[len(images) + offset] = FileRecord(
             folder, status="failed", error=f"{source_root / folder}: cannot list folder"
@@ -649,6 +710,96 @@ def run_batch(
     return report
 
 
+@contextlib.contextmanager
+def lock_output_folder(out_dir: PathLike) -> Iterator[Path]:
+    """Hold the output folder of a batch for this process: one run per folder at a time.
+
+    Takes an exclusive lock on ``OUT_DIR/.segshift-batch.lock``
+    (:data:`LOCK_NAME`) without waiting, and writes this process's id,
+    host and start time into it, so that a second run can say who holds
+    the folder. The lock belongs to the open file: the operating system
+    releases it when this process ends, however it ends (kill -9 too), so
+    a crash never leaves the folder locked; the file itself stays.
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        The output folder (it must exist).
+
+    Yields
+    ------
+    pathlib.Path
+        The lock file.
+
+    Raises
+    ------
+    OutputError
+        Another run holds the folder (the message names its process), the
+        lock file cannot be opened, or the file system has no file locks.
+
+    Notes
+    -----
+    The lock is ``flock`` on POSIX (on NFS, Linux maps it to a lock the
+    server sees, so runs on two machines exclude each other too) and
+    ``msvcrt.locking`` on Windows. The file descriptor is not inherited by
+    worker processes, so a worker left behind never holds the folder.
+    """
+    path = Path(out_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot open the lock file ({exc.strerror or exc})") from None
+    try:
+        try:
+            locked = _try_lock(fd)
+        except OSError as exc:  # no locks on this file system (an NFS mount without its lock service, ...)
+            raise OutputError(
+                f"{Path(out_dir)}: cannot lock the output folder ({exc.strerror or exc}); "
+                "a batch needs a folder on a file system with file locks"
+            ) from None
+        if not locked:
+            holder = _lock_holder(fd)
+            raise OutputError(
+                f"{Path(out_dir)}: another segshift batch{holder} is writing into this folder; "
+                "wait for it to end or choose another output folder"
+            )
+        with contextlib.suppress(OSError, AttributeError):  # who holds it: a courtesy for the message
+            started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _try_lock(fd: int) -> bool:
+    """Lock ``fd`` exclusively without waiting; False if another process holds it."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_holder(fd: int) -> str:
+    """`` (pid N on HOST since TIME)`` from the lock file, or "" when it says nothing readable."""
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except (OSError, AttributeError):  # AttributeError: no pread (Windows)
+        return ""
+    return f" ({' '.join(text.split())})" if text.startswith("pid ") else ""
+
+
 class _Rows:
     """Turns the runner's plain results into :class:`FileRecord` rows and progress events."""
 
@@ -664,10 +815,23 @@ class _Rows:
         self.out_dir = out_dir
         self.progress = progress
         self.runner: Runner | None = None
+        self._verdicts: dict[int, dict[str, Any]] = {}
+
+    def _checked(self, task: FileTask, result: dict[str, Any]) -> dict[str, Any]:
+        """``result``, or a failure when an output it reports written is not here (checked once per task)."""
+        if result.get("status") != "ok":
+            return result
+        if task.index not in self._verdicts:
+            problem = verify_outputs(task, result)
+            self._verdicts[task.index] = result if problem is None else {
+                "status": "failed", "seconds": result.get("seconds"), "error": problem,
+            }
+        return self._verdicts[task.index]
 
     def record(self, task: FileTask, result: dict[str, Any]) -> FileRecord:
-        """The manifest row of a task from its result."""
+        """The manifest row of a task from its result (an ``ok`` checked against the disk here)."""
         rel = self.images[task.index]
+        result = self._checked(task, result)
         status = result["status"]
         if status == "ok":
             outputs = tuple(self.names[rel].values())
@@ -741,6 +905,75 @@ def _test_crash_hook(source: str) -> None:
         os._exit(70)
 
 
+def verify_outputs(task: FileTask, result: Mapping[str, Any]) -> str | None:
+    """Check here that the outputs a worker reports written are on disk, with the sizes it wrote.
+
+    A worker elsewhere (a Dask worker) writes into the output folder as
+    *it* sees it; when that is not the folder this process sees (another
+    file system, or a mount missing on that machine), its files are not
+    here, and the input must not be recorded ``ok``.
+
+    Parameters
+    ----------
+    task : FileTask
+    result : mapping
+        :func:`segment_file`'s ``ok`` result: ``written`` lists
+        ``(path, bytes)`` of each output.
+
+    Returns
+    -------
+    str or None
+        One line naming the first output that is missing or differs, or
+        None when all are here.
+    """
+    written = result.get("written")
+    expected = [(path, None) for _, path in task.outputs] if written is None else written
+    for path, size in expected:
+        try:
+            here = os.stat(path).st_size
+        except OSError:
+            where = _host_of(result)
+            return (f"{path}: the worker{where} reported it written ({size} bytes) but it is not there for this "
+                    "process: the workers must see OUT_DIR on a file system shared with this machine, "
+                    "under the same path")
+        if size is not None and here != size:
+            return (f"{path}: the worker{_host_of(result)} wrote {size} bytes but {here} are there "
+                    "(was it written by another run at the same time?)")
+    return None
+
+
+def _host_of(result: Mapping[str, Any]) -> str:
+    worker = result.get("worker")
+    return f" ({worker})" if worker else ""
+
+
+def _worker_name() -> str | None:
+    """This process as a worker's name in messages (a Dask worker's address, else pid and host);
+    None in the process that runs the batch."""
+    if "distributed" in sys.modules:  # only a Dask worker has it imported and a worker to name
+        with contextlib.suppress(Exception):
+            from distributed import get_worker
+
+            return f"Dask worker {get_worker().address} on {socket.gethostname()}"
+    if multiprocessing.parent_process() is None:
+        return None
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _unseen(task: FileTask) -> str | None:
+    """Why the process running ``task`` cannot do it: it cannot see its input, or the output folder."""
+    name = _worker_name()
+    who = "this process" if name is None else f"the worker ({name})"
+    if task.out_root is not None and not os.path.isdir(task.out_root):
+        return (f"{task.out_root}: {who} cannot see the output folder (no such folder there; the workers must "
+                "share its file system, under the same path)")
+    if not os.path.lexists(task.source):  # nothing at all: a dangling link has its own message
+        return (f"{task.source}: {who} cannot see this file (no such file there: removed or renamed since the "
+                "batch started, or, with workers on other machines, IN_DIR is not on a file system they share "
+                "under the same path)")
+    return None
+
+
 def segment_file(task: FileTask) -> dict[str, Any]:
     """Segment one input and write its outputs, each atomically.
 
@@ -754,22 +987,30 @@ def segment_file(task: FileTask) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``status`` (``"ok"`` or ``"failed"``), ``seconds``, and ``regions``
-        (ok) or ``error`` (one line naming the file) and ``detail`` (the
-        traceback of an unexpected error, or None).
+        ``status`` (``"ok"`` or ``"failed"``), ``seconds``, ``worker`` (who
+        ran it), and ``regions`` and ``written`` (``(path, bytes)`` of each
+        output, for :func:`verify_outputs`) when ok, or ``error`` (one line
+        naming the file) and ``detail`` (the traceback of an unexpected
+        error, or None).
     """
     from .segment import segment
 
     _test_crash_hook(task.source)
     start = time.perf_counter()
+    unseen = _unseen(task)
+    if unseen is not None:
+        return {"status": "failed", "seconds": time.perf_counter() - start, "error": unseen, "detail": None,
+                "worker": _worker_name()}
     if task.numba_threads is not None:
         _set_numba_threads(task.numba_threads)
     try:
         seg = segment(task.source, **task.params, max_pixels=task.max_pixels)
+        written = []
         for kind, path in task.outputs:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            write_output(kind, path, seg, source=task.source)
-        return {"status": "ok", "regions": int(seg.n_regions), "seconds": time.perf_counter() - start}
+            written.append((path, write_output(kind, path, seg, source=task.source).stat().st_size))
+        return {"status": "ok", "regions": int(seg.n_regions), "seconds": time.perf_counter() - start,
+                "written": written, "worker": _worker_name()}
     except (SegshiftError, OSError) as exc:
         message = str(exc).strip() or type(exc).__name__
         detail = None

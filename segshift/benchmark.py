@@ -56,13 +56,10 @@ from .evaluate import (
 )
 from .evaluate.contours import DEFAULT_THRESHOLDS, _check_thresholds
 from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, load_image
-from .meanshift import check_compat, check_kernel, check_positive, check_speedup
-from .resolution import check_resolution
+from .meanshift import check_positive
+from .params import Params
+from .params import defaults as _model_defaults
 from .segment import (
-    check_min_size,
-    check_spatial_radius,
-    check_n_regions,
-    check_scale,
     image_modes,
     min_size_pixels,
     scale_defaults,
@@ -82,17 +79,13 @@ __all__ = [
 #: Ground-truth files, by extension, in order of preference when a stem has several.
 GROUND_TRUTH_EXTENSIONS: tuple[str, ...] = (".mat", ".npy", ".png", ".tif", ".tiff", ".bmp", ".pgm")
 
-# Keyword arguments of segment() a setting may give, with their defaults.
-_SEGMENT_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(segment).parameters.items()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY or (p.default is not inspect.Parameter.empty)
-}
-_SEGMENT_DEFAULTS.pop("max_pixels", None)
+# The options a setting may give (the parameter model's), with their defaults;
+# the relative spatial radius is None here, as the filter stage takes it.
+_SEGMENT_DEFAULTS = {**_model_defaults(), "spatial_radius": None}
 # Those the filter stage takes: settings that differ only in the others share it.
 _FILTER_PARAMS = set(inspect.signature(image_modes).parameters) - {"rgb"}
 # Those only the region stage reads (after the filter).
-_REGION_PARAMS = {"min_size", "scale", "n_regions"}
+_REGION_PARAMS = {"min_size", "scale", "n_regions", "region_colour"}
 # Short names for setting_name(); other parameters appear as name=value.
 _SHORT = {"spatial_radius": "s", "range_radius": "r", "min_size": "m"}
 
@@ -305,21 +298,9 @@ def _check_settings(settings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
             raise ParameterError(
                 f"settings[{k}]: unknown parameter {unknown[0]!r}; use {', '.join(_SEGMENT_DEFAULTS)}"
             )
-        full = {**_SEGMENT_DEFAULTS, **setting}
-        full["spatial_radius"] = check_spatial_radius(full["spatial_radius"])
-        check_resolution(full["resolution"])
-        full["scale"] = check_scale(full["scale"])
-        full["n_regions"] = check_n_regions(full["n_regions"], full["scale"])
-        full.update(scale_defaults(full["scale"], range_radius=full["range_radius"], min_size=full["min_size"]))
-        full["range_radius"] = check_positive("range_radius", full["range_radius"])
-        full["min_size"] = check_min_size(full["min_size"])
-        full["tol"] = check_positive("tol", full["tol"])
-        full["max_iter"] = check_positive("max_iter", full["max_iter"], integer=True)
-        check_kernel(full["kernel"])
-        full["kernel"] = full["kernel"].lower()
-        check_compat(full["compat"])
-        if "speedup" in full:
-            check_speedup(full["speedup"])
+        model = Params().replace(**setting)  # validated by the parameter model
+        full = model.resolved()
+        full["spatial_radius"] = None if model.relative else model.spatial_radius
         if full not in out:
             out.append(full)
     return out
@@ -740,7 +721,7 @@ def _evaluate_photo(task: _PhotoTask) -> dict[str, Any]:
             for i in members:
                 setting = task.settings[i]
                 if modes is None:  # a parameter image_modes does not take: segment() as a whole
-                    seg = segment(rgb, **setting, max_pixels=None)
+                    seg = segment(rgb, **setting, max_pixels=None, start_label=0)
                 else:
                     min_pixels = min_size_pixels(setting["min_size"], height * width)
                     seg = segmentation_from_modes(

@@ -29,21 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, writers
+from . import writers
+from ._version import __version__
 from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
 from .loader import DEFAULT_MAX_PIXELS
-from .meanshift import KERNELS, SPEEDUPS
-from .segment import (
-    DEFAULTS,
-    FINEST_MIN_SIZE,
-    FINEST_RANGE_RADIUS,
-    FINEST_WORKING_RADIUS,
-    SCALES,
-    WORKING_RADIUS,
-    check_n_regions,
-    check_scale,
-    scale_defaults,
-)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -56,14 +45,8 @@ COMPILING = "compiling the kernels (first run after an install only, up to a min
 
 #: Library parameter names -> the option that sets them (for error messages).
 _FLAGS = {
-    "spatial_radius": "--spatial-radius",
-    "range_radius": "--range-radius",
-    "min_size": "--min-size",
-    "n_regions": "--regions",
-    "scale": "--scale",
-    "kernel": "--kernel",
-    "resolution": "--resolution",
     "max_pixels": "--max-pixels",
+    "start_label": "--start-label",
     "jobs": "--jobs",
     "numba_threads": "--threads",
     "image_format": "--format",
@@ -73,6 +56,16 @@ _FLAGS = {
     "tile_size": "--tile-size",
     "bands": "--bands",
 }
+
+
+def _model_flags() -> dict[str, str]:
+    """The parameter model's options -> their long flags."""
+    from .params import names, option_help
+
+    return {name: option_help(name)["cli"][-1] for name in names()}
+
+
+_FLAGS.update(_model_flags())
 
 _EXIT_HELP = """\
 exit status: 0 success; 1 a file could not be read or written (batch, evaluate:
@@ -123,11 +116,17 @@ Ctrl-C finishes the running files and stops (twice: stops at once). A file
 that kills its worker process (out of memory, ...) fails alone; the others
 running with it are redone. The manifest lists every input with its outputs,
 regions, seconds, status and error; a manifest kept inside IN_DIR is never
-taken as an input.
+taken as an input. One batch at a time writes into an OUT_DIR: a second one
+started meanwhile writes nothing and exits with status 1, naming the process
+that holds the folder (OUT_DIR/.segshift-batch.lock; a killed run does not
+keep it).
 
 With --scheduler ADDRESS (or --scheduler-file PATH) the files run as tasks on
 that Dask cluster, whose workers write the outputs straight to OUT_DIR (a file
-system they share with this machine); everything above holds there too. Ctrl-C
+system they share with this machine, under the same absolute paths: relative
+paths are made absolute here); everything above holds there too. A file a
+worker cannot see fails with a line naming it, and an output a worker reports
+written is recorded only once it is found here with its size. Ctrl-C
 cancels the files not finished. A file whose worker dies is moved to another
 worker; one that kills each worker it touches fails after the scheduler's
 allowed-failures (3 by default), and the others go on.
@@ -202,27 +201,53 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument("--debug", action="store_true", help="show tracebacks of errors", **keep)
 
 
-def _add_method_options(group: argparse._ArgumentGroup) -> None:
-    """--kernel, --compat, --speedup and --max-pixels, shared by every command."""
-    group.add_argument(
-        "--kernel", choices=sorted(k for k in KERNELS if k != "flat"), default=DEFAULTS["kernel"],
-        help="mean-shift kernel",
-    )
-    group.add_argument(
-        "--compat", choices=["edison", "none"], default=DEFAULTS["compat"] or "none",
-        help="numerics: 'edison' reproduces EDISON's colour conversion, convergence test and region seeds; "
-        "'none' uses CIE L*u*v* and convergence in bandwidth units",
-    )
-    group.add_argument(
-        "--speedup", choices=list(SPEEDUPS), default=DEFAULTS["speedup"],
-        help="'none': exact mean shift; 'fast': climbs from a quarter of the pixels",
-    )
-    group.add_argument(
-        "--resolution", choices=["auto", "full"], default=DEFAULTS["resolution"],
-        help="with the default (relative) spatial radius: 'auto' segments at a working resolution of "
-        "about 481x321 and places the boundaries at full resolution, 'full' lets every pixel climb; "
-        "an explicit --spatial-radius is in pixels and always runs at full resolution",
-    )
+#: Parse a command-line value of each option whose type is not plain text.
+_PARSERS: dict[str, Any] = {}
+
+
+def _option_type(name: str) -> Any:
+    return {"spatial_radius": _spatial_radius, "range_radius": float, "min_size": _min_size, "n_regions": int,
+            "tol": float, "max_iter": int}.get(name)
+
+
+def _add_model_options(group: argparse._ArgumentGroup, *, sweep: bool = False,
+                       skip: tuple[str, ...] = ()) -> None:
+    """One option per field of the parameter model (segshift.params.Params): its flags,
+    default, choices and help come from the model. With ``sweep``, the radii and the
+    minimum size take a comma-separated list."""
+    from dataclasses import fields
+
+    from .params import Params, option_help
+
+    for f in fields(Params):
+        if f.name in skip:
+            continue
+        meta = option_help(f.name)
+        kind = _option_type(f.name)
+        default: Any = f.default
+        if f.name == "compat":
+            default = "none" if default is None else default
+        kwargs: dict[str, Any] = dict(default=default, help=meta["help"], dest=f.name)
+        if meta["choices"]:
+            kwargs["choices"] = list(meta["choices"])
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        flags = list(meta["cli"])
+        if sweep and f.name in _SWEPT:
+            kwargs["type"] = _number_list(kind)
+            kwargs["metavar"] = f"{meta['metavar']}[,...]"
+            kwargs["default"] = [default] if f.name != "spatial_radius" else "auto"
+            flags.append(_SWEPT[f.name])
+        elif kind is not None:
+            kwargs["type"] = kind
+        group.add_argument(*flags, **kwargs)
+
+
+#: The options ``evaluate`` sweeps, with their older long spellings.
+_SWEPT = {"spatial_radius": "--sweep-spatial", "range_radius": "--sweep-range", "min_size": "--sweep-min-size"}
+
+
+def _add_input_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--max-pixels",
         type=_positive_or_none,
@@ -233,36 +258,9 @@ def _add_method_options(group: argparse._ArgumentGroup) -> None:
 
 
 def _add_parameters(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("segmentation parameters")
-    group.add_argument(
-        "-s", "--spatial-radius", type=_spatial_radius, default="auto", metavar="PIXELS",
-        help="spatial window radius: pixels (absolute, every pixel climbs) or 'auto' "
-        f"(relative: {FINEST_WORKING_RADIUS:g} px at 481x321, 1/83 of the diagonal; with --scale fixed "
-        f"{WORKING_RADIUS:g} px, 1/58; see --resolution)",
-    )
-    group.add_argument(
-        "-r", "--range-radius", type=float, default=None, metavar="LUV",
-        help=f"colour window radius in L*u*v* (default: {FINEST_RANGE_RADIUS:g}, with --scale fixed "
-        f"{DEFAULTS['range_radius']:g})",
-    )
-    group.add_argument(
-        "-m",
-        "--min-size",
-        type=_min_size,
-        default=None,
-        metavar="SIZE",
-        help="smallest region kept (of the finest level with the hierarchy): pixels, or a fraction of the "
-        f"image's area below 1; 0 keeps all (default: {FINEST_MIN_SIZE:g}, with --scale fixed {DEFAULTS['min_size']:g})",
-    )
-    group.add_argument(
-        "--regions", type=int, default=None, metavar="K", dest="n_regions",
-        help="the level of the hierarchy with K regions (default: picked for each image)",
-    )
-    group.add_argument(
-        "--scale", choices=list(SCALES), default=DEFAULTS["scale"],
-        help="'auto': a level of the region hierarchy, picked per image; 'fixed': mean shift as published",
-    )
-    _add_method_options(group)
+    group = parser.add_argument_group("segmentation parameters (segshift.Params)")
+    _add_model_options(group)
+    _add_input_options(group)
 
 
 def _memory(text: str) -> int:
@@ -332,29 +330,8 @@ def _number_list(kind: Any) -> Any:
 
 def _add_sweep_parameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("segmentation parameters (one value or a comma-separated list each)")
-    group.add_argument(
-        "-s", "--spatial-radius", "--sweep-spatial", type=_number_list(_spatial_radius),
-        default="auto", metavar="PIXELS[,...]",
-        dest="spatial_radius", help="spatial window radius in pixels, or 'auto' (relative, see --resolution)",
-    )
-    group.add_argument(
-        "-r", "--range-radius", "--sweep-range", type=_number_list(float),
-        default=[None], metavar="LUV[,...]",
-        dest="range_radius", help=f"colour window radius in L*u*v* (default: {FINEST_RANGE_RADIUS:g}, with --scale "
-        f"fixed {DEFAULTS['range_radius']:g})",
-    )
-    group.add_argument(
-        "-m", "--min-size", "--sweep-min-size", type=_number_list(_min_size),
-        default=[None], metavar="SIZE[,...]",
-        dest="min_size", help="smallest region kept (of the finest level with the hierarchy): pixels, or a fraction "
-        f"of the image's area below 1; 0 keeps all (default: {FINEST_MIN_SIZE:g}, with --scale fixed "
-        f"{DEFAULTS['min_size']:g})",
-    )
-    group.add_argument(
-        "--scale", choices=list(SCALES), default=DEFAULTS["scale"],
-        help="'auto': a level of the region hierarchy, picked per image; 'fixed': mean shift as published",
-    )
-    _add_method_options(group)
+    _add_model_options(group, sweep=True, skip=("n_regions",))
+    _add_input_options(group)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -599,18 +576,12 @@ def _setup_logging(verbose: int, quiet: bool, debug: bool) -> None:
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(
-        spatial_radius=args.spatial_radius,
-        range_radius=args.range_radius,
-        min_size=args.min_size,
-        kernel=args.kernel,
-        compat=None if args.compat == "none" else args.compat,
-        speedup=args.speedup,
-        resolution=args.resolution,
-        scale=args.scale,
-        n_regions=args.n_regions,
-        max_pixels=args.max_pixels,
-    )
+    """The keyword arguments of segment() and run_batch(): the model's options (validated
+    into a segshift.Params) and --max-pixels."""
+    from .params import Params, names
+
+    model = Params(**{name: getattr(args, name) for name in names()})
+    return dict(params=model, max_pixels=args.max_pixels)
 
 
 def _tiled(args: argparse.Namespace) -> bool:
@@ -663,13 +634,11 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(done - bar.n)
 
-    params = _params(args)
-    for name in ("max_pixels", "speedup", "scale", "n_regions", "resolution"):
-        params.pop(name)
-    if params["spatial_radius"] is None:  # -s auto: the working resolution's radius, in pixels
-        params.pop("spatial_radius")
-    # tiled runs are mean shift at a fixed scale
-    params.update(scale_defaults("fixed", range_radius=params["range_radius"], min_size=params["min_size"]))
+    model = _params(args)["params"].replace(scale="fixed")  # tiled runs are mean shift at a fixed scale
+    params = dict(range_radius=model.range_radius_value, min_size=model.min_size_value, kernel=model.kernel,
+                  compat=model.compat, tol=model.tol, max_iter=model.max_iter)
+    if not model.relative:
+        params["spatial_radius"] = model.spatial_radius
     try:
         table = segment_large(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
@@ -704,13 +673,18 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]
     output = args.output
-    if output is None and not any(dest for _, dest in requested):
+    level_outputs = [dest for kind, dest in requested if kind != "ucm" and dest is not None]
+    if output is None and not level_outputs and (args.n_regions is not None or args.ucm is None):
+        # nothing shows a level: the mode picture does (with --regions and only --ucm too, so that
+        # --regions has its effect: the UCM holds every level, not the one asked for)
         output = f"{Path(args.input).stem}.seg.png"
+        if args.ucm is not None:
+            log.info("--regions %d: writing that level to %s (the UCM holds every level)", args.n_regions,
+                     output)
     plan = [(kind, dest) for kind, dest in [("modes", output), *requested] if dest is not None]
 
     # Check every output before doing any work.
-    check_scale(args.scale)
-    check_n_regions(args.n_regions, args.scale)
+    params = _params(args)
     if args.ucm is not None and args.scale == "fixed":
         raise ParameterError("--ucm needs the region hierarchy; it cannot be used with --scale fixed")
     to_stdout = [kind for kind, dest in plan if dest == "-"]
@@ -728,7 +702,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    seg = segment(args.input, **_params(args))
+    seg = segment(args.input, **params)
     log.debug("%s: %dx%d, %d regions in %.2f s", args.input, *seg.shape[::-1], seg.n_regions, seg.seconds)
     # Encode everything first, then write: all the outputs or none of them.
     encoded = []
@@ -963,10 +937,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .benchmark import evaluate_folder
 
+    from .params import names
+
+    fixed = {name: getattr(args, name) for name in names() if name not in _SWEPT and name != "n_regions"}
+    fixed["compat"] = None if fixed["compat"] == "none" else fixed["compat"]
     settings = [
-        dict(spatial_radius=hs, range_radius=hr, min_size=m, kernel=args.kernel,
-             compat=None if args.compat == "none" else args.compat, speedup=args.speedup,
-             resolution=args.resolution, scale=args.scale)
+        dict(spatial_radius=hs, range_radius=hr, min_size=m, **fixed)
         for hs, hr, m in itertools.product(args.spatial_radius, args.range_radius, args.min_size)
     ]
     if args.json not in (None, "-"):

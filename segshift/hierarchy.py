@@ -47,13 +47,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import _hierarchy_kernels as _kernels
 from .errors import ParameterError
+
+if TYPE_CHECKING:  # for the annotation only
+    from .resolution import Placement
 
 #: Terms of the dissimilarity (see the module's description), chosen on 60
 #: BSDS500 train photos among contrast alone, colour alone and mixtures,
@@ -108,7 +111,7 @@ class Hierarchy:
     heights: NDArray[np.float64]
     edges: NDArray[np.int64]
     edge_heights: NDArray[np.float64]
-    placement: Any = field(default=None, repr=False)
+    placement: Placement | None = field(default=None, repr=False)
 
     @property
     def n_finest(self) -> int:
@@ -154,7 +157,7 @@ class Hierarchy:
         with a ``placement`` its full-resolution labels."""
         return self.labels if self.placement is None else self.placement.finest[0]
 
-    def ucm(self) -> NDArray[np.float64]:
+    def ucm(self, out: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         """The ultrametric contour map, (H, W) float64, at the photo's resolution.
 
         Pixel convention (BSDS500's ``seg2bmap``): pixel (y, x) holds the
@@ -163,25 +166,37 @@ class Hierarchy:
         neighbours, 0 when all lie in its own finest region. So for every
         threshold ``t``, ``ucm > t`` is exactly the boundary map
         (:func:`boundary_pixels`, the BSDS benchmark's) of the cut at ``t``.
+
+        Computed in bands of rows (each with the row below it), into ``out``
+        when given, else into an array the placement makes (a memory map
+        for an image larger than memory, see
+        :class:`segshift.resolution.Placement`).
         """
-        labels = np.ascontiguousarray(self.finest_labels)
+        labels = self.finest_labels
         n = self.n_finest
         # Most pairs across a border are adjacent finest regions, whose join
         # heights the tree keeps (edge_heights); the others (regions that
         # touch only at a corner, or only at full resolution) are looked up.
         keys = self.edges[:, 0] * n + self.edges[:, 1]  # ascending: the edges are sorted
-        out = np.zeros(labels.shape)
-        missed = np.zeros(labels.shape, dtype=np.uint8)
-        _kernels.ucm_pixels(labels, n, keys, np.ascontiguousarray(self.edge_heights, dtype=np.float64), out, missed)
-        ys, xs = np.nonzero(missed)
-        if len(ys):
-            for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):
-                hit = (missed[ys, xs] >> bit) & 1 == 1
-                y, x = ys[hit], xs[hit]
-                a = labels[y, x].astype(np.int64)
-                b = labels[y + dy, x + dx].astype(np.int64)
-                found = _kernels.join_heights(n, self.merges, self.heights, np.minimum(a, b), np.maximum(a, b))
-                np.maximum.at(out, (y, x), found)
+        key_heights = np.ascontiguousarray(self.edge_heights, dtype=np.float64)
+        if out is None:
+            out = self.placement.empty(np.float64) if self.placement is not None else np.empty(labels.shape)
+        height, width = labels.shape
+        for top, bottom, _, last in _row_bands(height, width, 1):
+            part = np.ascontiguousarray(labels[top:last])  # the band and the row below it
+            band = np.zeros(part.shape)
+            missed = np.zeros(part.shape, dtype=np.uint8)
+            _kernels.ucm_pixels(part, n, keys, key_heights, band, missed)
+            ys, xs = np.nonzero(missed[:bottom - top])
+            if len(ys):
+                for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):
+                    hit = (missed[ys, xs] >> bit) & 1 == 1
+                    y, x = ys[hit], xs[hit]
+                    a = part[y, x].astype(np.int64)
+                    b = part[y + dy, x + dx].astype(np.int64)
+                    found = _kernels.join_heights(n, self.merges, self.heights, np.minimum(a, b), np.maximum(a, b))
+                    np.maximum.at(band, (y, x), found)
+            out[top:bottom] = band[:bottom - top]
         return out
 
 

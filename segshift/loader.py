@@ -49,7 +49,8 @@ _ORIENT = {
 }
 
 
-def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> NDArray[np.float32]:
+def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               channel_axis: int | None = None) -> NDArray[np.float32]:
     """Read an image file or take an array, and return it as RGB.
 
     Parameters
@@ -65,6 +66,10 @@ def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     max_pixels : int or None, optional
         Refuse images with more pixels than this (checked from the file
         header, before decoding). ``None`` removes the limit.
+    channel_axis : int, optional
+        Of an array, the axis that holds the channels (1 gray, 2 gray +
+        alpha, 3 RGB, 4 RGBA), as in scikit-image. Default: the last axis of
+        a 3-D array; a 2-D array is gray. Files decide for themselves.
 
     Returns
     -------
@@ -115,7 +120,20 @@ def load_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     else:
         array = source
         name = "image"
+        if channel_axis is not None:
+            array = _channels_last(array, channel_axis)
     return _to_rgb(array, name, max_pixels)
+
+
+def _channels_last(array, channel_axis) -> np.ndarray:
+    """``array`` with its ``channel_axis`` moved last (a view)."""
+    array = np.asarray(array)
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
+        raise ParameterError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+    if array.ndim != 3 or not -3 <= channel_axis < 3:
+        raise ParameterError(
+            f"channel_axis={channel_axis} needs a 3-D array (rows, columns and channels), got shape {array.shape}")
+    return np.moveaxis(array, int(channel_axis), -1)
 
 
 def _check_file(path: Path) -> None:

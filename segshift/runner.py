@@ -21,9 +21,12 @@ promises that do not depend on the file:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -45,14 +48,26 @@ from .writers import remove_temp_files
 #: How long the runner waits for results before it looks again for an interrupt.
 POLL_SECONDS = 0.2
 
+#: How often a local worker looks whether the process that started it is still there
+#: (where the operating system cannot tell it: see :func:`die_with_parent`).
+PARENT_POLL_SECONDS = 1.0
+
+#: ``prctl`` option of Linux: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
 
 class Task(Protocol):
     """What the runner needs to know of a task: its position, its input and
     the output paths it writes (``(kind, path)`` pairs)."""
 
-    index: int
-    source: str
-    outputs: tuple[tuple[str, str], ...]
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def outputs(self) -> tuple[tuple[str, str], ...]: ...
 
 
 #: ``notify(kind, task, running)``: ``"start"`` (task None), ``"file"`` after a
@@ -271,12 +286,14 @@ class LocalPool:
         # across exec, and Python then installs no handler of its own), so a
         # Ctrl-C in the terminal reaches the workers harmlessly and only this
         # process decides what to do. "spawn": no fork of a threaded process.
+        # Each worker ends when this process does, however it ends (kill -9
+        # too): see die_with_parent.
         with hold_sigint():
             self.executor = ProcessPoolExecutor(
                 max_workers=self.jobs,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.numba_threads, self.jobs),
+                initargs=(self.numba_threads, self.jobs, os.getpid()),
             )
 
     def capacity(self) -> int:
@@ -368,14 +385,62 @@ def _broken(future: Future) -> bool:
     return future.done() and not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
-def _init_worker(numba_threads: int | None, jobs: int) -> None:
-    """Worker start-up: ignore SIGINT; share the cores among the workers."""
+def _init_worker(numba_threads: int | None, jobs: int, parent: int | None = None) -> None:
+    """Worker start-up: end with the parent; ignore SIGINT; share the cores among the workers."""
+    if parent is not None:
+        die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import numba
 
     available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     threads = numba_threads if numba_threads is not None else max(1, available // jobs)
     numba.set_num_threads(max(1, min(threads, available)))
+
+
+def die_with_parent(parent: int, *, poll: float = PARENT_POLL_SECONDS) -> None:
+    """Make this process end when ``parent`` (the process that started it) ends, however it ends.
+
+    A pool worker waits on a queue whose writing end it holds itself, so
+    it never learns that the batch that started it was killed (kill -9,
+    out of memory): it would wait for ever, holding its memory, and keep
+    multiprocessing's resource tracker alive (the tracker ends when every
+    process holding its pipe has ended, which then happens).
+
+    - On Linux the kernel sends SIGKILL to this process when its parent
+      dies (``prctl(PR_SET_PDEATHSIG)``), even in the middle of a compiled
+      kernel that holds the GIL. The signal follows the parent *thread*
+      that created this process; the pool is started, and used, by the
+      thread that runs the batch, which outlives it.
+    - Everywhere, a daemon thread looks every ``poll`` seconds whether the
+      parent is still this process's parent (an orphan is adopted by
+      another process), and ends the process if not: the fallback where
+      there is no ``prctl``, and, on Linux, a second guard.
+
+    Parameters
+    ----------
+    parent : int
+        The parent's process id, as the parent saw it (``os.getpid()``
+        there), so that a parent that died before this call is noticed.
+    poll : float
+        Seconds between two looks of the watching thread.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # died before the signal was asked for
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent, poll), name="segshift-watch-parent",
+                     daemon=True).start()
+
+
+def _watch_parent(parent: int, poll: float) -> None:
+    while True:
+        time.sleep(poll)
+        if os.getppid() != parent:
+            # The parent is gone: nobody will read a result. Leave at once,
+            # without Python's exit handlers (they would wait for the queues).
+            os._exit(1)
 
 
 def _future_result(future: Future, task: Task) -> dict[str, Any]:

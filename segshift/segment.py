@@ -6,7 +6,9 @@ regions (connect, fuse, prune) -> :class:`Segmentation` (renders itself).
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -16,6 +18,7 @@ from . import regions as _regions
 from . import render
 from . import resolution as _resolution
 from .errors import ParameterError
+from .params import SCALE_DEFAULTS, Params
 from .hierarchy import (
     COST,
     Hierarchy,
@@ -30,48 +33,35 @@ from .hierarchy import (
 )
 from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
 from .meanshift import (
-    check_compat,
-    check_kernel,
     check_positive,
-    check_speedup,
     filter_image,
 )
 
-#: segshift's default parameters, the one place the library, the command line
-#: and the batch runner read them from. Chosen on the BSDS500 train photos for
-#: the best mean rank over the region benchmarks (Covering, PRI, VI) by
-#: scripts/tune_bsds.py; EDISON's own defaults are (7, 6.5, 20 pixels). The
-#: minimum region is a fraction of the image's area, so the defaults suit a
-#: small web image and a 12-megapixel photo alike.
+log = logging.getLogger("segshift")
+
+#: The fixed scale's defaults (``scale="fixed"``), kept for callers of 0.x;
+#: the parameter model (:mod:`segshift.params`) is where every default lives.
 DEFAULTS = dict(
     spatial_radius=None,
-    range_radius=12.0,
-    min_size=0.013,
+    range_radius=SCALE_DEFAULTS["fixed"]["range_radius"],
+    min_size=SCALE_DEFAULTS["fixed"]["min_size"],
     kernel="uniform",
     compat="edison",
     speedup="none",
     resolution="auto",
     scale="auto",
 )
-#: The default spatial radius with ``scale="fixed"``, in pixels of the working
-#: resolution (BSDS500's 481 x 321, see :mod:`segshift.resolution`): 10 / 578
-#: of the image's diagonal.
-WORKING_RADIUS = 10.0
-#: The hierarchy's finest level (``scale="auto"``, the default) is made with
-#: smaller radii than the fixed scale: its boundaries are candidates that the
-#: merging may drop, so it should miss few. The relative spatial radius is 7
-#: working pixels (7 / 578 of the diagonal) and the range radius 8. On the
-#: 200 BSDS500 train photos, at the automatic scale's cut, they scored
-#: Covering 0.621, PRI 0.825, VI 1.60 against 0.604, 0.812, 1.66 with the
-#: fixed scale's 10 and 12 (``scripts/tune_bsds.py --hierarchy --segment``).
-FINEST_WORKING_RADIUS = 7.0
-FINEST_RANGE_RADIUS = 8.0
+#: The default spatial radius with ``scale="fixed"``, in pixels of the working resolution.
+WORKING_RADIUS = SCALE_DEFAULTS["fixed"]["working_radius"]
+#: The hierarchy's finest level's radii (``scale="auto"``), see :data:`segshift.params.SCALE_DEFAULTS`.
+FINEST_WORKING_RADIUS = SCALE_DEFAULTS["auto"]["working_radius"]
+FINEST_RANGE_RADIUS = SCALE_DEFAULTS["auto"]["range_radius"]
 
 #: The values of ``scale``: a level of the region hierarchy picked per image, or mean shift's fixed scale.
 SCALES = ("auto", "fixed")
 
 #: Default smallest region of the hierarchy's finest level, as a fraction of the image's area.
-FINEST_MIN_SIZE = 0.00013
+FINEST_MIN_SIZE = SCALE_DEFAULTS["auto"]["min_size"]
 #: Thin regions of the finest level, joined to their closest neighbour before
 #: the hierarchy is built (:func:`segshift.regions.prune_thin`): mean width
 #: under ``width`` pixels and area under ``area`` of the image. They are the
@@ -81,14 +71,6 @@ FINEST_MIN_SIZE = 0.00013
 #: On 100 BSDS500 train photos the scores did not move (Covering 0.610, PRI
 #: 0.816 -> 0.815, VI 1.63).
 THIN = dict(width=1.5, area=0.002)
-#: The defaults that depend on ``scale`` (see :func:`scale_defaults`); the
-#: others are in DEFAULTS.
-_SCALE_DEFAULTS = {
-    "auto": dict(working_radius=FINEST_WORKING_RADIUS, range_radius=FINEST_RANGE_RADIUS, min_size=FINEST_MIN_SIZE),
-    "fixed": dict(working_radius=WORKING_RADIUS, range_radius=DEFAULTS["range_radius"], min_size=DEFAULTS["min_size"]),
-}
-
-
 @dataclass(frozen=True, eq=False)
 class Segmentation:
     """A segmentation of an image into regions.
@@ -96,8 +78,10 @@ class Segmentation:
     Attributes
     ----------
     labels : (H, W) ndarray of int32
-        Region of each pixel, contiguous from 0, numbered in raster order of
-        each region's first pixel. Every region is one 8-connected set. When
+        Region of each pixel, contiguous from ``start_label`` (1 by
+        default), numbered in raster order of each region's first pixel:
+        region ``labels == start_label + i`` has ``modes_rgb[i]`` and
+        ``areas[i]``. Every region is one 8-connected set. When
         the image was segmented at a working resolution (the default for
         large photos, see :mod:`segshift.resolution`), the numbering and the
         connectivity are those of the working resolution, up to one working
@@ -112,8 +96,8 @@ class Segmentation:
         Pixels per region.
     image : (H, W, 3) ndarray of float32
         The RGB input in [0, 1] (used to draw boundaries).
-    params : dict
-        The parameters the segmentation was made with.
+    params : Params
+        The algorithm's options the segmentation was made with.
     seconds : float
         Wall time of :func:`segment`.
     hierarchy : Hierarchy or None
@@ -122,6 +106,8 @@ class Segmentation:
         segmentation (``scale="fixed"``). :meth:`at` and :attr:`ucm` use it.
     threshold : float or None
         The merge height this level was cut at (None without a hierarchy).
+    start_label : int
+        The label of the first region.
     """
 
     labels: NDArray[np.int32]
@@ -129,10 +115,11 @@ class Segmentation:
     modes_rgb: NDArray[np.uint8]
     areas: NDArray[np.int64]
     image: NDArray[np.float32] = field(repr=False)
-    params: dict = field(default_factory=dict)
+    params: Params = field(default_factory=Params)
     seconds: float = 0.0
     hierarchy: Hierarchy | None = field(default=None, repr=False)
     threshold: float | None = None
+    start_label: int = 0
 
     @property
     def n_regions(self) -> int:
@@ -144,9 +131,17 @@ class Segmentation:
         """(height, width) of the image."""
         return self.labels.shape
 
+    def image_rows(self, y0: int, y1: int) -> NDArray[np.float32]:
+        """(y1 - y0, W, 3) float32: rows ``y0..y1-1`` of the RGB input in [0, 1].
+
+        How the writers read the image a strip at a time (to draw boundaries);
+        a segmentation of a huge image reads them from its file instead.
+        """
+        return self.image[y0:y1]
+
     def mode_image(self) -> NDArray[np.uint8]:
         """(H, W, 3) uint8: every pixel painted with its region's mode colour."""
-        return render.paint_modes(self.labels, self.modes_rgb)
+        return render.paint_modes(self.labels, self.modes_rgb, start_label=self.start_label)
 
     def boundary_image(self, colour: tuple[int, int, int] = (255, 0, 0)) -> NDArray[np.uint8]:
         """(H, W, 3) uint8: the input with region boundaries drawn in ``colour``."""
@@ -154,7 +149,8 @@ class Segmentation:
 
     def label_image(self, seed: int = 0) -> NDArray[np.uint8]:
         """(H, W, 3) uint8: every region in a random colour, for viewing."""
-        return render.paint_modes(self.labels, render.random_colours(self.n_regions, seed))
+        return render.paint_modes(self.labels, render.random_colours(self.n_regions, seed),
+                                  start_label=self.start_label)
 
     @property
     def ucm(self) -> NDArray[np.float64] | None:
@@ -200,114 +196,108 @@ class Segmentation:
             )
         h = self.hierarchy
         n_merges = h.merges_for(n_regions=n_regions, threshold=threshold)
-        return level(h, n_merges, image=self.image, params=self.params, seconds=self.seconds,
-                     compat=self.params.get("compat", "edison"))
+        seg = level(h, n_merges, image=self.image, params=self.params, seconds=self.seconds,
+                    compat=self.params.compat)
+        return _numbered(seg, self.start_label)
 
     def __repr__(self) -> str:
         h, w = self.shape
-        return f"Segmentation({w}x{h}, n_regions={self.n_regions}, params={self.params})"
+        return f"Segmentation({w}x{h}, n_regions={self.n_regions}, start_label={self.start_label}, params={self.params})"
 
 
+def _positional_shim(func):
+    """Accept the positional spelling of 0.x (``segment(image, 7, 10, 20)``)
+    for one release, with a FutureWarning; the signature stays keyword-only."""
+    import functools
+    import inspect
+    import warnings
+
+    old = ("spatial_radius", "range_radius", "min_size")
+
+    @functools.wraps(func)
+    def wrapper(image, *args, **kwargs):
+        if args:
+            if len(args) > len(old):
+                raise TypeError(f"segment() takes 1 positional argument (the image), got {1 + len(args)}")
+            warnings.warn(
+                "segment(image, spatial_radius, range_radius, min_size) with positional parameters is deprecated "
+                "and will stop working in segshift 1.1; name them: segment(image, spatial_radius=..., ...)",
+                FutureWarning, stacklevel=2,
+            )
+            for name, value in zip(old, args):
+                if name in kwargs:
+                    raise TypeError(f"segment() got multiple values for argument {name!r}")
+                kwargs[name] = value
+        return func(image, **kwargs)
+
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return wrapper
+
+
+@_positional_shim
 def segment(
     image: ImageSource,
-    spatial_radius: float | None = DEFAULTS["spatial_radius"],
+    *,
+    spatial_radius: float | str | None = "auto",
     range_radius: float | None = None,
     min_size: float | None = None,
-    *,
-    kernel: str = DEFAULTS["kernel"],
+    scale: str = "auto",
+    n_regions: int | None = None,
+    kernel: str = "uniform",
+    compat: str | None = "edison",
+    speedup: str = "none",
+    resolution: str = "auto",
     tol: float = 0.01,
     max_iter: int = 100,
+    region_colour: str = "mean",
+    params: Params | None = None,
+    start_label: int = 1,
+    channel_axis: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    compat: str | None = DEFAULTS["compat"],
-    speedup: str = DEFAULTS["speedup"],
-    resolution: str = DEFAULTS["resolution"],
-    scale: str = DEFAULTS["scale"],
-    n_regions: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Segmentation:
     """Segment an image by mean shift (Comaniciu & Meer 2002).
 
     Every pixel, as a joint (x, y, L*, u*, v*) feature vector, climbs the
     kernel density estimate to its mode (by default at a working resolution
-    of about BSDS500's size, see ``resolution``); 8-connected pixels with the same
-    mode form regions. With ``scale="fixed"`` (mean shift as published),
-    adjacent regions whose modes are within half the range radius are fused
-    and regions under ``min_size`` pixels are merged into their closest
-    neighbour. Otherwise (the default) regions under ``min_size`` pixels are
-    merged into their closest neighbour to make the finest partition, whose
-    regions are then merged pairwise into a hierarchy
-    (:mod:`segshift.hierarchy`), and one level of it is returned: the one
-    :func:`segshift.hierarchy.auto_scale` picks for this image, or the one
-    with ``n_regions`` regions. Other levels are a call away
+    of about BSDS500's size, see ``resolution``); 8-connected pixels with the
+    same mode form regions. With ``scale="fixed"`` (mean shift as
+    published), adjacent regions whose modes are within half the range
+    radius are fused and regions under ``min_size`` pixels are merged into
+    their closest neighbour. Otherwise (the default) regions under
+    ``min_size`` pixels are merged into their closest neighbour to make the
+    finest partition, whose regions are then merged pairwise into a
+    hierarchy (:mod:`segshift.hierarchy`), and one level of it is returned:
+    the one :func:`segshift.hierarchy.auto_scale` picks for this image, or
+    the one with ``n_regions`` regions. Other levels are a call away
     (:meth:`Segmentation.at`).
+
+    The options fall in three groups. The *algorithm* (``spatial_radius``
+    to ``region_colour``, or a :class:`segshift.Params` as ``params``)
+    decides the result; *input* options say how to read the image
+    (``channel_axis``, ``max_pixels``); *output* options say how to number
+    it (``start_label``). Progress is reported through ``progress``.
 
     Parameters
     ----------
     image : path or array_like
         A file path or an image array; see :func:`segshift.load_image`.
-    spatial_radius : float or None
-        Radius of the spatial window (EDISON's ``hs``). ``None`` (default):
-        relative to the image, 7 pixels at BSDS500's 481 x 321 (1/83 of
-        the diagonal; ``FINEST_WORKING_RADIUS``) for the hierarchy's finest
-        level, 10 (1/58, ``WORKING_RADIUS``) with ``scale="fixed"``, so
-        that the result depends on the scene, not on the pixel count (see
-        ``resolution``). A number: pixels of this image, every pixel climbs
-        (the full-resolution computation, which is what reproduces EDISON).
-    range_radius : float, optional
-        Radius of the range window in L*u*v* units (EDISON's ``hr``).
-        Default: ``FINEST_RANGE_RADIUS`` (8) with the hierarchy,
-        ``DEFAULTS["range_radius"]`` (12) with ``scale="fixed"``.
-    min_size : int or float, optional
-        Smallest region kept (EDISON's ``M``): an int is a number of pixels
-        (0 or 1 keeps all), a float in (0, 1) a fraction of the image's
-        area, so that the same setting suits any resolution. Both count pixels
-        of the image, whatever resolution the regions are found at.
-        With the hierarchy it is the smallest region of the finest level.
-        Default: ``FINEST_MIN_SIZE`` (0.00013, 20 pixels of a BSDS500 photo) of the area with the
-        hierarchy, ``DEFAULTS["min_size"]`` (0.013) with ``scale="fixed"``.
-    kernel : {"uniform", "gaussian", "epanechnikov"}
-        Weights of the mean-shift update; see :func:`segshift.meanshift.filter_image`.
-    tol : float
-        Convergence tolerance on the squared shift, in bandwidth units.
-    max_iter : int
-        Most mean-shift iterations per pixel.
+    spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour
+        The algorithm's options, documented in :class:`segshift.Params`.
+    params : Params, optional
+        All of them at once; keywords that differ from their defaults
+        override it.
+    start_label : int
+        The label of the first region (1, the default, as
+        :func:`skimage.segmentation.slic`; 0 is then free for "no region"
+        and :func:`skimage.measure.regionprops` sees every region).
+    channel_axis : int, optional
+        The axis of an array that holds the colour channels; default: the
+        last axis of a 3-D array (a 2-D array is gray).
     max_pixels : int or None
         Refuse images larger than this many pixels (``None``: no limit).
-    compat : {None, "edison"}
-        ``"edison"`` reproduces the numerics of EDISON, the authors' C++
-        system, to match its label maps: its RGB -> L*u*v* conversion (RGB
-        taken as linear, see :func:`segshift.loader.rgb_to_luv`), its
-        convergence test (raw units after the first shift, see
-        :func:`segshift.meanshift.filter_image`) and its region seeds (a
-        region starts with its first pixel's mode). With EDISON's parameters
-        (7, 6.5, 20) and ``scale="fixed"`` the labels agree with EDISON's at
-        a mean adjusted Rand index of about 0.97 on the BSDS500 val photos
-        (``scripts/edison_agreement.py``).
-    speedup : {"none", "fast"}
-        ``"none"`` (default): exact mean shift, every pixel (of the working
-        resolution) climbs to its mode. ``"fast"``: with the relative
-        spatial radius, a working resolution of half the side (a quarter of
-        the pixels, the radius scaled with it), about ten times less work
-        than the exact mode on a BSDS500-sized photo at about the same BSDS
-        scores (:mod:`segshift.resolution`); with a radius in pixels or
-        ``resolution="full"``, climbs from a quarter of the pixels only
-        (:func:`segshift.meanshift.filter_image`).
-    resolution : {"auto", "full"}
-        With the relative spatial radius (``spatial_radius=None``):
-        ``"auto"`` (default) segments at a working resolution of about
-        481 x 321 pixels (an anti-aliased resize) and places the boundaries
-        at full resolution, keeping the working resolution's region ids
-        (:mod:`segshift.resolution`); ``"full"`` lets every pixel of the
-        image climb, with the radius scaled to its diagonal. A radius given
-        in pixels always runs at full resolution.
-    scale : {"auto", "fixed"}
-        ``"auto"`` (default): build the hierarchy and return the level
-        picked for this image (or the one with ``n_regions`` regions).
-        ``"fixed"``: no hierarchy; the regions of fusing at half the range
-        radius and pruning at ``min_size``, as mean shift was published
-        (segshift's behaviour before the hierarchy).
-    n_regions : int, optional
-        Return the level of the hierarchy with exactly this many regions
-        (or the finest level, when it has fewer) instead of the automatic one.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while pixels climb.
 
     Returns
     -------
@@ -315,11 +305,10 @@ def segment(
 
     Raises
     ------
-    ValueError
-        For a parameter out of range (the message names it) or an array that
-        is not an image.
-    OSError
-        For a file that cannot be read as an image.
+    ParameterError
+        For a parameter out of range (the message names it); a ValueError.
+    ImageReadError
+        For a file that cannot be read as an image; an OSError.
 
     References
     ----------
@@ -332,65 +321,145 @@ def segment(
     >>> image = np.zeros((20, 30, 3), dtype=np.uint8)
     >>> image[:, 15:] = (200, 40, 40)
     >>> seg = segment(image)
-    >>> seg.n_regions, seg.areas.tolist()
-    (2, [300, 300])
+    >>> seg.n_regions, seg.areas.tolist(), np.unique(seg.labels).tolist()
+    (2, [300, 300], [1, 2])
     >>> seg.at(n_regions=1).n_regions
     1
     """
     start = time.perf_counter()
-    spatial_radius = check_spatial_radius(spatial_radius)
-    scale = check_scale(scale)
-    chosen = scale_defaults(scale, working_radius=None, range_radius=range_radius, min_size=min_size)
-    range_radius = check_positive("range_radius", chosen["range_radius"])
-    n_regions = check_n_regions(n_regions, scale)
-    min_size = check_min_size(chosen["min_size"])
-    _resolution.check_resolution(resolution)
-    check_kernel(kernel)
-    check_compat(compat)
-    check_speedup(speedup)
-    params = dict(
-        spatial_radius=spatial_radius,
-        range_radius=range_radius,
-        min_size=min_size,
-        kernel=kernel.lower(),
-        compat=compat,
-        speedup=speedup,
-        resolution=resolution,
-        scale=scale,
-    )
-    if n_regions is not None:
-        params["n_regions"] = n_regions
+    p = _params_from(params, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
+                     scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
+                     resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
+    start_label = check_start_label(start_label)
+    rgb = load_image(image, max_pixels=max_pixels, channel_axis=channel_axis)
+    seg = _segment_rgb(rgb, p, progress=progress)
+    return _numbered(replace(seg, params=p, seconds=time.perf_counter() - start), start_label)
 
-    rgb = load_image(image, max_pixels=max_pixels)
-    min_pixels = min_size_pixels(min_size, rgb.shape[0] * rgb.shape[1])
+
+def _params_from(params: Params | None, **options) -> Params:
+    """The Params of a call: ``params`` (or the defaults) with the keywords
+    that differ from their defaults applied."""
+    base = Params() if params is None else params
+    if not isinstance(base, Params):
+        raise ParameterError(f"params must be a segshift.Params, got {type(base).__name__}")
+    given = _param_defaults()
+    changes = {k: v for k, v in options.items() if not _same(v, given[k])}
+    return base.replace(**changes) if changes else base
+
+
+def _same(a, b) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # e.g. arrays: never a default
+        return False
+
+
+def _param_defaults() -> dict:
+    from .params import defaults
+
+    return defaults()
+
+
+def check_start_label(start_label) -> int:
+    """Validate ``start_label``: an integer >= 0."""
+    if isinstance(start_label, bool) or not isinstance(start_label, (int, np.integer)) or start_label < 0:
+        raise ParameterError(f"start_label must be an integer >= 0, got {start_label!r}")
+    return int(start_label)
+
+
+def _numbered(seg: Segmentation, start_label: int) -> Segmentation:
+    """``seg`` (labels from 0) with labels from ``start_label``: a new label
+    map (the hierarchy may share the old one)."""
+    if start_label == seg.start_label:
+        return seg
+    labels = np.add(seg.labels, np.int32(start_label - seg.start_label), dtype=np.int32)
+    return replace(seg, labels=labels, start_label=start_label)
+
+
+def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segmentation:
+    """The pipeline on an image in memory: labels from 0, empty params."""
     # The default radius is relative: segment at the working resolution (resolution.py).
-    working_radius = chosen["working_radius"]
-    work = (_resolution.plan(rgb.shape[:2], working_radius, resolution, speedup) if spatial_radius is None
-            else _resolution.Plan(None, spatial_radius, speedup))
+    work = working_plan(rgb.shape[:2], p)
     grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
-    min_pixels = _resolution.working_min_size(min_pixels, rgb.shape[0] * rgb.shape[1], grid.shape[0] * grid.shape[1])
+    return segment_grid(grid, work, rgb, p, progress=progress)
+
+
+def working_plan(shape: tuple[int, int], p: Params) -> _resolution.Plan:
+    """Where the climbs of an image of ``shape`` (H, W) run (:func:`segshift.resolution.plan`)."""
+    if p.relative:
+        return _resolution.plan(shape, p.working_radius, p.resolution, p.speedup)
+    return _resolution.Plan(None, float(p.spatial_radius), p.speedup)
+
+
+def segment_grid(
+    grid: NDArray[np.float32],
+    work: _resolution.Plan,
+    rgb: NDArray[np.float32] | _resolution.RowReader,
+    p: Params,
+    *,
+    shape: tuple[int, int] | None = None,
+    strip_rows: int | None = None,
+    allocate=None,
+    progress=None,
+) -> Segmentation:
+    """Everything of :func:`segment` after the image is at its working
+    resolution: the one pipeline of the in-memory and the streamed runs
+    (:func:`segshift.tiled.segment_streamed`).
+
+    ``grid`` is the image the climbs run on (``rgb`` itself when
+    ``work.shape`` is None, see :func:`working_plan`); ``rgb`` the
+    full-resolution image or a reader of its rows
+    (:data:`segshift.resolution.RowReader`, then with ``shape``), which the
+    labels are placed back on ``strip_rows`` rows at a time into arrays made
+    by ``allocate(dtype)`` (see :class:`segshift.resolution.Placement`).
+    Returns labels from 0 and empty params; the Segmentation's ``image`` is
+    ``rgb`` when it is an array, else None.
+    """
+    spatial_radius = None if p.relative else float(p.spatial_radius)
+    range_radius = p.range_radius_value
+    compat = p.compat
+    working_radius = p.working_radius
+    shape = shape if shape is not None else rgb.shape[:2]
+    area = shape[0] * shape[1]
+    image = None if callable(rgb) else rgb
+    min_pixels = min_size_pixels(p.min_size_value, area)
+    min_pixels = _resolution.working_min_size(min_pixels, area, grid.shape[0] * grid.shape[1])
     luv = rgb_to_luv(grid, compat=compat)
     modes = filter_image(
-        luv, work.spatial_radius, range_radius, kernel=kernel, tol=tol, max_iter=max_iter, compat=compat,
+        luv, work.spatial_radius, range_radius, kernel=p.kernel, tol=p.tol, max_iter=p.max_iter, compat=compat,
         speedup=work.speedup,
-        overwrite_input=scale == "fixed",  # the hierarchy's colour histograms read luv; else its memory takes the modes
+        overwrite_input=p.scale == "fixed",  # the hierarchy's colour histograms read luv; else its memory takes the modes
+        **({"progress": progress} if progress is not None else {}),
     )
-    if scale == "fixed":
-        seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat)
+    seed_colours = p.region_colour == "seed"
+    if p.scale == "fixed":
+        seg = regions_from_modes(grid, modes, range_radius, min_pixels, compat=compat, seed_colours=seed_colours)
         if work.shape is not None:
-            seg = _resolution.to_full_resolution(seg, rgb, modes, work.spatial_radius, range_radius, compat=compat)
+            labels, areas = _resolution.place_labels(
+                rgb, seg.labels, modes, seg.n_regions, work.spatial_radius, range_radius, compat=compat, shape=shape,
+                out=None if allocate is None else allocate(np.dtype(np.int32)), strip_rows=strip_rows,
+            )
+            seg = replace(seg, labels=labels, areas=areas, image=image)
+        return seg
+    # the gradient's scale follows the spatial radius's, like every other length
+    sigma = COST["gradient_sigma"] * (1.0 if spatial_radius is not None else work.spatial_radius / working_radius)
+    hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv, gradient_sigma=sigma,
+                                     seed_colours=seed_colours)
+    if work.shape is not None:
+        # the levels come to full resolution with the finest regions' ids, so the tree carries over
+        hierarchy = replace(hierarchy, placement=_resolution.Placement(
+            rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat,
+            shape=shape, strip_rows=strip_rows, allocate=allocate,
+        ))
+    if p.n_regions is None:
+        n_merges = auto_scale(hierarchy)
     else:
-        # the gradient's scale follows the spatial radius's, like every other length
-        sigma = COST["gradient_sigma"] * (1.0 if spatial_radius is not None else work.spatial_radius / working_radius)
-        hierarchy = hierarchy_from_modes(grid, modes, min_pixels, compat=compat, luv=luv, gradient_sigma=sigma)
-        if work.shape is not None:
-            # the levels come to full resolution with the finest regions' ids, so the tree carries over
-            hierarchy = replace(hierarchy, placement=_resolution.Placement(
-                rgb, hierarchy.labels, modes, hierarchy.n_finest, work.spatial_radius, range_radius, compat=compat
-            ))
-        n_merges = auto_scale(hierarchy) if n_regions is None else hierarchy.merges_for(n_regions=n_regions)
-        seg = level(hierarchy, n_merges, image=rgb, compat=compat)
-    return replace(seg, params=params, seconds=time.perf_counter() - start)
+        n_merges = hierarchy.merges_for(n_regions=p.n_regions)
+        if p.n_regions > hierarchy.n_finest:
+            log.warning("asked for %d regions, but the finest level of this image's hierarchy has %d: "
+                        "returning that level (a smaller min_size or radii give more)", p.n_regions,
+                        hierarchy.n_finest)
+    return level(hierarchy, n_merges, image=image, compat=compat)
 
 
 def check_scale(scale) -> str:
@@ -414,7 +483,7 @@ def scale_defaults(scale: str, **given):
     with each None replaced by the default for ``scale``: the hierarchy's
     finest level's (``FINEST_*``), or with ``"fixed"`` the fixed scale's
     (``WORKING_RADIUS`` and ``DEFAULTS``). Returns a dict."""
-    table = _SCALE_DEFAULTS["fixed" if scale == "fixed" else "auto"]
+    table = SCALE_DEFAULTS["fixed" if scale == "fixed" else "auto"]
     return {name: table[name] if value is None else value for name, value in given.items()}
 
 
@@ -424,8 +493,8 @@ def segmentation_from_modes(
     range_radius: float,
     min_size: int,
     *,
-    compat: str | None = DEFAULTS["compat"],
-    scale: str = DEFAULTS["scale"],
+    compat: str | None = "edison",
+    scale: str = "auto",
     n_regions: int | None = None,
 ) -> Segmentation:
     """Everything of :func:`segment` after the mean-shift stage.
@@ -450,17 +519,37 @@ def hierarchy_from_modes(
     modes: NDArray[np.float32],
     min_size: int,
     *,
-    compat: str | None = DEFAULTS["compat"],
+    compat: str | None = "edison",
     luv: NDArray[np.float32] | None = None,
     gradient_sigma: float = COST["gradient_sigma"],
+    seed_colours: bool = False,
 ) -> Hierarchy:
     """The finest partition of the modes (:func:`finest_regions`) and its
-    merge tree (:func:`hierarchy_over`)."""
+    merge tree (:func:`hierarchy_over`).
+
+    The finest regions' colours are the means of their pixels' modes (so
+    every level's colours, their area-weighted means, are the means of the
+    level's pixels' modes), or with ``seed_colours`` the modes the regions
+    were seeded with (EDISON's picture). The tree itself does not depend on
+    this choice."""
     regions = finest_regions(modes, min_size, compat=compat)
-    return hierarchy_over(regions, rgb, modes, compat=compat, luv=luv, gradient_sigma=gradient_sigma)
+    hierarchy = hierarchy_over(regions, rgb, modes, compat=compat, luv=luv, gradient_sigma=gradient_sigma)
+    if seed_colours:
+        return hierarchy
+    return replace(hierarchy, modes_luv=mean_modes(hierarchy.labels, modes, hierarchy.n_finest))
 
 
-def finest_regions(modes: NDArray[np.float32], min_size: int, *, compat: str | None = DEFAULTS["compat"]):
+def mean_modes(labels: NDArray[np.integer], modes: NDArray[np.floating], n: int) -> NDArray[np.float64]:
+    """(n, 3) float64: the mean of the pixels' ``modes`` (H, W, 3) in each of the ``n`` regions of ``labels``
+    (labels from 0)."""
+    flat = np.asarray(labels).ravel()
+    counts = np.maximum(np.bincount(flat, minlength=n), 1)
+    pixels = np.asarray(modes).reshape(-1, modes.shape[-1])
+    return np.stack([np.bincount(flat, weights=pixels[:, c], minlength=n) for c in range(pixels.shape[1])],
+                    axis=1) / counts[:, None]
+
+
+def finest_regions(modes: NDArray[np.float32], min_size: int, *, compat: str | None = "edison"):
     """The hierarchy's finest partition: connect the modes, prune at
     ``min_size`` pixels, join the thin strips along edges (:data:`THIN`).
     Returns :class:`segshift.regions.Regions`."""
@@ -475,7 +564,7 @@ def hierarchy_over(
     rgb: NDArray[np.float32],
     modes: NDArray[np.float32],
     *,
-    compat: str | None = DEFAULTS["compat"],
+    compat: str | None = "edison",
     luv: NDArray[np.float32] | None = None,
     gradient_sigma: float = COST["gradient_sigma"],
 ) -> Hierarchy:
@@ -494,7 +583,7 @@ def hierarchy_over(
     labels = _regions.final_labels(regions)
     if luv is None:
         luv = rgb_to_luv(rgb, compat=compat)
-    codes, bins = quantise(luv, COST["histogram_bins"])  # the photo's colours
+    codes, bins = quantise(luv, int(COST["histogram_bins"]))  # the photo's colours
     histograms = code_histograms(codes, labels, len(regions.areas), bins)
     affinity = colour_affinity(codes, bins)
     textures = texture_histograms(luv, labels, len(regions.areas), sigma=gradient_sigma)
@@ -510,11 +599,11 @@ def image_modes(
     spatial_radius: float,
     range_radius: float,
     *,
-    kernel: str = DEFAULTS["kernel"],
+    kernel: str = "uniform",
     tol: float = 0.01,
     max_iter: int = 100,
-    compat: str | None = DEFAULTS["compat"],
-    speedup: str = DEFAULTS["speedup"],
+    compat: str | None = "edison",
+    speedup: str = "none",
 ) -> NDArray[np.float32]:
     """The mean-shift stage of :func:`segment`: every pixel's L*u*v* mode.
 
@@ -559,6 +648,7 @@ def regions_from_modes(
     min_size: int,
     *,
     compat: str | None = None,
+    seed_colours: bool = False,
 ) -> Segmentation:
     """The region stage of :func:`segment`: connect, fuse, prune, and package.
 
@@ -574,6 +664,10 @@ def regions_from_modes(
         Regions smaller than this many pixels are merged into a neighbour.
     compat : {None, "edison"}
         ``"edison"`` seeds each region with its first pixel's mode.
+    seed_colours : bool
+        Report the regions' colours as EDISON does (the seeded modes, fused
+        and pruned); by default each region's colour is the mean of its
+        pixels' modes.
 
     Returns
     -------
@@ -583,10 +677,12 @@ def regions_from_modes(
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.fuse_regions(regions, range_radius)
     regions = _regions.prune_regions(regions, min_size)
+    labels = _regions.final_labels(regions)
+    colours = regions.modes if seed_colours else mean_modes(labels, modes, len(regions.areas))
     return Segmentation(
-        labels=_regions.final_labels(regions),
-        modes_luv=regions.modes.astype(np.float32),
-        modes_rgb=render.luv_to_rgb8(regions.modes, compat=compat),
+        labels=labels,
+        modes_luv=colours.astype(np.float32),
+        modes_rgb=render.luv_to_rgb8(colours, compat=compat),
         areas=regions.areas,
         image=rgb,
     )
@@ -597,9 +693,9 @@ def level(
     n_merges: int,
     *,
     image: NDArray[np.float32],
-    params: dict | None = None,
+    params: Params | None = None,
     seconds: float = 0.0,
-    compat: str | None = DEFAULTS["compat"],
+    compat: str | None = "edison",
 ) -> Segmentation:
     """The :class:`Segmentation` after the first ``n_merges`` merges of ``hierarchy``.
 
@@ -622,7 +718,7 @@ def level(
         modes_rgb=render.luv_to_rgb8(modes, compat=compat),
         areas=np.asarray(areas, dtype=np.int64),
         image=image,
-        params=dict(params or {}),
+        params=Params() if params is None else params,
         seconds=seconds,
         hierarchy=h,
         threshold=threshold,

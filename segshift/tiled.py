@@ -1,5 +1,15 @@
 """Huge images: segmentation tile by tile, identical to the untiled run, in bounded memory.
 
+:func:`segment_streamed` is the path of :func:`segshift.segment` for an
+image that does not fit its memory limit: at a working resolution (the
+default) the file is reduced to the working image strip by strip, bitwise
+as the whole image would be (:func:`segshift.resolution.area_resize_rows`),
+the unchanged working-resolution pipeline runs on it, and the labels are
+placed back at full resolution strip by strip into memory maps
+(:class:`segshift.resolution.Placement`); at full resolution with the fixed
+scale it runs the block-wise filter below. Either way the labels equal the
+in-memory run's, pixel for pixel.
+
 :func:`segment_large` segments an image file of any size (TIFF/BigTIFF read
 lazily, see :mod:`segshift.raster`) with the full-resolution, fixed-scale
 mean shift of :func:`segshift.segment` (every pixel climbs, radii in
@@ -39,6 +49,8 @@ outputs (4 bytes a pixel, 16 with the mean modes of ``compat=None``).
 from __future__ import annotations
 
 import contextlib
+import itertools
+import logging
 import math
 import os
 import tempfile
@@ -62,6 +74,8 @@ from .meanshift import _check_convergence, check_compat, check_kernel, check_pos
 from .raster import Raster, open_raster
 from .segment import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
 
+log = logging.getLogger(__name__)
+
 #: Bytes a pixel that in-memory segmentation needs (image, L*u*v*, modes,
 #: labels and their temporaries), used to decide when to tile.
 IN_MEMORY_BYTES_PER_PIXEL = 60
@@ -69,6 +83,10 @@ IN_MEMORY_BYTES_PER_PIXEL = 60
 BLOCK_BYTES_PER_PIXEL = 64
 #: Bytes a pixel of a strip of rows (modes, labels, their temporaries).
 STRIP_BYTES_PER_PIXEL = 48
+#: Bytes a full-resolution pixel of a strip that :func:`segment_streamed` reads
+#: or places: the stored samples (up to 8), RGB float32 (12), a label buffer
+#: (4), and for the pixels near a boundary their index, RGB and L*u*v* (32).
+STREAM_BYTES_PER_PIXEL = 64
 #: Blocks are whole tiles of climbs of the compiled filter.
 BLOCK_ROWS = _fk.TILE_ROWS
 BLOCK_COLS = _fk.TILE_COLS
@@ -223,7 +241,7 @@ class RegionTable:
     def as_stats(self, source=None) -> dict:
         """The JSON statistics of ``segshift segment --stats`` (see
         :func:`segshift.writers.segmentation_stats`)."""
-        from . import __version__
+        from ._version import __version__
 
         key = "luv" if self.params.get("bands") is None else "bands"
         regions = [
@@ -242,7 +260,7 @@ class RegionTable:
 
 def segment_large(
     path,
-    spatial_radius: float = WORKING_RADIUS,
+    spatial_radius: float | None = WORKING_RADIUS,
     range_radius: float = DEFAULTS["range_radius"],
     min_size: int | float = DEFAULTS["min_size"],
     *,
@@ -274,9 +292,12 @@ def segment_large(
         other formats are decoded whole, and refused when that would not
         fit ``memory_limit``.
     spatial_radius, range_radius, min_size
-        As :func:`segshift.segment`, but the spatial radius is always in
-        pixels of the image (a tiled run is the full-resolution computation);
-        it defaults to the working resolution's 10 pixels. For multiband
+        As :func:`segshift.segment`, but the spatial radius is in pixels of
+        the image (a tiled run is the full-resolution computation); it
+        defaults to the working resolution's 10 pixels. ``None`` is the
+        relative radius of :func:`segshift.segment` with ``resolution="full"``
+        (10 / 578 of the image's diagonal, :func:`segshift.resolution.plan`),
+        as everywhere else. For multiband
         rasters the range radius is in the bands' own units.
     labels_path : str or path-like, optional
         Write the label map: ``.tif``/``.tiff`` (tiled BigTIFF, uint32) or
@@ -332,7 +353,9 @@ def segment_large(
     (2, [7000, 8000])
     """
     start = time.perf_counter()
-    spatial_radius = check_positive("spatial_radius", spatial_radius)
+    relative = spatial_radius is None
+    if not relative:
+        spatial_radius = check_positive("spatial_radius", spatial_radius)
     range_radius = check_positive("range_radius", range_radius)
     min_size = check_min_size(min_size)
     kernel_id = check_kernel(kernel)
@@ -347,6 +370,10 @@ def segment_large(
         band_order = _check_bands(bands, raster)
         height, width = raster.shape
         min_pixels = min_size_pixels(min_size, height * width)
+        if relative:  # segment(resolution="full")'s relative radius, in this image's pixels
+            from .resolution import plan
+
+            spatial_radius = plan((height, width), WORKING_RADIUS, "full").spatial_radius
         # the whole-image run's clamps (segshift.meanshift.filter_image)
         hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
         hr = max(range_radius, 1e-100)
@@ -355,6 +382,7 @@ def segment_large(
         tiled = tile_size is not None or needs_tiling(height, width, limit)
         if tiled:
             rows, cols = block_shape(height, width, limit, margin, tile_size, raster.bands)
+            log.info("tiled: %s, in blocks of %dx%d", _why(height, width, limit, tile_size), rows, cols)
         else:
             rows, cols = -(-height // BLOCK_ROWS) * BLOCK_ROWS, -(-width // BLOCK_COLS) * BLOCK_COLS
         run = _Run(raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress)
@@ -364,7 +392,7 @@ def segment_large(
             table = run.regions(graph, min_pixels, band_order)
             _write_outputs(run, graph, table, labels_path, modes_path)
     params = dict(
-        spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size, kernel=kernel.lower(),
+        spatial_radius=None if relative else spatial_radius, range_radius=range_radius, min_size=min_size, kernel=kernel.lower(),
         compat=compat, bands=None if not raster.multiband else [b + 1 for b in band_order],
     )
     return RegionTable(
@@ -502,9 +530,9 @@ class _Run:
                     raise AssertionError("a climb left the whole image")
                 margin *= 2
 
-    def filter_and_connect(self, scratch: Path) -> _Graph:
+    def filter_and_connect(self, scratch: Path, keep_modes: bool = False) -> _Graph:
         height, width, rows, cols = self.height, self.width, self.rows, self.cols
-        graph = _Graph(scratch, height, width, keep_modes=self.compat != "edison")
+        graph = _Graph(scratch, height, width, keep_modes=keep_modes or self.compat != "edison")
         blocks = [(i0, min(i0 + rows, height), j0, min(j0 + cols, width))
                   for i0 in range(0, height, rows) for j0 in range(0, width, cols)]
         done = 0
@@ -718,3 +746,229 @@ def _write_tiff(target, run: _Run, graph: _Graph, paint, samples: int, dtype, *,
     bigtiff = height * width * samples * np.dtype(dtype).itemsize > 2**31
     tifffile.imwrite(target, data=tiles(), shape=shape, dtype=dtype, tile=(tile, tile), photometric=photometric,
                      compression="zlib", bigtiff=bigtiff or dtype == np.uint32)
+
+
+@dataclass(frozen=True, eq=False)
+class Streamed:
+    """What :func:`segment_streamed` makes: the parts of a :class:`segshift.Segmentation`.
+
+    Attributes
+    ----------
+    labels : (H, W) ndarray or numpy.memmap of int32
+        Region of each pixel, from 0, numbered as the in-memory run numbers them.
+    modes_luv : (n, 3) ndarray of float32
+    modes_rgb : (n, 3) ndarray of uint8
+    areas : (n,) ndarray of int64
+    hierarchy : segshift.hierarchy.Hierarchy or None
+        With a placement that reads the file's rows and writes other levels
+        and the UCM into memory maps (``scale="auto"``); None with the fixed scale.
+    threshold : float or None
+    image : (H, W, 3) ndarray of float32 or None
+        The RGB image when it was held in memory (not streamed), else None.
+    streamed : bool
+        Whether the image was processed in strips or blocks.
+    how : str
+        How it was computed (the log line).
+    scratch : tempfile.TemporaryDirectory or None
+        The folder of the memory maps, removed when this object (and the
+        hierarchy, whose placement keeps it for later levels) is collected:
+        keep a reference while the labels are used.
+    """
+
+    labels: NDArray[np.int32]
+    modes_luv: NDArray[np.float32]
+    modes_rgb: NDArray[np.uint8]
+    areas: NDArray[np.int64]
+    hierarchy: object = field(default=None, repr=False)
+    threshold: float | None = None
+    image: NDArray[np.float32] | None = field(default=None, repr=False)
+    streamed: bool = False
+    how: str = ""
+    scratch: object = field(default=None, repr=False)
+
+    @property
+    def n_regions(self) -> int:
+        """Number of regions."""
+        return len(self.areas)
+
+
+def segment_streamed(
+    source,
+    params=None,
+    *,
+    memory_limit: int | str | None = None,
+    tile_size: int | None = None,
+    scratch_dir=None,
+    progress: Callable[[int, int], None] | None = None,
+    **options,
+) -> Streamed:
+    """Segment an image file as :func:`segshift.segment` does, in memory bounded by ``memory_limit``.
+
+    The settings decide the result, the memory limit and the tile size only
+    how it is computed: the labels, areas, modes, hierarchy, automatic level
+    and UCM equal those of the in-memory run, pixel for pixel.
+
+    - An image that fits the limit (and no ``tile_size``) is segmented in memory.
+    - At a working resolution (the default, ``spatial_radius=None`` with
+      ``resolution="auto"``), the file is read in strips of rows and reduced
+      to the working image (:func:`segshift.resolution.area_resize_rows`),
+      bitwise the whole image's; the working-resolution pipeline runs on it
+      (:func:`segshift.segment.segment_grid`), and the labels are placed at
+      full resolution strip by strip into a memory map in a scratch folder,
+      as are later levels (:meth:`segshift.Segmentation.at`) and the UCM.
+    - At full resolution with the fixed scale (a radius in pixels, or
+      ``resolution="full"``, with ``scale="fixed"``), the block-wise filter
+      of :func:`segment_large`, into a label memory map.
+    - At full resolution with the hierarchy (``scale="auto"``) on an image
+      that does not fit: refused (the hierarchy's texture and colour
+      statistics are made over the whole image in memory).
+
+    Parameters
+    ----------
+    source : str or path-like
+        An image file: TIFF/BigTIFF read in windows; other formats decoded
+        whole when that fits ``memory_limit`` (:func:`segshift.raster.open_raster`).
+    params : segshift.Params, optional
+        The algorithm's options (default: the defaults).
+    **options
+        Options that override ``params`` (``spatial_radius=7``, ``scale="fixed"``, ...).
+    memory_limit : int or str, optional
+        Bytes (or a size such as ``"2GB"``); default :func:`default_memory_limit`.
+    tile_size : int, optional
+        Process in strips of this many rows (blocks of this side at full
+        resolution) even when the image fits in memory.
+    scratch_dir : str or path-like, optional
+        Folder of the scratch folder that holds the memory maps (default:
+        the system's temporary folder). It is removed when the result and
+        its hierarchy are no longer referenced.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while pixels climb.
+
+    Returns
+    -------
+    Streamed
+
+    Raises
+    ------
+    ParameterError
+        A parameter out of range, or a computation that cannot be made
+        within the limit (the message says what works).
+    ImageReadError
+        The file cannot be read.
+    """
+    from . import resolution as _resolution
+    from .loader import load_image
+    from .params import from_options
+    from .segment import segment_grid, working_plan
+
+    p = from_options(params, **options)
+    limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
+    if tile_size is not None:
+        tile_size = int(check_positive("tile_size", tile_size, integer=True))
+
+    raster = open_raster(source, memory_limit=limit)
+    height, width = raster.shape
+    if raster.multiband:
+        raster.close()
+        raise ParameterError(f"{source}: a multiband raster is segmented by segment_large (full resolution, "
+                             "scale='fixed'), not as a photo")
+    work = working_plan((height, width), p)
+    fits = not needs_tiling(height, width, limit)
+    why = _why(height, width, limit, tile_size)
+
+    if work.shape is None and p.scale == "fixed" and (tile_size is not None or not fits):
+        if work.speedup == "fast":
+            raster.close()
+            raise ParameterError(
+                f"speedup='fast' at full resolution needs the whole image in memory ({why}); use "
+                "resolution='auto' (the default), speedup='none', or a larger memory limit")
+        return _fixed_full_resolution(raster, work.spatial_radius, p, limit, tile_size, scratch_dir, progress, why)
+    if fits and (tile_size is None or work.shape is None):
+        raster.close()
+        rgb = load_image(source, max_pixels=None)
+        grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
+        seg = segment_grid(grid, work, rgb, p, progress=progress)
+        return Streamed(seg.labels, seg.modes_luv, seg.modes_rgb, seg.areas, seg.hierarchy, seg.threshold, rgb,
+                        False, "in memory")
+    if work.shape is None:
+        raster.close()
+        raise ParameterError(
+            f"scale='auto' at full resolution (resolution='full' or a spatial radius in pixels) needs the whole "
+            f"image in memory ({why}); use resolution='auto' (the default), scale='fixed', or a larger memory limit")
+
+    rows = tile_size if tile_size is not None else max(1, (limit // 2) // (width * STREAM_BYTES_PER_PIXEL))
+    how = f"tiled: {why}, in strips of {rows} rows"
+    log.info(how)
+    scratch = tempfile.TemporaryDirectory(prefix=".segshift-", dir=scratch_dir)
+    allocate = _allocator(scratch, (height, width))
+
+    def read(y0: int, y1: int) -> NDArray[np.float32]:
+        return raster.read_rgb(y0, y1, 0, width)
+
+    grid = _resolution.area_resize_rows(read, (height, width), work.shape, rows)
+    seg = segment_grid(grid, work, read, p, shape=(height, width), strip_rows=rows, allocate=allocate,
+                       progress=progress)
+    return Streamed(seg.labels, seg.modes_luv, seg.modes_rgb, seg.areas, seg.hierarchy, seg.threshold, None, True,
+                    how, scratch)
+
+
+def _why(height: int, width: int, limit: int, tile_size: int | None) -> str:
+    """Why a run tiles, for its log line."""
+    if needs_tiling(height, width, limit):
+        return f"{height * width / 1e6:.1f} MP image above the {limit / 1e6:.0f} MB memory limit"
+    return f"tile size {tile_size} given"
+
+
+def _allocator(scratch, shape: tuple[int, int]):
+    """``allocate(dtype)``: a new (H, W) ``.npy`` memory map in the scratch folder
+    (a :class:`tempfile.TemporaryDirectory`, kept alive by the function)."""
+    counter = itertools.count()
+
+    def allocate(dtype) -> np.memmap:
+        path = Path(scratch.name) / f"{next(counter)}.npy"
+        return np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=shape)
+
+    return allocate
+
+
+def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_dir, progress, why) -> Streamed:
+    """The fixed scale at full resolution, block by block (see the module's
+    description): labels into a memory map, numbered as in memory, and the
+    regions' colours of ``p.region_colour``: the mean of their pixels' modes
+    (summed in raster order, as in memory) or the seeded modes."""
+    from . import render
+
+    height, width = raster.shape
+    # the whole-image run's clamps (segshift.meanshift.filter_image)
+    hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
+    hr = max(p.range_radius_value, 1e-100)
+    min_pixels = min_size_pixels(p.min_size_value, height * width)
+    mean = p.region_colour != "seed"
+    height, width = raster.shape
+    margin = default_margin(hs)
+    rows, cols = block_shape(height, width, limit, margin, tile_size, raster.bands)
+    how = f"tiled: {why}, in blocks of {rows}x{cols}"
+    log.info(how)
+    scratch = tempfile.TemporaryDirectory(prefix=".segshift-", dir=scratch_dir)
+    try:
+        run = _Run(raster, hs, hr, check_kernel(p.kernel), p.tol, p.max_iter, p.compat, margin, rows, cols, progress)
+        with tempfile.TemporaryDirectory(prefix="graph-", dir=scratch.name) as work:
+            graph = run.filter_and_connect(Path(work), keep_modes=mean)
+            table = run.regions(graph, min_pixels, [0, 1, 2])
+            labels = _allocator(scratch, (height, width))(np.int32)
+            for y0, part in _label_rows(run, graph, BLOCK_ROWS * 8):
+                labels[y0:y0 + len(part)] = part
+            labels.flush()
+            colours = table["modes"]
+            if mean:  # segshift.segment.mean_modes, in the same order
+                sums = np.zeros((len(table["areas"]), 3))
+                for _, local, offset, strip_modes in run._strips(graph, run.rows):  # one offset a strip
+                    _tk.add_modes(local, int(offset[0]), graph.final, strip_modes, sums)
+                colours = sums / np.maximum(table["areas"], 1)[:, None]
+    except BaseException:
+        scratch.cleanup()
+        raise
+    finally:
+        raster.close()
+    return Streamed(labels, colours.astype(np.float32), render.luv_to_rgb8(colours, compat=p.compat), table["areas"],
+                    None, None, None, True, how, scratch)

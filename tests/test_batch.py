@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli_taking_ctrl_c, make_photos
+from conftest import IMAGES, cli_taking_ctrl_c, make_photos
 from PIL import Image
 
 from segshift import segment
-from segshift.batch import BatchEvent, find_images, plan_outputs, run_batch
+from segshift.batch import LOCK_NAME, BatchEvent, find_images, plan_outputs, run_batch
 from segshift.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,8 +51,9 @@ def temp_files(folder: Path) -> list[Path]:
 
 
 def mtimes(folder: Path) -> dict[str, int]:
+    """Modification times of the outputs (not the manifest, nor the lock file each run writes its pid in)."""
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
-            and p.name != "manifest.json"}
+            and p.name not in ("manifest.json", LOCK_NAME)}
 
 
 # --------------------------------------------------------------------------- #
@@ -138,7 +141,8 @@ def test_name_collision_keeps_both(capsys, tmp_path):
     assert np.array_equal(np.asarray(Image.open(out / "a.png.png")), segment(folder / "a.png").mode_image())
     assert np.array_equal(np.asarray(Image.open(out / "a.jpg.png")), segment(folder / "a.jpg").mode_image())
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["a.jpg.png", "a.jpg.stats.json", "a.png.png", "a.png.stats.json", "b.png", "b.stats.json", "manifest.json"]
+        ["a.jpg.png", "a.jpg.stats.json", "a.png.png", "a.png.stats.json", "b.png", "b.stats.json", "manifest.json",
+         LOCK_NAME]
     )
     capsys.readouterr()
 
@@ -360,6 +364,94 @@ def test_any_executor_runs_the_files_with_the_same_results(tmp_path):
         assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
     assert [r.as_dict() for r in report.records if r.status == "failed"][0]["error"].startswith(
         str(folder / "broken.jpg"))
+
+
+def test_relative_paths_reach_workers_in_another_working_directory(tmp_path, monkeypatch):
+    """Worker processes started in another working directory (as remote workers are): relative input and
+    output folders still name the files the batch means; the outputs land in ./out; a rerun skips."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(tmp_path)
+    Path("in").mkdir()
+    names = make_photos(Path("in"), 4, np.random.default_rng(4))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=os.chdir,
+                             initargs=(str(elsewhere),)) as pool:
+        assert set(pool.map(lambda_free_getcwd, range(4))) == {str(elsewhere)}
+        report = run_batch("in", "out", recursive=True, outputs=("labels",), executor=pool, numba_threads=1)
+        assert report.counts == {"ok": 4, "skipped": 0, "failed": 0, "interrupted": 0}
+        for rel in names:
+            assert (tmp_path / "out" / (rel.rsplit(".", 1)[0] + ".labels.png")).is_file()
+        assert list(elsewhere.iterdir()) == []
+        again = run_batch("in", "out", recursive=True, outputs=("labels",), executor=pool)
+    assert again.counts == {"ok": 0, "skipped": 4, "failed": 0, "interrupted": 0}
+    assert all(r["status"] == "skipped" for r in read_manifest(tmp_path / "out" / "manifest.json").values())
+
+
+def lambda_free_getcwd(_: int) -> str:
+    """A worker's working directory (a module function: it goes to spawned workers by name)."""
+    return os.getcwd()
+
+
+class _LosingExecutor(ThreadPoolExecutor):
+    """Runs the files, then loses one output of ``lost`` after its worker reported it written:
+    what this process sees when a worker elsewhere wrote into a folder that is not this one."""
+
+    def __init__(self, lost: str) -> None:
+        super().__init__(2)
+        self.lost = lost
+
+    def submit(self, fn, /, *args, **kwargs):
+        def work():
+            result = fn(*args, **kwargs)
+            task = args[0]
+            if Path(task.source).name == self.lost and result["status"] == "ok":
+                Path(task.outputs[0][1]).unlink()
+            return result
+
+        return super().submit(work)
+
+
+def test_an_output_reported_written_but_not_here_is_a_failure_and_is_redone(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_photos(folder, 3, np.random.default_rng(6))
+    out = tmp_path / "out"
+    with _LosingExecutor("img01.jpg") as pool:
+        report = run_batch(folder, out, outputs=("labels", "stats"), executor=pool)
+    assert report.counts == {"ok": 2, "skipped": 0, "failed": 1, "interrupted": 0}
+    row = {r.input: r for r in report.records}["img01.jpg"]
+    assert row.status == "failed" and row.outputs == ("img01.stats.json",)
+    assert re.fullmatch(
+        re.escape(f"{out / 'img01.labels.png'}: the worker reported it written (") + r"\d+"
+        + re.escape(" bytes) but it is not there for this process: the workers must see OUT_DIR on a file "
+                    "system shared with this machine, under the same path"),
+        row.error,
+    ), row.error
+    # Not "ok": the next run writes the missing output (and only that).
+    again = run_batch(folder, out, outputs=("labels", "stats"), jobs=1)
+    assert again.counts == {"ok": 1, "skipped": 2, "failed": 0, "interrupted": 0}
+    assert (out / "img01.labels.png").is_file()
+
+
+def test_verify_outputs_compares_each_size_with_what_the_worker_wrote(tmp_path):
+    from segshift.batch import FileTask, segment_file, verify_outputs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    task = FileTask(0, str(IMAGES / "chelsea.jpg"), (("labels", str(out / "a.labels.png")),
+                                                     ("stats", str(out / "a.stats.json"))),
+                    {"spatial_radius": 5.0}, None, None, str(out))
+    result = segment_file(task)
+    assert result["status"] == "ok" and verify_outputs(task, result) is None
+    written = dict(result["written"])
+    assert written == {path: Path(path).stat().st_size for _, path in task.outputs}
+    Path(task.outputs[1][1]).write_text("{}")  # another writer replaced it meanwhile
+    assert verify_outputs(task, result) == (
+        f"{out / 'a.stats.json'}: the worker wrote {written[str(out / 'a.stats.json')]} bytes but 2 are there "
+        "(was it written by another run at the same time?)")
 
 
 def test_a_file_done_but_not_yet_collected_at_ctrl_c_is_kept_not_waited_for():

@@ -2,6 +2,10 @@
 with two worker *processes* (one thread each) on loopback, shared by the
 tests of this module.
 
+The workers run in a working directory of their own, not the tests' (as
+workers started elsewhere do), so that a relative path that reached a
+worker would name another file there.
+
 The scheduler gives up on a task after one worker death beyond the first
 (``allowed-failures: 1``, so that a file that kills every worker costs two
 worker restarts, not four), and sends each worker one task at a time
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -46,15 +51,27 @@ def temp_files(folder: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def client():
+def workers_cwd(tmp_path_factory) -> Path:
+    """The working directory of the cluster's workers (never the tests')."""
+    return tmp_path_factory.mktemp("workers-cwd")
+
+
+@pytest.fixture(scope="module")
+def client(workers_cwd):
     import dask
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                          "distributed.scheduler.worker-saturation": 1.0}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None, silence_logs=50) as local:
-            with distributed.Client(local, set_as_default=False) as client:
-                yield client
+    here = os.getcwd()
+    os.chdir(workers_cwd)  # the worker processes spawned now start there
+    try:
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                              "distributed.scheduler.worker-saturation": 1.0}):
+            with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                          dashboard_address=None, silence_logs=50) as local:
+                os.chdir(here)
+                with distributed.Client(local, set_as_default=False) as client:
+                    yield client
+    finally:
+        os.chdir(here)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +172,86 @@ def test_a_file_that_kills_every_worker_fails_and_the_others_finish(client, phot
                          "segmenting it (crashed, killed, or out of memory?)")
     assert_same_outputs(tmp_path / "out", reference, [n for n in names if n != "img02.jpg"])
     assert not (tmp_path / "out" / labels_of("img02.jpg")).exists()
+
+
+def test_relative_paths_reach_workers_in_another_working_directory(client, photos, workers_cwd, tmp_path,
+                                                                   monkeypatch, capsys):
+    """``segshift batch photos out --scheduler ...`` from the tests' working directory, the workers in
+    theirs: the outputs land in ./out, the manifest says so, and a rerun skips every file."""
+    folder, names, reference = photos
+    client.run(os.chdir, str(workers_cwd))  # also workers a previous test had restarted
+    assert set(client.run(os.getcwd).values()) == {str(workers_cwd)}
+    monkeypatch.chdir(tmp_path)
+    Path("photos").mkdir()
+    for rel in names:
+        Path("photos", rel).parent.mkdir(parents=True, exist_ok=True)
+        Path("photos", rel).write_bytes((folder / rel).read_bytes())
+    command = ["batch", "photos", "out", "-R", "--labels", "--threads", "1", "--scheduler", client.scheduler.address]
+
+    assert main(command) == 0, capsys.readouterr().err
+    assert f"{N_PHOTOS} segmented, 0 skipped (done before), 0 failed" in capsys.readouterr().err
+    assert_same_outputs(tmp_path / "out", reference, names)
+    rows = {r["input"]: r for r in read_manifest(tmp_path / "out" / "manifest.json")}
+    assert sorted(rows) == sorted(names)
+    for rel, row in rows.items():
+        assert row["status"] == "ok" and row["outputs"] == [rel.rsplit(".", 1)[0] + ".png", labels_of(rel)]
+        assert all((tmp_path / "out" / o).is_file() for o in row["outputs"])
+    assert list(workers_cwd.iterdir()) == []  # nothing written where the workers run
+
+    assert main(command) == 0
+    assert f"0 segmented, {N_PHOTOS} skipped (done before), 0 failed" in capsys.readouterr().err
+
+    # An absolute input folder and a relative output folder: the same.
+    absolute = ["batch", str(tmp_path / "photos"), "out2", "-R", "--labels", "--threads", "1",
+                "--scheduler", client.scheduler.address]
+    assert main(absolute) == 0
+    assert_same_outputs(tmp_path / "out2", reference, names)
+    assert list(workers_cwd.iterdir()) == []
+    assert main(absolute) == 0
+    assert f"0 segmented, {N_PHOTOS} skipped (done before), 0 failed" in capsys.readouterr().err
+
+
+def test_an_input_the_workers_cannot_see_fails_alone_and_names_the_path(client, photos, tmp_path):
+    """An input that no longer exists where the task runs (renamed after the batch planned its tasks,
+    before they left): that file fails with a line naming it; the others are segmented."""
+    folder, names, reference = photos
+    copy = tmp_path / "in"
+    for rel in names:
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_bytes((folder / rel).read_bytes())
+    hidden = copy / "img05.jpg"
+
+    def progress(event: BatchEvent) -> None:
+        if event.kind == "start":  # planned, nothing submitted yet
+            hidden.rename(copy / "elsewhere.bin")
+
+    report = run_on(client, copy, tmp_path / "out", progress=progress)
+    assert report.counts == {"ok": N_PHOTOS - 1, "skipped": 0, "failed": 1, "interrupted": 0}
+    row = {r.input: r for r in report.records}["img05.jpg"]
+    assert row.status == "failed" and row.outputs == ()
+    assert re.fullmatch(
+        re.escape(f"{hidden}: the worker (Dask worker ") + r"tcp://127\.0\.0\.1:\d+ on .+"
+        + re.escape(") cannot see this file (no such file there: removed or renamed since the batch started, "
+                    "or, with workers on other machines, IN_DIR is not on a file system they share under "
+                    "the same path)"),
+        row.error,
+    ), row.error
+    assert_same_outputs(tmp_path / "out", reference, [n for n in names if n != "img05.jpg"])
+
+
+def test_an_output_folder_the_workers_cannot_see_writes_nothing_there(client, photos, tmp_path):
+    """A task whose output folder is not there for the worker (here: removed after it was sent) fails,
+    naming the folder, rather than creating it, or its outputs, where the worker runs."""
+    from segshift.batch import FileTask, segment_file
+
+    folder, names, _ = photos
+    gone = tmp_path / "gone"
+    task = FileTask(0, str(folder / names[0]), (("modes", str(gone / "a.png")),), {}, None, 1, str(gone))
+    result = client.submit(segment_file, task, pure=False).result()
+    assert result["status"] == "failed" and not gone.exists()
+    assert result["error"].startswith(f"{gone}: the worker (Dask worker tcp://127.0.0.1:")
+    assert result["error"].endswith(") cannot see the output folder (no such folder there; the workers must "
+                                    "share its file system, under the same path)")
 
 
 def test_ctrl_c_cancels_the_tasks_and_the_next_run_resumes(client, photos, tmp_path, capsys):

@@ -130,7 +130,7 @@ def test_every_output_kind(capsys, photo, tmp_path):
     assert (code, out, err) == (0, "", "")
     assert run(capsys, "segment", photo, "--labels", paths["npy"], "-s", "5", "-r", "8", "-m", "10",
                "--kernel", "gaussian")[0] == 0
-    seg = segment(photo, 5, 8, 10, kernel="gaussian")
+    seg = segment(photo, spatial_radius=5, range_radius=8, min_size=10, kernel="gaussian")
 
     with Image.open(paths["labels"]) as im:
         assert im.mode.startswith("I;16")  # 16-bit grayscale PNG
@@ -143,8 +143,8 @@ def test_every_output_kind(capsys, photo, tmp_path):
     stats = json.loads(paths["stats"].read_text())
     # The options given, and the defaults for the rest.
     assert stats["params"] == {"spatial_radius": 5.0, "range_radius": 8.0, "min_size": 10, "kernel": "gaussian",
-                               "compat": DEFAULTS["compat"], "speedup": DEFAULTS["speedup"],
-                               "resolution": DEFAULTS["resolution"], "scale": DEFAULTS["scale"]}
+                               "compat": "edison", "speedup": "none", "resolution": "auto", "scale": "auto",
+                               "n_regions": None, "tol": 0.01, "max_iter": 100, "region_colour": "mean"}
     assert (stats["width"], stats["height"]) == (80, 60)
     assert stats["n_regions"] == seg.n_regions == len(stats["regions"])
     assert stats["seconds"] > 0 and stats["input"] == str(photo)
@@ -153,8 +153,8 @@ def test_every_output_kind(capsys, photo, tmp_path):
         k = region["label"]
         mask = seg.labels == k
         assert region["area"] == mask.sum()
-        assert region["rgb"] == seg.modes_rgb[k].tolist()
-        assert np.allclose(region["luv"], seg.modes_luv[k], atol=1e-3)
+        assert region["rgb"] == seg.modes_rgb[k - seg.start_label].tolist()
+        assert np.allclose(region["luv"], seg.modes_luv[k - seg.start_label], atol=1e-3)
         x0, y0, x1, y1 = region["bbox"]
         assert mask[y0:y1, x0:x1].sum() == mask.sum()
         assert mask[y0, x0:x1].any() and mask[y1 - 1, x0:x1].any()
@@ -210,8 +210,8 @@ def test_unknown_extension_is_refused_before_reading_the_input(capsys, tmp_path)
     assert code == 2
     assert err.count("\n") == 1 and "'.gif' is not a supported image format" in err
     assert ".png, .jpg, .jpeg, .tif, .tiff, .webp, .bmp" in err
-    code, _, err = run(capsys, "segment", tmp_path / "missing.jpg", "--labels", tmp_path / "l.tif")
-    assert code == 2 and "use one of .png, .npy" in err
+    code, _, err = run(capsys, "segment", tmp_path / "missing.jpg", "--labels", tmp_path / "l.gif")
+    assert code == 2 and "use one of .png, .npy, .tif, .tiff" in err
 
 
 def test_same_file_named_twice(capsys, photo, tmp_path):
@@ -282,3 +282,22 @@ def test_method_options_reach_segment(capsys, photo, monkeypatch, tmp_path):
     assert params["min_size"] == 0.01
     code, _, err = run(capsys, "segment", str(photo), "--speedup", "turbo")
     assert code == 2 and "--speedup" in err
+
+
+def test_regions_with_only_a_ucm_also_writes_that_level(capsys, photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "segment", photo, "--regions", "3", "--ucm", "ucm.png")
+    assert code == 0, err
+    picture = tmp_path / f"{photo.stem}.seg.png"
+    assert (tmp_path / "ucm.png").is_file() and picture.is_file()
+    colours = np.unique(np.asarray(Image.open(picture)).reshape(-1, 3), axis=0)
+    assert len(colours) <= 3
+    assert "--regions 3" in err
+
+
+def test_more_regions_than_the_finest_level_says_so(capsys, photo, tmp_path):
+    code, out, err = run(capsys, "segment", photo, "--regions", "100000", "--stats", tmp_path / "s.json")
+    assert code == 0, err
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["n_regions"] < 100000
+    assert f"asked for 100000 regions, but the finest level of this image's hierarchy has {stats['n_regions']}" in err

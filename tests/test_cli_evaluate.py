@@ -164,7 +164,7 @@ def test_settings_validation_and_names(dataset):
     assert DEFAULTS["spatial_radius"] is None  # relative: named "auto"
     defaults = f"s=auto r={FINEST_RANGE_RADIUS:g} m={FINEST_MIN_SIZE:g}"
     assert setting_name({}) == defaults
-    assert setting_name({"compat": other_compat, "tol": 0.001}) == f"{defaults} tol=0.001 compat={other_compat}"
+    assert setting_name({"compat": other_compat, "tol": 0.001}) == f"{defaults} compat={other_compat} tol=0.001"
     # duplicates dropped: {} is the defaults spelled out
     ev = evaluate_folder(images, truth, [{}, {"spatial_radius": DEFAULTS["spatial_radius"]}], jobs=1, limit=1)
     assert ev.names == [defaults] and len(ev.images) == 1

@@ -52,6 +52,7 @@ from PIL import Image
 
 import segshift.writers as writers
 from segshift import segment
+from segshift.batch import LOCK_NAME
 from segshift.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ def test_batch_finishes_the_good_files_among_broken_ones(capsys, tmp_path, monke
     assert f"{len(good) + 1} segmented, 0 skipped (done before), {len(errors)} failed" in err
     assert leftovers(out) == []
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["manifest.json"] + [f"{Path(n).stem}{s}" for n in good + ["png-bytes.jpg"]
+        ["manifest.json", LOCK_NAME] + [f"{Path(n).stem}{s}" for n in good + ["png-bytes.jpg"]
                              for s in (".png", ".labels.png", ".stats.json")]
     )
 
@@ -539,7 +540,7 @@ def test_temporary_files_of_a_killed_run_are_removed(capsys, tmp_path):
     (out / ".keep.tmp").write_bytes(b"someone else's")
     code, _, err = run(capsys, "batch", folder, out, "-j", "1", "--stats")
     assert code == 0, err
-    assert sorted(os.listdir(out)) == [".keep.tmp", "a.png", "a.stats.json", "manifest.json"]
+    assert sorted(os.listdir(out)) == [".keep.tmp", LOCK_NAME, "a.png", "a.stats.json", "manifest.json"]
 
 
 def test_a_killed_batch_leaves_valid_files_and_resumes(capsys, tmp_path):
@@ -567,7 +568,7 @@ def test_a_killed_batch_leaves_valid_files_and_resumes(capsys, tmp_path):
     # The manifest is the previous run's, whole; every output there is whole.
     assert manifest.read_bytes() == before
     for path in out.iterdir():
-        if path.name.endswith(".tmp"):
+        if path.name.endswith(".tmp") or path.name == LOCK_NAME:
             continue
         if path.suffix == ".png":
             with Image.open(path) as im:

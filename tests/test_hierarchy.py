@@ -285,7 +285,7 @@ def test_disconnected_graph_is_joined_at_the_last_height():
 @pytest.fixture(scope="module")
 def seg():
     image = _painted(np.random.default_rng(3))
-    return segment(image, min_size=5)
+    return segment(image, min_size=5, start_label=0)  # the tree's own numbering, from 0
 
 
 def test_default_is_a_level_of_a_hierarchy(seg):
@@ -364,7 +364,7 @@ def test_two_blocks_give_two_regions():
 
 def test_fixed_scale_is_mean_shift_as_published():
     image = _painted(np.random.default_rng(5), noise=6.0)
-    fixed = segment(image, 10.0, scale="fixed")
+    fixed = segment(image, spatial_radius=10.0, scale="fixed", start_label=0)
     assert fixed.hierarchy is None and fixed.ucm is None
     from segshift.loader import load_image
     from segshift.segment import DEFAULTS, image_modes, min_size_pixels
@@ -379,7 +379,7 @@ def test_fixed_scale_is_mean_shift_as_published():
 
 def test_n_regions_in_segment(seg):
     image = _painted(np.random.default_rng(3))
-    three = segment(image, min_size=5, n_regions=3)
+    three = segment(image, min_size=5, n_regions=3, start_label=0)
     assert three.n_regions == 3
     assert np.array_equal(three.labels, seg.at(n_regions=3).labels)
     assert three.params["n_regions"] == 3

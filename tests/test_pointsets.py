@@ -4,12 +4,11 @@ import pytest
 from sklearn.cluster import MeanShift as SklearnMeanShift
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import naive
 from segshift import MeanShift, estimate_bandwidth, mean_shift
-from segshift.pointsets import KERNELS, _build_grid, _climb
+from segshift.pointsets import KERNELS, InvalidParameterError, _build_grid, _climb
 
 # The defaults (exact, estimated bandwidth), and the grid with its basin
 # assignment and a smooth kernel. No check is expected to fail.
@@ -122,8 +121,9 @@ def test_integer_weights_equal_repeated_points(algorithm):
 
 
 def test_readme_example():
-    labels, centers = mean_shift([[1, 1], [2, 2], [3, 3], [10, 10]], bandwidth=3, kernel="flat")
+    centers, labels = mean_shift([[1, 1], [2, 2], [3, 3], [10, 10]], bandwidth=3, kernel="flat")
     assert labels.tolist() == [0, 0, 0, 1]
+    np.testing.assert_allclose(centers, [[2, 2], [10, 10]])
     ms = MeanShift(bandwidth=3).fit([[1, 1], [2, 2], [3, 3], [10, 10]])
     assert ms.labels_.tolist() == [0, 0, 0, 1]
     np.testing.assert_allclose(ms.cluster_centers_, [[2, 2], [10, 10]])
@@ -131,7 +131,7 @@ def test_readme_example():
 
 def test_mean_shift_twenty_thousand_points_is_compiled():
     X, y = make_blobs(20000, centers=[[0, 0], [8, 0], [0, 8], [8, 8], [16, 4]], random_state=0)
-    labels, centers = mean_shift(X, bandwidth=2)
+    centers, labels = mean_shift(X, bandwidth=2)
     assert len(centers) == 5
     assert adjusted_rand_score(y, labels) > 0.99
 
@@ -145,16 +145,18 @@ def test_estimated_bandwidth_recovers_cluster_count(centers, d):
     ms = MeanShift().fit(X)
     assert len(ms.cluster_centers_) == len(centers)
     assert adjusted_rand_score(y, ms.labels_) > 0.98
-    assert ms.bandwidth_ == estimate_bandwidth(X)
+    assert ms.bandwidth_ == estimate_bandwidth(X, method="stability")
 
 
 def test_estimate_bandwidth_methods():
     X, _ = make_blobs(1000, centers=3, random_state=0)
     for method in ("stability", "scott", "quantile"):
         assert estimate_bandwidth(X, method=method) > 0
-    with pytest.raises(ValueError, match="method must be"):
+    with pytest.raises(InvalidParameterError, match="'method' parameter of estimate_bandwidth must be"):
         estimate_bandwidth(X, method="silverman")
-    assert estimate_bandwidth(np.ones((5, 2))) == 1.0
+    assert estimate_bandwidth(np.ones((5, 2)), method="stability") == 1.0
+    assert estimate_bandwidth(np.ones((5, 2)), method="scott") == 1.0
+    assert estimate_bandwidth(np.ones((5, 2))) == 0.0  # scikit-learn's rule
 
 
 def test_same_result_with_one_and_two_threads():

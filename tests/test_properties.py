@@ -54,7 +54,7 @@ PARAMS = st.fixed_dictionaries(
 def check_partition(seg, image: np.ndarray, min_size: int) -> None:
     """Assert the invariants every segmentation of ``image`` satisfies."""
     height, width = image.shape[:2]
-    labels = seg.labels
+    labels = seg.labels - seg.start_label  # from 0 whatever the numbering
     assert labels.shape == (height, width)
     assert labels.dtype == np.int32
     n = seg.n_regions

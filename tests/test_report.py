@@ -325,6 +325,49 @@ def test_boundaries_from_the_mode_colours_without_label_maps(tmp_path):
     assert lines[2:22, 2:29].mean() < 0.02 and lines[2:28, 35:62].mean() < 0.02
 
 
+def _shown(v: Visit, href: str) -> np.ndarray:
+    """What Chromium shows of the picture at ``href`` (opened as a page of its own), as RGB pixels."""
+    v.page.goto(href, wait_until="load")
+    picture = v.page.locator("img")
+    assert v.page.evaluate("document.images.length === 1 && document.images[0].naturalWidth > 0"), href
+    return np.asarray(Image.open(io.BytesIO(picture.screenshot())).convert("RGB"), dtype=int)
+
+
+@pytest.mark.parametrize("outputs", [("labels",), ("modes", "labels"), ("modes", "labels", "boundaries")])
+def test_the_boundaries_link_opens_a_picture_a_browser_shows(tmp_path, visit, outputs):
+    """Clicking the boundaries thumbnail (or, with only label maps, the name) opens a picture that shows
+    the boundaries, never the 16-bit label map (black in a browser)."""
+    in_dir, out_dir = tmp_path / "in", tmp_path / "out"
+    in_dir.mkdir()
+    image, truth = block_image(np.random.default_rng(5), sigma=2.0)
+    Image.fromarray(image).save(in_dir / "blocks.png")
+    run_batch(in_dir, out_dir, outputs=outputs, jobs=1)
+    write_batch_report(out_dir, in_dir)
+    v = visit((out_dir / "report.html").as_uri())
+    v.load_all_images()
+    link = v.page.locator("#gallery a.b").first
+    href = v.page.evaluate("a => a.href", link.element_handle())
+    name_href = v.page.evaluate("document.querySelector('#gallery .name a').href")
+    assert not href.endswith((".labels.png", ".npy")) and not name_href.endswith((".labels.png", ".npy"))
+    if "boundaries" in outputs:  # the batch's own picture of the boundaries
+        assert href.endswith("/out/blocks.boundaries.png")
+    if outputs == ("labels",):  # nothing else to open: the name leads there too
+        assert name_href == href
+
+    shown = _shown(v, href)
+    assert shown.shape == truth.shape + (3,)  # full size
+    # Boundary red (the report's 255, 32, 32; the batch's 255, 0, 0), not the top-left block's 200, 60, 50.
+    red = (shown[..., 0] > 235) & (shown[..., 1] < 50) & (shown[..., 2] < 50)
+    # Lines on the edge between the left and right blocks (columns 31|32), none inside a block,
+    # and the photo (its blocks' colours) around them.
+    assert red[:, 31:33].any(axis=1).mean() > 0.9
+    assert red[2:22, 2:29].mean() < 0.02 and red[2:28, 35:62].mean() < 0.02
+    assert np.abs(shown[32:42, 42:56] - image[32:42, 42:56]).mean() < 12  # inside the yellow block
+
+    # What the label map itself looks like in the same browser: black (why it is not linked).
+    assert _shown(v, (out_dir / "blocks.labels.png").as_uri()).max() < 8
+
+
 def test_batch_report_without_a_manifest_file(tmp_path):
     rows = [{"input": "gone.jpg", "outputs": [], "regions": None, "seconds": 0.1, "status": "failed",
              "error": "gone.jpg: no such file"}]

@@ -20,6 +20,13 @@ EDISON = (7, 6.5, 20)
 DEFAULT = (10, 12, 0.013)
 
 
+def untiled(image, params, **options):
+    """The in-memory run that segment_large reproduces: the fixed scale at full
+    resolution, labels from 0, the regions' colours their seeded modes."""
+    radii = dict(zip(("spatial_radius", "range_radius", "min_size"), params))
+    return segshift.segment(image, **radii, scale="fixed", start_label=0, region_colour="seed", **options)
+
+
 def photo_crop(name: str, height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     rgb = load_image(IMAGES / name)
     return np.round(rgb[top:top + height, left:left + width] * 255).astype(np.uint8)
@@ -51,7 +58,7 @@ def run_tiled(tmp_path, image, params, *, tile=(64, 64), name="in.tif", **option
 @pytest.mark.parametrize("tile_size", [64, 96])
 def test_photo_crops_equal_untiled(tmp_path, params, tile_size):
     image = photo_crop("coffee.jpg", 170, 260, 60, 140)
-    reference = segshift.segment(image, *params, scale="fixed")
+    reference = untiled(image, params)
     table, labels, modes = run_tiled(tmp_path, image, params, tile_size=tile_size)
     assert table.tiled and table.n_regions == reference.n_regions
     np.testing.assert_array_equal(labels, reference.labels)
@@ -64,7 +71,7 @@ def test_photo_crops_equal_untiled(tmp_path, params, tile_size):
 def test_synthetic_scene_and_strips_equal_untiled(tmp_path, compat):
     image = scene(np.random.default_rng(3))
     for params in (DEFAULT, EDISON):
-        reference = segshift.segment(image, *params, compat=compat, scale="fixed")
+        reference = untiled(image, params, compat=compat)
         # striped storage, blocks of 64: regions cross block corners and strip seams
         path = tmp_path / "striped.tif"
         tifffile.imwrite(path, image, rowsperstrip=7)
@@ -81,7 +88,7 @@ def test_climbs_that_leave_their_margin_are_redone(tmp_path):
     # margins of 0 and 2 pixels: almost every tile of climbs needs a larger window
     image = photo_crop("chelsea.jpg", 100, 140, 80, 120)
     for params in (DEFAULT, EDISON):
-        reference = segshift.segment(image, *params, scale="fixed")
+        reference = untiled(image, params)
         for margin in (0, 2):
             table, labels, _ = run_tiled(tmp_path, image, params, tile_size=64, margin=margin)
             assert table.refiltered > 0
@@ -90,7 +97,7 @@ def test_climbs_that_leave_their_margin_are_redone(tmp_path):
 
 def test_smaller_tiles_than_the_window_and_other_kernels(tmp_path):
     image = scene(np.random.default_rng(5), 100, 140)
-    reference = segshift.segment(image, 40, 10, 30, kernel="gaussian", compat=None, scale="fixed")
+    reference = untiled(image, (40, 10, 30), kernel="gaussian", compat=None)
     table, labels, _ = run_tiled(tmp_path, image, (40, 10, 30), tile_size=16, kernel="gaussian", compat=None)
     assert table.block == (32, 64)
     np.testing.assert_array_equal(labels, reference.labels)
@@ -98,7 +105,7 @@ def test_smaller_tiles_than_the_window_and_other_kernels(tmp_path):
 
 def test_in_memory_run_and_labels_tiff(tmp_path):
     image = photo_crop("astronaut.jpg", 120, 130)
-    reference = segshift.segment(image, *EDISON, scale="fixed")
+    reference = untiled(image, EDISON)
     path = tmp_path / "a.tif"
     tifffile.imwrite(path, image)
     table = tiled.segment_large(path, *EDISON, labels_path=tmp_path / "l.tif")
@@ -112,7 +119,7 @@ def test_in_memory_run_and_labels_tiff(tmp_path):
 
 def test_cli_tiles_above_the_memory_limit(tmp_path, capsys):
     image = photo_crop("rocket.jpg", 130, 150)
-    reference = segshift.segment(image, *EDISON, scale="fixed")
+    reference = untiled(image, EDISON)
     path = tmp_path / "r.tif"
     tifffile.imwrite(path, image, tile=(32, 32), compression="zlib")
     # 64MB is below what 19,500 pixels need in memory? no: forced by --tile-size
@@ -168,7 +175,9 @@ def test_corrupt_tile_leaves_no_output(tmp_path, capsys):
     out = tmp_path / "m.tif"
     assert main(["segment", str(path), "-o", str(out), "--labels", str(tmp_path / "l.npy"), "--tile-size", "64"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "tile 3" in err[0]
+    # the line that says the run tiles and why, then the one error line
+    assert err[0] == "segshift: tiled: tile size 64 given, in blocks of 64x64"
+    assert len(err) == 2 and "tile 3" in err[1]
     assert sorted(os.listdir(tmp_path)) == ["c.tif"]
 
 
@@ -283,7 +292,7 @@ def test_storage_layouts_and_sample_types(tmp_path, kind):
     else:
         path = IMAGES / "chelsea.jpg"
         array = load_image(path)
-    reference = segshift.segment(array, *EDISON, scale="fixed")
+    reference = untiled(array, EDISON)
     table = tiled.segment_large(path, *EDISON, tile_size=64, labels_path=tmp_path / "l.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), reference.labels)
     assert table.n_regions == reference.n_regions

@@ -236,9 +236,10 @@ def ucm_thresholds(ucm: ArrayLike, n: int = DEFAULT_THRESHOLDS) -> NDArray[np.fl
     array([0.])
     """
     a = _as_ucm(ucm)
-    n = _check_thresholds(n)
-    if not isinstance(n, int):
+    count = _check_thresholds(n)
+    if not isinstance(count, int):
         raise ParameterError("n must be a count >= 1")
+    n = count
     heights = np.unique(a[a > 0])
     if heights.size <= n:
         return np.concatenate([[0.0], heights[:-1]])

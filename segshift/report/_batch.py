@@ -48,7 +48,7 @@ class _Card:
     width: int | None = None
     height: int | None = None
     thumbs: list[dict[str, Any]] = field(default_factory=list)
-    href: str | None = None  # the full mode-colour picture, or the first output
+    href: str | None = None  # the full mode-colour picture, else a picture of the boundaries
     problem: str | None = None  # why a thumbnail is missing
 
 
@@ -235,7 +235,20 @@ class _CardMaker:
                 self._thumb(card, kinds["modes"], links[kinds["modes"]], key, "m", old, entry)
             edges_from = kinds.get("labels") or kinds.get("modes")
             if edges_from is not None:
-                self._boundaries(card, edges_from, links[edges_from], photo_small, key, old, entry)
+                # The thumbnail links to a picture a browser shows: the batch's
+                # boundaries picture, else one made here at full size (a label
+                # map is 16-bit PNG or .npy: black, or not shown at all).
+                shown = kinds.get("boundaries")
+                full: Path | None = None
+                if shown is not None:
+                    href = links[shown]
+                else:
+                    full = self.thumb_dir / (key + "b.png")
+                    href = f"{self.thumb_url}/{url(full.name)}"
+                self._boundaries(card, edges_from, href, photo_small, key, old, entry,
+                                 full=full, photo=source, modes=kinds.get("modes"))
+                if first is None:  # not the label map (or stats) the first output may be
+                    card.href = href
             elif "boundaries" in kinds:
                 self._thumb(card, kinds["boundaries"], links[kinds["boundaries"]], key, "b", old, entry)
         finally:
@@ -286,14 +299,22 @@ class _CardMaker:
         self._add(card, kind, target.name, size, href, entry)
 
     def _boundaries(self, card: _Card, edges_from: Path, href: str | None, small: Any, key: str,
-                    old: dict[str, Any], entry: dict[str, Any]) -> None:
-        """Region boundaries drawn over the photo's thumbnail, from the label map or the mode colours."""
+                    old: dict[str, Any], entry: dict[str, Any], *, full: Path | None = None,
+                    photo: Path | None = None, modes: Path | None = None) -> None:
+        """Region boundaries drawn over the photo's thumbnail, from the label map or the mode colours;
+        with ``full``, also at full size into that PNG (over the photo, else the mode colours)."""
         from PIL import Image
 
         target = self.thumb_dir / (key + "b.jpg")
         photo_thumb = self.thumb_dir / (key + "p.jpg")
         has_photo = "p" in entry["t"]
-        if small is None and th.fresh(target, edges_from) and (not has_photo or th.fresh(target, photo_thumb)):
+        full_fresh = full is None or (
+            th.fresh(full, edges_from) and all(th.fresh(full, f) for f in (photo, modes) if f and f.is_file())
+        )
+        if full is not None:
+            self.used.add(full.name)
+        if (small is None and full_fresh and th.fresh(target, edges_from)
+                and (not has_photo or th.fresh(target, photo_thumb))):
             self._add(card, "b", target.name, old["t"].get("b") or _jpeg_size(target), href, entry)
             return
         if th.picture_kind(edges_from.name, Path(card.name).name) == "labels":
@@ -301,6 +322,9 @@ class _CardMaker:
         else:
             im, _ = th.open_picture(edges_from, max_pixels=self.max_pixels)
             edges = th.colour_edges(np.asarray(th.to_rgb(im)), th.is_lossy(edges_from))
+        if full is not None and not full_fresh:
+            drawn = th.draw_edges(self._full_base(edges.shape, photo, modes), edges)
+            th.write_cache_file(full, th.encode_png(drawn))
         base = small
         if base is None:
             # No photo made now: the cached photo thumbnail, else the mode colours, else gray.
@@ -314,6 +338,19 @@ class _CardMaker:
                 base = Image.new("RGB", (max(1, round(w * scale)), max(1, round(h * scale))), (128, 128, 128))
         size = th.save_thumbnail(th.overlay_edges(base, edges), target)
         self._add(card, "b", target.name, size, href, entry)
+
+    def _full_base(self, shape: tuple[int, ...], photo: Path | None, modes: Path | None) -> Any:
+        """The full-size picture to draw boundaries over: the photo, else the mode colours, else white."""
+        from PIL import Image
+
+        for source in (photo, modes):
+            if source is None or not source.is_file():
+                continue
+            with contextlib.suppress(OSError, ValueError, SyntaxError, MemoryError):
+                im, _ = th.open_picture(source, max_pixels=self.max_pixels)
+                if im.size == (shape[1], shape[0]):
+                    return th.to_rgb(im)
+        return Image.new("RGB", (shape[1], shape[0]), (255, 255, 255))
 
 
 def _row(card: _Card) -> list[Any]:

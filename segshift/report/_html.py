@@ -41,7 +41,7 @@ def render(template: str, **context: Any) -> str:
     other script, so text that got into the page could not run even if it
     escaped the escaping).
     """
-    from .. import __version__
+    from .._version import __version__
 
     context.setdefault("version", __version__)
     context.setdefault("built", time.strftime("%Y-%m-%d %H:%M"))

@@ -1,4 +1,4 @@
-"""Small JPEG pictures for the reports: photos, mode colours, boundaries.
+"""Small JPEG pictures for the reports: photos, mode colours, boundaries (and boundaries at full size).
 
 Thumbnails are made at report time from the files on disk and kept beside
 the report; one that is newer than the file it was made from is not made
@@ -177,6 +177,22 @@ def overlay_edges(base: Any, edges: NDArray[np.bool_], colour: tuple[int, int, i
     return Image.fromarray(out)
 
 
+def draw_edges(base: Any, edges: NDArray[np.bool_], colour: tuple[int, int, int] = _BOUNDARY_COLOUR) -> Any:
+    """``edges`` drawn over ``base`` (an RGB Pillow image of the same size), one pixel wide, at full size."""
+    from PIL import Image
+
+    out = np.array(base.convert("RGB"))
+    out[edges] = colour
+    return Image.fromarray(out)
+
+
+def encode_png(im: Any) -> bytes:
+    """PNG bytes of an RGB Pillow image (lossless: one-pixel lines stay sharp), quick rather than small."""
+    buffer = io.BytesIO()
+    im.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 def picture_kind(output: str, source: str) -> str | None:
     """The kind of a batch output (``modes``, ``boundaries``, ``labels``, ``stats``), from its name.
 
@@ -210,11 +226,11 @@ def is_lossy(path: Path) -> bool:
 
 
 def remove_unused(folder: Path, keep: set[str]) -> int:
-    """Remove the thumbnails of ``folder`` not named in ``keep``; return how many."""
+    """Remove the thumbnails (and full-size boundary pictures) of ``folder`` not named in ``keep``; return how many."""
     removed = 0
     try:
         with os.scandir(folder) as listing:
-            names = [e.name for e in listing if e.is_file() and e.name.endswith(".jpg")]
+            names = [e.name for e in listing if e.is_file() and e.name.endswith((".jpg", ".png"))]
     except OSError:
         return 0
     for name in names:
