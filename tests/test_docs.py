@@ -81,7 +81,7 @@ def test_every_script_is_used_by_a_page():
     pages = "\n".join(p.read_text() for p in DOCS.rglob("*.md") if "_build" not in p.parts)
     pages += README.read_text()
     # The benchmarks pages also show the command of every JSON file in docs/benchmarks/.
-    pages += "\n".join(str(json.loads(p.read_text()).get("command", "")) for p in (DOCS / "benchmarks").glob("*.json"))
+    pages += "\n".join(p.read_text() for p in (DOCS / "benchmarks").glob("*.json"))
     unused = [p.name for p in sorted((ROOT / "scripts").glob("*.py"))
               if not p.name.startswith("_") and p.name not in pages]
     assert not unused, f"scripts no page uses: {unused}"
@@ -94,12 +94,15 @@ def test_benchmark_files_name_their_command_machine_and_date():
     for path in files:
         data = json.loads(path.read_text())
         assert isinstance(data, dict), f"{path.name}: not a JSON object"
-        missing = [key for key in ("command", "machine", "date") if not data.get(key)]
-        assert not missing, f"{path.name} does not record its {', '.join(missing)}"
-        for script in re.findall(r"scripts/\w+\.py", str(data["command"])):
-            assert (ROOT / script).is_file(), f"{path.name}: {script} is not in scripts/"
-        for table in data.get("tables", []):
-            assert all(len(row) == len(table["columns"]) for row in table["rows"]), path.name
+        # A file holds one run, or several runs by name, each with its own command.
+        runs = [data] if "command" in data else list(data.values())
+        for run in runs:
+            missing = [key for key in ("command", "machine", "date") if not (isinstance(run, dict) and run.get(key))]
+            assert not missing, f"{path.name} does not record its {', '.join(missing)}"
+            for script in re.findall(r"scripts/\w+\.py", str(run["command"])):
+                assert (ROOT / script).is_file(), f"{path.name}: {script} is not in scripts/"
+            for table in run.get("tables", []):
+                assert all(len(row) == len(table["columns"]) for row in table["rows"]), path.name
 
 
 def test_examples_use_keyword_arguments_of_segment():
@@ -115,9 +118,14 @@ def test_examples_use_keyword_arguments_of_segment():
 # --------------------------------------------------------------------------- #
 
 
+_BUILD_FAILED: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The site built with warnings as errors into a fresh folder; its path."""
+    if _BUILD_FAILED:
+        pytest.fail(_BUILD_FAILED[0][:2000])
     for tool in ("sphinx", "pydata_sphinx_theme", "numpydoc", "sphinx_gallery", "myst_parser"):
         try:
             __import__(tool)
@@ -136,8 +144,11 @@ def site(tmp_path_factory) -> Path:
         env=dict(os.environ, MPLBACKEND="Agg"),
     )
     seconds = time.perf_counter() - start
-    assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
     print(f"documentation built in {seconds:.0f} s")
+    if proc.returncode != 0:
+        # pytest would set up a failed module fixture again for every test: build once, fail each.
+        _BUILD_FAILED.append(f"sphinx-build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        pytest.fail(_BUILD_FAILED[0])
     return html
 
 
@@ -187,8 +198,9 @@ def test_benchmark_pages_show_every_json_file(site):
     for path in sorted((DOCS / "benchmarks").glob("*.json")):
         assert f"docs/benchmarks/{path.name}" in shown, f"{path.name} is on no page"
         data = json.loads(path.read_text())
-        for script in re.findall(r"scripts/\w+\.py", str(data.get("command", ""))):
-            assert script in shown, path.name
+        commands = [data.get("command")] if "command" in data else [r.get("command") for r in data.values()]
+        for script in re.findall(r"scripts/\w+\.py", " ".join(map(str, commands))):
+            assert script in shown, f"{path.name}: {script}"
 
 
 # --------------------------------------------------------------------------- #

@@ -128,9 +128,25 @@ def _fields(items: dict[str, Any]) -> list[nodes.Node]:
     return out + later
 
 
+def records(data: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """A file that holds several runs, each an object with its own command: those runs by name."""
+    if "command" in data or not data:
+        return None
+    if all(isinstance(v, dict) and "command" in v for v in data.values()):
+        return data
+    return None
+
+
 def render(data: dict[str, Any], source: str) -> list[nodes.Node]:
     """The nodes of one benchmark file."""
-    out: list[nodes.Node] = []
+    runs = records(data)
+    if runs is not None:
+        out: list[nodes.Node] = []
+        for name, run in runs.items():
+            out.append(nodes.rubric(name, name))
+            out.extend(render(run, source))
+        return out
+    out = []
     meta = nodes.field_list(classes=["benchmark-meta"])
     for key, label in (("date", "Date"), ("machine", "Machine")):
         if key in data:
