@@ -652,7 +652,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
     algorithm_ : str
         The algorithm used ("exact", "grid" or "tree").
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when X has string feature names.
 
     Raises
