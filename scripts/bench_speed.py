@@ -309,6 +309,8 @@ def noise_notes(rows) -> list[str]:
     """Say which figures sit within the run-to-run noise of their target rather than over or under it."""
     notes = []
     for name, value, target in rows:
+        if not str(value).split()[0].endswith("x"):  # a count or a score, not a timing: no run-to-run noise
+            continue
         try:
             measured = float(str(value).split("x")[0].split()[0])
             goal = float(target.replace("<=", "").replace(">=", "").replace("x", "").split()[0])
