@@ -4,7 +4,7 @@ Usage: python scripts/bench_speed.py [--bsds BSDS500_DIR] [--limit 20] [--skip-l
 
 Baseline: cv2.pyrMeanShiftFiltering(img, sp=7, sr=6.5, maxLevel=1) on the 8-bit
 L*u*v* image, timed in this same process on the same image. segshift:
-segment(image, 7, 6.5, 20), exact (speedup="none") and fast (speedup="fast"),
+segment(image, spatial_radius=7, range_radius=6.5, min_size=20), exact (speedup="none") and fast (speedup="fast"),
 with scale="fixed" (EDISON's algorithm: no region hierarchy) and the default scale="auto",
 with the default numerics (compat="edison") or, with --compat none, the paper's,
 whole pipeline (features, mean shift, regions), after compilation. Images: the
@@ -121,7 +121,8 @@ segshift.segment(small, speedup=sys.argv[2], compat=None if sys.argv[3] == "none
 base = peak_kb()
 image = np.load(sys.argv[1])
 loaded = peak_kb()
-seg = segshift.segment(image, 7, 6.5, 20, speedup=sys.argv[2], compat=None if sys.argv[3] == "none" else sys.argv[3])
+seg = segshift.segment(image, spatial_radius=7, range_radius=6.5, min_size=20, speedup=sys.argv[2],
+                       compat=None if sys.argv[3] == "none" else sys.argv[3])
 peak = peak_kb()
 print((peak - max(base, loaded)) * 1024 / image.shape[0] / image.shape[1])
 """
@@ -183,6 +184,8 @@ def defaults_rows(paths, skip_large: bool) -> list[tuple[str, str, str]]:
 
 # Runs on this shared machine vary by about a tenth from one to the next.
 NOISE = 0.10
+# EDISON's settings, at which segshift is compared with OpenCV's filter.
+EDISON = dict(spatial_radius=7, range_radius=6.5, min_size=20)
 
 
 def main(argv=None) -> int:
@@ -220,17 +223,17 @@ def main(argv=None) -> int:
         rgb = segshift.load_image(path)
         luv8 = cv2.cvtColor(to_rgb8(rgb), cv2.COLOR_RGB2Luv)
         t_cv = best_of(lambda: cv2.pyrMeanShiftFiltering(luv8, 7, 6.5, maxLevel=1))
-        t_ex = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, compat=compat))
-        t_fx = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, compat=compat, scale="fixed"))
+        t_ex = best_of(lambda: segshift.segment(rgb, **EDISON, compat=compat))
+        t_fx = best_of(lambda: segshift.segment(rgb, **EDISON, compat=compat, scale="fixed"))
         numba.set_num_threads(1)  # OpenCV's filter runs on one thread
         try:
-            t_fx1 = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, compat=compat, scale="fixed"))
+            t_fx1 = best_of(lambda: segshift.segment(rgb, **EDISON, compat=compat, scale="fixed"))
         finally:
             numba.set_num_threads(threads)
-        t_fa = best_of(lambda: segshift.segment(rgb, 7, 6.5, 20, speedup="fast", compat=compat))
+        t_fa = best_of(lambda: segshift.segment(rgb, **EDISON, speedup="fast", compat=compat))
         ari = adjusted_rand_score(
-            segshift.segment(rgb, 7, 6.5, 20, compat=compat).labels.ravel(),
-            segshift.segment(rgb, 7, 6.5, 20, speedup="fast", compat=compat).labels.ravel(),
+            segshift.segment(rgb, **EDISON, compat=compat).labels.ravel(),
+            segshift.segment(rgb, **EDISON, speedup="fast", compat=compat).labels.ravel(),
         )
         exact_ratio.append(t_ex / t_cv)
         fixed_ratio.append(t_fx / t_cv)
@@ -257,8 +260,8 @@ def main(argv=None) -> int:
         small = cv2.resize(base, (612, 408), interpolation=cv2.INTER_AREA)  # 0.25 MP
         large = cv2.resize(base, (4000, 3000), interpolation=cv2.INTER_CUBIC)  # 12 MP
         for speedup in ("none", "fast"):
-            t_small = best_of(lambda: segshift.segment(small, 7, 6.5, 20, speedup=speedup, compat=compat))
-            t_large = best_of(lambda: segshift.segment(large, 7, 6.5, 20, speedup=speedup, compat=compat), repeat=1)
+            t_small = best_of(lambda: segshift.segment(small, **EDISON, speedup=speedup, compat=compat))
+            t_large = best_of(lambda: segshift.segment(large, **EDISON, speedup=speedup, compat=compat), repeat=1)
             per_small = t_small / (small.shape[0] * small.shape[1] / 1e6)
             per_large = t_large / 12.0
             rows.append((f"12 MP / 0.25 MP time per MP ({speedup})",
@@ -270,7 +273,7 @@ def main(argv=None) -> int:
                                      capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
                 rows.append((f"peak memory above baseline, 12 MP ({speedup})", f"{float(out.stdout):.0f} B/pixel",
                              "<= 64 B/pixel"))
-        ratio, control, t1, t2 = thread_scaling(lambda: segshift.segment(large, 7, 6.5, 20, compat=compat))
+        ratio, control, t1, t2 = thread_scaling(lambda: segshift.segment(large, **EDISON, compat=compat))
         rows.append(("2 threads vs 1 on 12 MP (exact)", f"{ratio:.2f}x faster ({t1:.1f} s -> {t2:.1f} s)", ">= 1.8x"))
         rows.append(("  same machine, same moments: ideal SIMD loop", f"{control:.2f}x faster ({ratio / control:.2f} of it)",
                      "(the ceiling)"))

@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for ref in refs:
         photo = args.bsds / "images" / "val" / f"{ref.stem}.jpg"
-        seg = segshift.segment(photo, 7, 6.5, 20, compat=args.compat, scale="fixed")
+        seg = segshift.segment(photo, spatial_radius=7, range_radius=6.5, min_size=20, compat=args.compat,
+                               scale="fixed")
         edison = np.asarray(Image.open(ref))
         ari = adjusted_rand_score(edison.ravel(), seg.labels.ravel())
         scores.append(ari)
