@@ -44,7 +44,7 @@ MIN_FRACTIONS = (0.0005, 0.002, 0.008, 0.03)
 def consensus_ucm(rgb: np.ndarray) -> np.ndarray:
     """The stand-in UCM of the module docstring."""
     from segshift.evaluate.boundaries import _seg2bmap
-    from segshift.segment import image_modes, min_size_pixels, regions_from_modes
+    from segshift._segment import image_modes, min_size_pixels, regions_from_modes
 
     area = rgb.shape[0] * rgb.shape[1]
     maps = []
@@ -106,7 +106,7 @@ def main() -> None:
     import numba
 
     from segshift.evaluate import aggregate_contours, evaluate_ucm, load_ground_truth, plot_precision_recall
-    from segshift.loader import load_image
+    from segshift._loader import load_image
 
     args.cache.mkdir(parents=True, exist_ok=True)
     photos = sorted((args.bsds / "images" / args.split).glob("*.jpg"))[: args.limit]

@@ -54,10 +54,10 @@ from _record import record  # noqa: E402
 def stages(path: Path, kwargs: dict) -> list[float]:
     """Seconds of each stage of segment(path, **kwargs), run one by one."""
     import segshift
-    from segshift.hierarchy import auto_scale
-    from segshift.loader import rgb_to_luv
-    from segshift.meanshift import filter_image
-    from segshift.segment import (
+    from segshift._hierarchy import auto_scale
+    from segshift._loader import rgb_to_luv
+    from segshift._meanshift import filter_image
+    from segshift._segment import (
         DEFAULTS,
         finest_regions,
         hierarchy_over,

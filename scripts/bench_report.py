@@ -150,7 +150,7 @@ def main() -> None:
 
 
 def bench_evaluation(bsds: Path, limit: int, scratch: Path) -> None:
-    from segshift.benchmark import evaluate_folder
+    from segshift._benchmark import evaluate_folder
     from segshift.report import write_evaluation_report
 
     sweeps = [

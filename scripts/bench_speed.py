@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     parser.add_argument("--compat", choices=["edison", "none"], default=None,
                         help="segshift's numerics (default: the library's default)")
     args = parser.parse_args(argv)
-    from segshift.segment import DEFAULTS
+    from segshift._segment import DEFAULTS
 
     compat = DEFAULTS["compat"] if args.compat is None else (None if args.compat == "none" else args.compat)
 
@@ -204,7 +204,7 @@ def main(argv=None) -> int:
     from sklearn.metrics import adjusted_rand_score
 
     import segshift
-    from segshift.render import to_rgb8
+    from segshift._render import to_rgb8
 
     paths = sorted((ROOT / "images").glob("*.jpg"))
     if args.bsds:

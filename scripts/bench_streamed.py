@@ -4,7 +4,7 @@ Two parts, each writing its section of docs/benchmarks/streamed.json:
 
 ``run``: a 12-megapixel photo (images/astronaut.jpg upscaled to 4243 x 2832
 with a little noise, written as a tiled TIFF) segmented at the defaults in
-memory (``segshift.segment``) and streamed under a memory limit, each in a
+memory (``segshift._segment``) and streamed under a memory limit, each in a
 fresh process that first segments a small image (kernels loaded from the
 cache), then times one run and reports its wall time, resident memory after
 the warm-up and its peak (VmHWM). The streamed labels, areas and modes are
@@ -12,7 +12,7 @@ compared with the in-memory ones pixel for pixel. ``--huge`` adds a
 196-megapixel mosaic of the same photo streamed under 2 GB (no in-memory
 run: it would not fit).
 
-``resample``: the compiled pixel-area resize (``segshift.resolution.area_resize``,
+``resample``: the compiled pixel-area resize (``segshift._resolution.area_resize``,
 which decomposes into strips) against OpenCV's ``INTER_AREA``, which it
 replaced, on BSDS500 train photos: the adjusted Rand index between the
 labels of the two, and the region scores (Covering, PRI, VI) of each, in
@@ -59,7 +59,7 @@ def big_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     """images/astronaut.jpg upscaled (bicubic) to (height, width), with noise of 2 levels, made in bands."""
     import cv2
 
-    from segshift.loader import load_image
+    from segshift._loader import load_image
 
     src = np.round(load_image(ROOT / "images" / "astronaut.jpg") * 255).astype(np.uint8)
     out = np.empty((height, width, 3), dtype=np.uint8)
@@ -154,14 +154,14 @@ def resample_check(args) -> dict:
     import cv2
 
     import segshift
-    from segshift import resolution
+    from segshift import _resolution as resolution
     from segshift.evaluate import ground_truth
     from segshift.evaluate.regions import (
         mean_variation_of_information,
         probabilistic_rand_index,
         segmentation_covering,
     )
-    from segshift.loader import load_image
+    from segshift._loader import load_image
 
     compiled = resolution.area_resize
 

@@ -2,8 +2,8 @@
 
 Builds a mosaic of the bundled photos (flipped and shifted copies, so no two
 parts are equal) as a tiled TIFF, then segments it in fresh processes:
-untiled (``segshift.segment`` with ``scale="fixed"``, the full-resolution
-mean shift that the tiled run computes) and tiled (``segshift.tiled.segment_large``
+untiled (``segshift._segment`` with ``scale="fixed"``, the full-resolution
+mean shift that the tiled run computes) and tiled (``segshift.tiled.segment_blocks``
 with ``--memory-limit``), each with 1 and 2 numba threads. Each process
 first segments a small image (kernels loaded from the cache), then times one
 run and reports its wall and CPU time, its resident memory after the
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def mosaic(height: int, width: int) -> np.ndarray:
-    from segshift.loader import load_image
+    from segshift._loader import load_image
 
     photos = [np.round(load_image(p) * 255).astype(np.uint8) for p in sorted((ROOT / "images").glob("*.jpg"))]
     out = np.empty((height, width, 3), dtype=np.uint8)
@@ -98,7 +98,7 @@ def child(args) -> None:
     if args.mode == "untiled":
         segshift.segment(small, **untiled)
     else:
-        tiled.segment_large(warm, *params, tile_size=64)
+        tiled.segment_blocks(warm, *params, tile_size=64)
     warm.unlink()
     base_rss = rss("VmRSS")
     cpu = cpu_seconds()
@@ -110,7 +110,7 @@ def child(args) -> None:
         extra = {}
     else:
         labels = Path(args.out) / f"tiled-{args.threads}.npy"
-        table = tiled.segment_large(args.image, *params, labels_path=labels, memory_limit=args.memory_limit,
+        table = tiled.segment_blocks(args.image, *params, labels_path=labels, memory_limit=args.memory_limit,
                                     overwrite=True)
         n = table.n_regions
         extra = {"block": list(table.block), "refiltered": table.refiltered, "tiled": table.tiled,

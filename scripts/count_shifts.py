@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from segshift import _filter_kernels as K
-from segshift.loader import load_image, rgb_to_luv
+from segshift._loader import load_image, rgb_to_luv
 
 from _record import record  # noqa: E402
 

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 import segshift
-from segshift.render import to_rgb8
+from segshift._render import to_rgb8
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Cancel Dask-backed futures at random moments, as their tasks finish, and
 count the tracebacks printed: distributed's own ``client.get_executor()``
-against segshift's :class:`segshift.dask_cluster.DaskExecutor`.
+against segshift's :class:`segshift._dask_cluster.DaskExecutor`.
 
 A cancel that lands after a task has finished but before its outcome reached
 the ``concurrent.futures`` future is the race behind a Ctrl-C traceback in
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     import distributed
 
-    from segshift import dask_cluster
+    from segshift import _dask_cluster as dask_cluster
 
     executors = {
         "distributed: client.get_executor(pure=False)": lambda c: c.get_executor(pure=False),

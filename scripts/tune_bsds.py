@@ -16,8 +16,8 @@ the automatic scale (the default) and of the other scale pickers of
 ``PICKERS`` are scored too, with the fraction of the ODS -> OIS gap each
 closes. The default's row has the boundary F as well. With ``--choose-auto``
 every cut of ``AUTO_CUTS`` with every floor of ``AUTO_FLOORS`` (the level
-``segshift.hierarchy.auto_scale`` takes for them) is scored too, and the
-script prints the pair that ``segshift.hierarchy.AUTO`` should hold: the best
+``segshift._hierarchy.auto_scale`` takes for them) is scored too, and the
+script prints the pair that ``segshift._hierarchy.AUTO`` should hold: the best
 Covering / 0.01 + PRI / 0.01 - VI / 0.05, averaged over the neighbouring cuts
 and floors (choose it on train).
 
@@ -101,10 +101,10 @@ def score_photo(task) -> dict:
     numba.set_num_threads(1)
     from segshift import load_image
     from segshift.evaluate import evaluate_segmentation, load_ground_truth
-    from segshift.loader import rgb_to_luv
-    from segshift.meanshift import filter_image
-    from segshift import resolution
-    from segshift.segment import WORKING_RADIUS, regions_from_modes
+    from segshift._loader import rgb_to_luv
+    from segshift._meanshift import filter_image
+    from segshift import _resolution as resolution
+    from segshift._segment import WORKING_RADIUS, regions_from_modes
 
     rgb = load_image(photo)
     gts = load_ground_truth(gt_path)
@@ -157,7 +157,7 @@ def _effective_floor(hierarchy, fewest: float) -> int:
     is one over the chance that two random pixels share a region (what the
     Rand index counts); it stays low when one region covers most of the photo.
     """
-    from segshift.hierarchy import auto_scale
+    from segshift._hierarchy import auto_scale
 
     n = hierarchy.n_finest
     size = np.concatenate([hierarchy.areas.astype(np.float64), np.zeros(max(n - 1, 0))])
@@ -175,7 +175,7 @@ def _effective_floor(hierarchy, fewest: float) -> int:
 
 def pickers():
     """Scale pickers scored with --hierarchy: name -> f(hierarchy) -> number of merges."""
-    from segshift.hierarchy import AUTO, auto_scale
+    from segshift._hierarchy import AUTO, auto_scale
 
     t0 = AUTO["threshold"]
     out = {"auto (default)": auto_scale}
@@ -205,7 +205,7 @@ def score_photo_hierarchy(task) -> dict:
         _relabel,
         _table,
     )
-    from segshift.segment import segment
+    from segshift._segment import segment
 
     rgb = load_image(photo)
     gts = load_ground_truth(gt_path)
@@ -238,7 +238,7 @@ def score_photo_hierarchy(task) -> dict:
     out = {"photo": Path(photo).stem, "thresholds": thresholds, "picks": picks, "default": default,
            "finest": hierarchy.n_finest}
     if choose_auto:
-        from segshift.hierarchy import auto_scale
+        from segshift._hierarchy import auto_scale
 
         # the level auto_scale takes for every cut and floor, and the scores of each such level
         merges = [[auto_scale(hierarchy, threshold=t, min_regions=f) for f in AUTO_FLOORS] for t in AUTO_CUTS]

@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from segshift import writers
-from segshift.segment import Segmentation
+from segshift._segment import Segmentation
 from segshift.tiled import parse_memory
 
 

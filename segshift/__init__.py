@@ -6,10 +6,11 @@
 """
 
 from ._version import __version__
+from ._hierarchy import Hierarchy
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
-from .loader import load_image
+from ._loader import load_image
 from .params import Params
-from .segment import Segmentation, segment
+from ._segment import Segmentation, segment
 from .tiled import RegionTable, segment_large
 
 # The point-set estimator needs scikit-learn, which takes a second to import:
@@ -19,7 +20,7 @@ _POINTSETS = ("MeanShift", "estimate_bandwidth", "mean_shift")
 
 def __getattr__(name: str):
     if name in _POINTSETS:
-        from . import pointsets
+        from . import _pointsets as pointsets
 
         return getattr(pointsets, name)
     raise AttributeError(f"module 'segshift' has no attribute {name!r}")
@@ -32,6 +33,7 @@ __all__ = [
     "segment",
     "Segmentation",
     "Params",
+    "Hierarchy",
     "segment_large",
     "RegionTable",
     "mean_shift",

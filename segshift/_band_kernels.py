@@ -1,7 +1,7 @@
 """Numba kernels of mean shift over multiband rasters: the range space is the
 bands' own values (any number of bands), one range radius in their units.
 No I/O, no user-facing errors. Wrappers: :mod:`segshift.tiled` and
-:func:`segshift.regions.fuse_regions`.
+:func:`segshift._regions.fuse_regions`.
 
 The climb is that of :mod:`segshift._filter_kernels` with n range
 components instead of L*u*v* (no bright-centre rule, no table of windows).
@@ -18,6 +18,7 @@ from ._config import JIT_PARALLEL, JIT_SIMD
 from ._filter_kernels import (
     ACC_MIN,
     GAUSSIAN,
+    PAD_VALUE,
     TILE_COLS,
     TILE_ROWS,
     UNIFORM,
@@ -25,6 +26,7 @@ from ._filter_kernels import (
     window_reach,
     window_span,
 )
+from ._interrupt import interrupted
 
 
 @numba.njit(**JIT_SIMD)
@@ -148,7 +150,9 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
                        raw_units, modes, escaped):
     """Climbs from the pixels of rows i0..i1-1, columns j0..j1-1, in tiles of
     TILE_ROWS x TILE_COLS climbs (as segshift._tile_kernels.filter_block).
-    modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool."""
+    modes: (i1 - i0, j1 - j0, n) float32; escaped: (tiles,) bool. A pixel
+    holding PAD_VALUE (masked) does not climb: its mode is PAD_VALUE. Stops
+    early on Ctrl-C."""
     bands = planes.shape[0]
     span = window_span(hs, width)
     rows = i1 - i0
@@ -163,7 +167,16 @@ def filter_bands_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j
         b0 = j0 + (t % tiles_across) * TILE_COLS
         escaped[t] = False
         for i in range(a0, min(i1, a0 + TILE_ROWS)):
+            if interrupted():  # Ctrl-C: modes left unset; the caller checks (segshift._interrupt)
+                break
             for j in range(b0, min(j1, b0 + TILE_COLS)):
+                p0 = i * stride + j + pad
+                if planes[0, p0] == PAD_VALUE:
+                    # a masked pixel (the reader gives it PAD_VALUE in every band): not segmented; its
+                    # "mode" stays PAD_VALUE so that masked pixels connect only to each other
+                    for b in range(bands):
+                        modes[i - i0, j - j0, b] = PAD_VALUE
+                    continue
                 if climb_bands(planes, stride, pad, bounds, height, width, i, j, hs, hr, kernel, eps, max_iter,
                                raw_units, acc, centre, out) < 0:
                     escaped[t] = True

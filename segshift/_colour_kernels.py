@@ -3,7 +3,7 @@ L*u*v*, the formulas of scikit-image's ``rgb2xyz`` and ``xyz2luv`` (D65,
 2-degree observer) in float32, one pixel at a time, chunks of pixels on
 threads.
 
-No I/O, no user-facing errors. Wrapper: :func:`segshift.loader.rgb_to_luv`,
+No I/O, no user-facing errors. Wrapper: :func:`segshift._loader.rgb_to_luv`,
 whose tests hold this kernel to scikit-image's conversion.
 """
 

@@ -43,7 +43,7 @@ def warm_up(settings: Iterable[Mapping[str, Any]], *, evaluate: bool = False) ->
     each setting (and, with ``evaluate``, the scoring kernels) by running them
     on a tiny image. Returns True when numba compiled anything (False: all
     came from the on-disk cache, or were loaded already)."""
-    from .segment import segment
+    from ._segment import segment
 
     compiled: list[bool] = []
     image = np.random.default_rng(0).random((24, 24, 3))

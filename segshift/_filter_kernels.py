@@ -2,7 +2,7 @@
 
 No I/O, no user-facing errors. Inputs are assumed valid: C-contiguous float32
 arrays, positive radii. Kernel ids: 0 uniform, 1 Gaussian, 2 Epanechnikov
-(see meanshift.KERNELS). Wrapper: :func:`segshift.meanshift.filter_image`.
+(see meanshift.KERNELS). Wrapper: :func:`segshift._meanshift.filter_image`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL, JIT_SIMD
+from ._interrupt import interrupted
 from ._region_kernels import (
     BRIGHT_L,  # EDISON's bright-centre rule, shared with region fusion
 )
@@ -323,7 +324,7 @@ def tile_scratch(span, slots):
     return out, acc, memo, visited
 
 
-@numba.njit(**JIT_PARALLEL)
+@numba.njit(**JIT)
 def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     """Mean-shift climbs from the pixels (step * i, step * j), over the density
     of all pixels; step 1 is exact filtering, every pixel to its own mode.
@@ -334,24 +335,50 @@ def filter_grid(luv, hs, hr, kernel, eps, max_iter, raw_units, step, modes):
     the uniform kernel and EDISON's convergence test each tile has its own
     table of windows (see _climb), so the result does not depend on which
     thread runs which tile; elsewhere climbs are short and the table would
-    cost more than it saves.
+    cost more than it saves. Stops early, modes incomplete, on Ctrl-C
+    (see segshift._interrupt).
     """
-    height, width = luv.shape[0], luv.shape[1]
-    pad = window_reach(hs, width) + LANES + 1
-    span = window_span(hs, width)
+    planes, stride, pad = pad_for_filter(luv, hs)
+    return filter_tiles(planes, stride, pad, luv.shape[0], luv.shape[1], hs, hr, kernel, eps, max_iter, raw_units,
+                        step, 0, filter_tile_count(modes), modes)
+
+
+@numba.njit(**JIT)
+def pad_for_filter(luv, hs):
+    """The padded planes filter_tiles reads: (planes, stride, pad)."""
+    pad = window_reach(hs, luv.shape[1]) + LANES + 1
     planes, stride = pad_planes(luv, pad, pad)
+    return planes, stride, pad
+
+
+@numba.njit(**JIT)
+def filter_tile_count(modes):
+    """Tiles of TILE_ROWS x TILE_COLS climbs that cover modes (rows first)."""
+    rows, cols = modes.shape[0], modes.shape[1]
+    return ((rows + TILE_ROWS - 1) // TILE_ROWS) * ((cols + TILE_COLS - 1) // TILE_COLS)
+
+
+@numba.njit(**JIT_PARALLEL)
+def filter_tiles(planes, stride, pad, height, width, hs, hr, kernel, eps, max_iter, raw_units, step, t0, t1, modes):
+    """The climbs of tiles t0 .. t1 - 1 of filter_grid (tiles numbered row by
+    row; see filter_tile_count), from planes laid out by pad_for_filter.
+    Each tile's climbs depend on nothing outside it, so running the tiles
+    in several calls gives the same modes. Returns modes."""
+    span = window_span(hs, width)
     # Tiles of TILE_ROWS x TILE_COLS climbs: a tile's windows stay in the
     # core's cache however wide the image, and threads take tiles as they go.
     rows, cols = modes.shape[0], modes.shape[1]
     tiles_across = (cols + TILE_COLS - 1) // TILE_COLS
-    tiles = ((rows + TILE_ROWS - 1) // TILE_ROWS) * tiles_across
     slots = MEMO_SIZE if (kernel == UNIFORM and raw_units) else 0
     bounds = np.array([0, height - 1, -pad, width + pad - 1], dtype=np.int64)
-    for t in numba.prange(tiles):
+    for t in numba.prange(t0, t1):
         out, acc, memo, visited = tile_scratch(span, slots)
         i0 = (t // tiles_across) * TILE_ROWS
         j0 = (t % tiles_across) * TILE_COLS
         for i in range(i0, min(rows, i0 + TILE_ROWS)):
+            # Ctrl-C: a load per TILE_COLS climbs, so the tiles left end at once
+            if interrupted():
+                break
             for j in range(j0, min(cols, j0 + TILE_COLS)):
                 _climb(planes, stride, pad, bounds, height, width, i * step, j * step, hs, hr, kernel, eps, max_iter,
                        raw_units, acc, out, memo, visited)
@@ -376,6 +403,8 @@ def assign_from_seeds(luv, seed_luv, seed_modes, step, hr, out):
     height, width = luv.shape[0], luv.shape[1]
     sh, sw = seed_luv.shape[0], seed_luv.shape[1]
     for y in numba.prange(height):
+        if interrupted():  # Ctrl-C (see segshift._interrupt): out is left incomplete
+            continue
         gy = (y + step // 2) // step
         for x in range(width):
             gx = (x + step // 2) // step

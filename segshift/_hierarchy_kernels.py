@@ -2,7 +2,7 @@
 merging over the region adjacency graph, level cuts and the contour map.
 No I/O, no user-facing errors.
 
-Wrapper: :mod:`segshift.hierarchy`.
+Wrapper: :mod:`segshift._hierarchy`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, JIT_PARALLEL
+from ._interrupt import check, interrupted
 from ._pointset_kernels import _nearest, nearest_into
 from ._region_kernels import _find
 
@@ -94,6 +95,8 @@ def cooccurrence(codes, k, radius):
     for band in numba.prange(bands):
         table = tables[band]
         for y in range(band * height // bands, (band + 1) * height // bands):
+            if interrupted():  # Ctrl-C: the counts are incomplete; the caller checks
+                break
             row = codes[y]
             for d in range(1, radius + 1):
                 for x in range(width - d):
@@ -338,13 +341,15 @@ def _pair_height(a, b, n, keys, key_heights):
 
 @numba.njit(**JIT_PARALLEL)
 def ucm_pixels(labels, n, keys, key_heights, out, missed):
-    """The UCM's pixels (:meth:`segshift.hierarchy.Hierarchy.ucm`) whose
+    """The UCM's pixels (:meth:`segshift._hierarchy.Hierarchy.ucm`) whose
     east, south and south-east pairs are among the known pairs (sorted
     ``keys`` = min * n + max, with ``key_heights``): out (H, W) float64 gets
     the largest height, missed (H, W) uint8 the directions (bits 0, 1, 2:
     east, south, south-east) whose pair was not known, for the caller."""
     height, width = labels.shape
     for y in numba.prange(height):
+        if interrupted():  # Ctrl-C: out is incomplete; the caller checks
+            continue
         for x in range(width):
             a = np.int64(labels[y, x])
             best = 0.0
@@ -497,6 +502,7 @@ def nearest_codes(points, centres):
     features; any strides), first on ties, found in parallel."""
     codes = np.empty(points.shape[0], dtype=np.int32)
     nearest_into(points, centres, codes, np.empty(0))
+    check()  # it stops early on Ctrl-C
     return codes
 
 

@@ -1,4 +1,4 @@
-"""Numba kernels of point-set mean shift (see :mod:`segshift.pointsets`).
+"""Numba kernels of point-set mean shift (see :mod:`segshift._pointsets`).
 
 Points are indexed by a grid: cells of a fixed width, numbered by a
 mixed-radix key of their integer coordinates, the points sorted by key
@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import JIT, JIT_PARALLEL
+from ._interrupt import check, interrupted
 
 FLAT = 0
 GAUSSIAN = 1
@@ -263,6 +264,8 @@ def nearest_into(points, centres, labels, dist2):
     k = centres.shape[0]
     transposed = np.ascontiguousarray(centres.T)
     for task in prange((n + NEAREST_CHUNK - 1) // NEAREST_CHUNK):
+        if interrupted():  # Ctrl-C: labels left unset; the caller checks (segshift._interrupt)
+            continue
         dist = np.empty(k, dtype=transposed.dtype)
         for i in range(task * NEAREST_CHUNK, min(n, (task + 1) * NEAREST_CHUNK)):
             arg = _nearest(points, i, transposed, dist)
@@ -276,6 +279,7 @@ def nearest(points, centres):
     labels = np.empty(points.shape[0], dtype=np.int64)
     dist2 = np.empty(points.shape[0])
     nearest_into(points, centres, labels, dist2)
+    check()  # it stops early on Ctrl-C
     return labels, dist2
 
 

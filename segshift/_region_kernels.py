@@ -1,7 +1,7 @@
 """Numba kernels of the region stage: connect equal modes, list adjacent
 regions, fuse and prune by union-find. No I/O, no user-facing errors.
 
-Wrapper: :mod:`segshift.regions`.
+Wrapper: :mod:`segshift._regions`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from ._config import JIT
+from ._interrupt import interrupted
 
 # EDISON weighs the L difference four times when the window centre is brighter
 # than this (it keeps highlights from bleeding into each other).
@@ -63,6 +64,9 @@ def connect_close(modes, threshold):
     sets are the same; in flat areas half the comparisons go. ``root`` is
     always the root of this pixel's set (_link returns the joined root), so
     it is never looked up again.
+
+    On Ctrl-C it returns at once, every pixel in region 0; the caller
+    checks (segshift._interrupt).
     """
     height, width = modes.shape[:2]
     n = height * width
@@ -73,6 +77,8 @@ def connect_close(modes, threshold):
     left_here = np.zeros(width, dtype=np.bool_)
     joined_up = np.zeros(width, dtype=np.bool_)
     for y in range(height):
+        if interrupted():
+            return np.zeros((height, width), dtype=np.int32), np.zeros(1, dtype=np.int64)
         for x in range(width):
             i = y * width + x
             root = np.int32(i)

@@ -3,7 +3,7 @@ the working resolution, and full-resolution labels from a segmentation made
 there.
 
 No I/O, no user-facing errors. Inputs are assumed valid and C-contiguous.
-Wrapper: :mod:`segshift.resolution`.
+Wrapper: :mod:`segshift._resolution`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from ._filter_kernels import (
     tile_scratch,
     window_span,
 )
+from ._interrupt import interrupted
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -35,7 +36,7 @@ def filter_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j1, hs,
     filter_grid on the whole image and every mode is bitwise the same.
     modes: (i1 - i0, j1 - j0, 3) float32 receives the modes. escaped:
     (tiles,) bool, set for each tile of climbs in which a window needed data
-    outside bounds; the modes of such a tile are not set.
+    outside bounds; the modes of such a tile are not set. Stops early on Ctrl-C.
     """
     span = window_span(hs, width)
     rows = i1 - i0
@@ -49,6 +50,8 @@ def filter_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j1, hs,
         b0 = j0 + (t % tiles_across) * TILE_COLS
         escaped[t] = False
         for i in range(a0, min(i1, a0 + TILE_ROWS)):
+            if interrupted():  # Ctrl-C: modes left unset; the caller checks (segshift._interrupt)
+                break
             for j in range(b0, min(j1, b0 + TILE_COLS)):
                 if _climb(planes, stride, pad, bounds, height, width, i, j, hs, hr, kernel, eps, max_iter, raw_units,
                           acc, out, memo, visited) < 0:

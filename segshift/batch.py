@@ -13,10 +13,10 @@
 3. skips inputs whose outputs all exist, unless ``overwrite`` (so an
    interrupted run resumes where it stopped);
 4. segments the others (:func:`segment_file`, one plain function per
-   file) where :mod:`segshift.runner` runs them: in parallel worker
+   file) where :mod:`segshift._runner` runs them: in parallel worker
    processes, in this process for ``jobs=1``, or on any
    ``concurrent.futures.Executor`` such as a Dask cluster's
-   (:mod:`segshift.dask_cluster`), writing every file atomically (:mod:`segshift.writers`),
+   (:mod:`segshift._dask_cluster`), writing every file atomically (:mod:`segshift.writers`),
    so that no half-written file is ever left behind (and removing the
    temporary files of a run that was killed); a worker process that dies
    costs only the file it was segmenting;
@@ -27,6 +27,13 @@
 One run at a time writes into an output folder (:func:`lock_output_folder`).
 
 A failing file (corrupt, unreadable, too large) never stops the batch.
+
+Folders of georeferenced scenes (``geo=True``, or any scene-only setting such
+as ``"polygons"`` among the outputs; the ``segshift[geo]`` extra) go through
+the same steps with another per-file work, :func:`segment_scene_file`
+(:func:`segshift.geo.segment_scene`): ``IN/sub/a.tif`` -> ``OUT/sub/a.tif``
+(modes), ``OUT/sub/a.labels.tif`` and ``OUT/sub/a.gpkg``, with the settings
+and defaults of a single scene (:func:`segshift.geo.segment_raster`).
 """
 
 from __future__ import annotations
@@ -42,18 +49,18 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 from ._compile import warm_up
-from .dask_cluster import as_dask_executor, client_of, warm_workers
+from ._dask_cluster import as_dask_executor, client_of, warm_workers
 from .errors import ImageReadError, OutputError, ParameterError, SegshiftError
-from .loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from .meanshift import check_positive
+from ._loader import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from ._meanshift import check_positive
 from .params import Params
-from .runner import Runner, capacity_of, default_jobs
-from .segment import _params_from, check_start_label
+from ._runner import Runner, capacity_of, default_jobs
+from ._segment import _params_from, check_start_label
 from .writers import (
     IMAGE_FORMATS,
     LABEL_FORMATS,
@@ -66,15 +73,40 @@ from .writers import (
     write_output,
 )
 
+__all__ = [
+    "run_batch",
+    "find_images",
+    "plan_outputs",
+    "segment_file",
+    "segment_scene_file",
+    "remove_stale_scratch",
+    "lock_output_folder",
+    "verify_outputs",
+    "BatchReport",
+    "BatchEvent",
+    "FileRecord",
+    "FileTask",
+]
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Extensions picked up when no glob pattern is given (case-insensitive).
 DEFAULT_EXTENSIONS: tuple[str, ...] = IMAGE_EXTENSIONS
 
+#: Extensions of scenes picked up when no glob pattern is given (rasters GDAL reads).
+SCENE_EXTENSIONS: tuple[str, ...] = (".tif", ".tiff", ".jp2", ".vrt", ".img")
+
 #: What goes between an output's base name and its extension, per kind.
 OUTPUT_SUFFIXES: dict[str, str] = {
     "modes": "", "boundaries": ".boundaries", "labels": ".labels", "ucm": ".ucm", "stats": ".stats",
+    "polygons": "",
 }
+
+#: Output kinds of a folder of scenes (georeferenced rasters): the mode and label GeoTIFFs, the polygons.
+SCENE_KINDS: tuple[str, ...] = ("modes", "labels", "polygons")
+
+#: Extensions of a scene's polygons (GeoPackage, GeoJSON, FlatGeobuf).
+VECTOR_FORMATS: tuple[str, ...] = (".gpkg", ".geojson", ".fgb")
 
 #: Name of the manifest inside the output folder, unless told otherwise.
 DEFAULT_MANIFEST = "manifest.json"
@@ -84,6 +116,11 @@ DEFAULT_MANIFEST = "manifest.json"
 LOCK_NAME = ".segshift-batch.lock"
 
 Status = Literal["ok", "skipped", "failed", "interrupted"]
+
+
+class _PhotoDefault(str):
+    """A default of :func:`run_batch` that knows it was not given: scenes have defaults of their own
+    (:data:`segshift.geo.GEO_DEFAULTS`); for photos it is the plain string."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +258,7 @@ class FileTask:
     outputs : tuple of (kind, path)
         Outputs to write (only the missing ones, unless overwriting).
     params : dict
-        Keyword arguments of :func:`segshift.segment`.
+        Keyword arguments of :func:`segshift._segment`.
     max_pixels : int or None
     numba_threads : int or None
         Numba threads for this file (None: leave the worker's setting).
@@ -354,6 +391,7 @@ def plan_outputs(
     *,
     image_format: str = ".png",
     labels_format: str = ".png",
+    vector_format: str = ".gpkg",
 ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """Name the outputs of each input, mirroring the folder structure.
 
@@ -362,9 +400,12 @@ def plan_outputs(
     inputs : sequence of str
         Input paths relative to the input folder (``/``-separated), as
         :func:`find_images` returns them.
-    kinds : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
+    kinds : sequence of {"modes", "boundaries", "labels", "ucm", "stats", "polygons"}
     image_format, labels_format : str
-        Extensions of pictures and of label maps and contour maps (UCM).
+        Extensions of pictures and of label maps and contour maps (UCM)
+        (for scenes: ``.tif``, the mode and label GeoTIFFs).
+    vector_format : str
+        Extension of a scene's polygons: ``sub/a.tif`` gives ``sub/a.gpkg``.
 
     Returns
     -------
@@ -387,7 +428,7 @@ def plan_outputs(
     ['a.jpg.png', 'a.png.png', 'b.png']
     """
     exts = {"modes": image_format, "boundaries": image_format, "labels": labels_format, "ucm": labels_format,
-            "stats": ".json"}
+            "stats": ".json", "polygons": vector_format}
     bases = {rel: str(PurePosixPath(rel).with_suffix("")) for rel in inputs}
     clashes: dict[str, set[str]] = {}
     for attempt in range(2):
@@ -428,7 +469,7 @@ def run_batch(
     scale: str = "auto",
     n_regions: int | None = None,
     kernel: str = "uniform",
-    compat: str | None = "edison",
+    compat: str | None = _PhotoDefault("edison"),
     speedup: str = "none",
     resolution: str = "auto",
     tol: float = 0.01,
@@ -438,8 +479,8 @@ def run_batch(
     start_label: int = 1,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     outputs: Sequence[str] = ("modes",),
-    image_format: str = ".png",
-    labels_format: str = ".png",
+    image_format: str = _PhotoDefault(".png"),
+    labels_format: str = _PhotoDefault(".png"),
     recursive: bool = False,
     patterns: Sequence[str] | None = None,
     jobs: int | None = None,
@@ -448,8 +489,13 @@ def run_batch(
     manifest: PathLike | None | Literal[False] = None,
     progress: Callable[[BatchEvent], None] | None = None,
     executor: Executor | None = None,
+    geo: bool | None = None,
+    band_scale: str | Sequence[float] | None = None,
+    vector_format: str = ".gpkg",
+    cog: bool = False,
+    memory_limit: int | str | None = None,
 ) -> BatchReport:
-    """Segment every image of a folder into an output folder.
+    """Segment every image (or every georeferenced scene) of a folder into an output folder.
 
     Parameters
     ----------
@@ -461,9 +507,9 @@ def run_batch(
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
     spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour, params
         The algorithm's options (:class:`segshift.Params`), as for
-        :func:`segshift.segment`; checked before anything is done.
+        :func:`segshift._segment`; checked before anything is done.
     start_label, max_pixels
-        As for :func:`segshift.segment`.
+        As for :func:`segshift._segment`.
     outputs : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
         What to write for each image: the mode-colour picture, the input with
         region boundaries, the label map, the ultrametric contour map of the
@@ -501,7 +547,7 @@ def run_batch(
     executor : concurrent.futures.Executor, optional
         Run the files there instead of in a local process pool: any
         executor whose workers can import segshift and reach ``out_dir``,
-        e.g. :func:`segshift.dask_cluster.executor` of a Dask client (a
+        e.g. :func:`segshift._dask_cluster.executor` of a Dask client (a
         client's own ``client.get_executor()`` is replaced by that one, with
         the same client and options). It is not shut down here. Its workers write
         the outputs; this process writes the manifest. Paths are sent to
@@ -511,6 +557,26 @@ def run_batch(
         written counts only once it is found here, with the size written
         (:func:`verify_outputs`).
 
+    geo : bool, optional
+        Segment the inputs as georeferenced scenes with
+        :func:`segshift.geo.segment_raster` (the ``segshift[geo]`` extra):
+        see *Folders of scenes* below. Default: when a scene-only setting is
+        given (``"polygons"`` among the outputs, ``band_scale``, ``cog``, a
+        radius in map units such as ``"30m"``, a minimum size as an area
+        such as ``"1ha"``); otherwise photos, as always.
+    band_scale : {"std", "none"} or sequence of float, optional
+        Scenes: divide each band by its standard deviation, by nothing, or
+        by the given numbers (default: ``"std"``).
+    vector_format : {".gpkg", ".geojson", ".fgb"}
+        Scenes: the polygons' format.
+    cog : bool
+        Scenes: write Cloud-Optimised GeoTIFFs.
+    memory_limit : int or str, optional
+        Scenes: memory one scene may use (``"2GB"``); default: a quarter of
+        the physical memory shared by the local worker processes (with an
+        executor, each worker's own quarter). It decides how a scene is
+        tiled, never its labels.
+
     Returns
     -------
     BatchReport
@@ -518,8 +584,11 @@ def run_batch(
     Raises
     ------
     ParameterError
-        A parameter is out of range, an extension is not supported, or
-        ``out_dir`` is ``in_dir``.
+        A parameter is out of range, an extension is not supported, a
+        photo-only setting is given for scenes (or a scene-only one with
+        ``geo=False``), or ``out_dir`` is ``in_dir``.
+    MissingDependencyError
+        Scenes without the ``segshift[geo]`` extra.
     ImageReadError
         ``in_dir`` does not exist or cannot be listed.
     OutputError
@@ -536,7 +605,7 @@ def run_batch(
     is killed leaves the lock file but not the lock.
 
     Local worker processes end with this process, however it ends
-    (:func:`segshift.runner.die_with_parent`).
+    (:func:`segshift._runner.die_with_parent`).
 
     Ctrl-C (KeyboardInterrupt) stops the run cleanly: no new file is
     started, the files being segmented are finished (a second Ctrl-C
@@ -548,25 +617,53 @@ def run_batch(
     submitted files that have not started (on a Dask cluster: all of
     them), and a second one stops waiting for the running ones.
 
+    Folders of scenes: each input (by default ``*.tif``, ``*.tiff``,
+    ``*.jp2``, ``*.vrt``, ``*.img``: :data:`SCENE_EXTENSIONS`) is segmented
+    by :func:`segshift.geo.segment_scene` with the defaults of
+    :data:`segshift.geo.GEO_DEFAULTS` for the settings not given
+    (``spatial_radius`` and ``min_size`` also in map units, ``compat`` None
+    unless given) and writes ``sub/a.tif`` -> ``OUT/sub/a.tif`` (the modes:
+    GeoTIFF in the input's bands, type and nodata), ``OUT/sub/a.labels.tif``
+    (uint32 labels from 1, nodata 0, on the input's grid and CRS) and
+    ``OUT/sub/a.gpkg`` (one polygon per segment with its statistics), each
+    atomically. Resume, the manifest, per-scene failures, ``jobs`` and
+    ``executor`` work as for photos. The photo-only settings (``params``,
+    ``n_regions``, ``scale``, ``speedup``, ``resolution``, ``tol``,
+    ``max_iter``, ``region_colour``, ``start_label``) are refused unless
+    left at their defaults, and the outputs ``boundaries``, ``ucm`` and
+    ``stats`` too; ``max_pixels`` does not apply (scenes are read in
+    windows within ``memory_limit``).
+
     Examples
     --------
     >>> report = run_batch("photos", "segments", outputs=("modes", "stats"))  # doctest: +SKIP
     >>> report.counts  # doctest: +SKIP
     {'ok': 18, 'skipped': 0, 'failed': 2, 'interrupted': 0}
+    >>> scenes = run_batch("scenes", "segments", outputs=("labels", "polygons"), spatial_radius="50m",
+    ...                    vector_format=".fgb")  # doctest: +SKIP
     """
     start = time.perf_counter()
-    model = _params_from(params, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
-                         scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
-                         resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
-    # what travels to the workers: plain keywords of segment()
-    task_params = dict(model.as_dict(), start_label=check_start_label(start_label))
-    if max_pixels is not None:
-        check_positive("max_pixels", max_pixels, integer=True)
-    kinds = _check_kinds(outputs)
-    if "ucm" in kinds and model.scale == "fixed":
-        raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
-    image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
-    labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
+    geo = _is_scene_batch(geo, outputs, spatial_radius=spatial_radius, min_size=min_size, band_scale=band_scale,
+                          cog=cog, memory_limit=memory_limit)
+    if geo:
+        task_params, kinds, exts = _scene_settings(
+            outputs, params=params, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
+            kernel=kernel, compat=compat, band_scale=band_scale, cog=cog, memory_limit=memory_limit,
+            image_format=image_format, labels_format=labels_format, vector_format=vector_format,
+            photo_only=dict(scale=scale, n_regions=n_regions, speedup=speedup, resolution=resolution, tol=tol,
+                            max_iter=max_iter, region_colour=region_colour, start_label=start_label),
+        )
+        image_ext, labels_ext, vector_ext = exts
+        max_pixels = None  # scenes are read in windows, within the memory limit
+    else:
+        task_params, kinds, image_ext, labels_ext = _photo_settings(
+            params, outputs, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
+            scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
+            resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour,
+            start_label=start_label, max_pixels=max_pixels, image_format=image_format,
+            labels_format=labels_format,
+        )
+        vector_ext = vector_format
     if jobs is not None:
         jobs = int(check_positive("jobs", jobs, integer=True))
     if numba_threads is not None:
@@ -589,10 +686,157 @@ def run_batch(
     with lock_output_folder(target_root):
         return _run_locked(
             source_root, target_root, manifest_path, task_params,
-            kinds=kinds, image_ext=image_ext, labels_ext=labels_ext, max_pixels=max_pixels,
+            kinds=kinds, image_ext=image_ext, labels_ext=labels_ext, vector_ext=vector_ext, geo=geo,
+            max_pixels=max_pixels,
             recursive=recursive, patterns=patterns, jobs=jobs, numba_threads=numba_threads,
             overwrite=overwrite, progress=progress, executor=executor, start=start,
         )
+
+
+def _photo_settings(
+    params: Params | None, outputs: Sequence[str], *, start_label: int, max_pixels: int | None, image_format: str,
+    labels_format: str, **options: Any,
+) -> tuple[dict[str, Any], tuple[str, ...], str, str]:
+    """(keywords of segment() for the workers, output kinds, picture and label extensions) of a batch of photos."""
+    # an unset default is the plain string here, so that it never overrides a value of ``params``
+    options = {k: str(v) if isinstance(v, _PhotoDefault) else v for k, v in options.items()}
+    model = _params_from(params, **options)
+    # what travels to the workers: plain keywords of segment()
+    task_params = dict(model.as_dict(), start_label=check_start_label(start_label))
+    if max_pixels is not None:
+        check_positive("max_pixels", max_pixels, integer=True)
+    kinds = _check_kinds(outputs)
+    if "ucm" in kinds and model.scale == "fixed":
+        raise ParameterError("a UCM needs the region hierarchy; it cannot be written with scale='fixed'")
+    image_ext = _check_ext(image_format, IMAGE_FORMATS, "image_format")
+    labels_ext = _check_ext(labels_format, LABEL_FORMATS, "labels_format")
+    return task_params, kinds, image_ext, labels_ext
+
+
+def _map_units(value: Any) -> bool:
+    """A radius or size given with a unit ("30m", "1ha"): only a scene converts it."""
+    return isinstance(value, str) and value.strip().lower() != "auto"
+
+
+def _is_scene_batch(geo: bool | None, outputs: Sequence[str], **given: Any) -> bool:
+    """Whether a batch segments scenes: ``geo``, or (when None) whether a scene-only setting is given."""
+    kinds = (outputs,) if isinstance(outputs, str) else tuple(outputs)
+    scene_only = [
+        name for name, on in (
+            ("the output 'polygons'", "polygons" in kinds),
+            ("band_scale", given["band_scale"] is not None),
+            ("cog", bool(given["cog"])),
+            (f"spatial_radius={given['spatial_radius']!r}", _map_units(given["spatial_radius"])),
+            (f"min_size={given['min_size']!r}", _map_units(given["min_size"])),
+        ) if on
+    ]
+    if geo is None:
+        geo = bool(scene_only)
+    elif not geo and scene_only:
+        raise ParameterError(f"{scene_only[0]} is for georeferenced scenes, and geo=False says photos")
+    if not geo and given["memory_limit"] is not None:
+        raise ParameterError("memory_limit is for georeferenced scenes (geo=True); a batch of photos is limited "
+                             "by max_pixels")
+    return bool(geo)
+
+
+def _scene_settings(
+    outputs: Sequence[str],
+    *,
+    params: Params | None,
+    spatial_radius: Any,
+    range_radius: Any,
+    min_size: Any,
+    kernel: str,
+    compat: str | None,
+    band_scale: Any,
+    cog: bool,
+    memory_limit: Any,
+    image_format: str,
+    labels_format: str,
+    vector_format: str,
+    photo_only: dict[str, Any],
+) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, str, str]]:
+    """(keywords of segment_raster() for the workers, output kinds, (modes, labels, polygons) extensions)
+    of a batch of scenes: the settings not given take GEO_DEFAULTS; every value is checked here, once."""
+    from . import geo
+    from .params import Params as Model
+    from .params import defaults
+    from .tiled import parse_memory
+
+    if params is not None:
+        raise ParameterError("params (a segshift.Params) holds photo settings; give a batch of scenes its "
+                             "settings as keywords (spatial_radius='30m', band_scale='std', ...)")
+    photo_defaults = dict(defaults(), start_label=1)
+    for name, value in photo_only.items():
+        if not (type(value) is type(photo_defaults[name]) and value == photo_defaults[name]):
+            raise ParameterError(f"{name}={value!r} is not available for georeferenced rasters")
+    kinds = (outputs,) if isinstance(outputs, str) else tuple(dict.fromkeys(outputs))
+    unknown = [k for k in kinds if k not in SCENE_KINDS]
+    if unknown or not kinds:
+        raise ParameterError(f"the outputs of a scene are a non-empty selection of {', '.join(SCENE_KINDS)}; "
+                             f"got {list(kinds)!r}")
+    rasters = geo.RASTER_FORMATS
+    exts = []
+    for name, value in (("image_format", image_format), ("labels_format", labels_format)):
+        exts.append(".tif" if isinstance(value, _PhotoDefault) else _check_ext(value, rasters, name))
+    exts.append(_check_ext(vector_format, VECTOR_FORMATS, "vector_format"))
+    geo._rasterio()  # the extra, or one line saying how to install it
+    if "polygons" in kinds:
+        from . import vectors
+
+        vectors.require()
+
+    defaults_geo = geo.GEO_DEFAULTS
+    if spatial_radius is None or (isinstance(spatial_radius, str) and spatial_radius.strip().lower() == "auto"):
+        spatial_radius = defaults_geo["spatial_radius"]
+    if isinstance(spatial_radius, str):
+        _check_unit(spatial_radius, "spatial_radius", ("px", "pixel", "pixels", "deg", *geo._LENGTHS))
+    else:
+        spatial_radius = check_positive("spatial_radius", spatial_radius)
+    range_radius = check_positive("range_radius", defaults_geo["range_radius"] if range_radius is None
+                                  else range_radius)
+    if min_size is None:
+        min_size = defaults_geo["min_size"]
+    if isinstance(min_size, str):
+        _check_unit(min_size, "min_size", ("px", "pixel", "pixels", *geo._AREAS))
+    else:
+        min_size = check_positive("min_size", min_size, integer=True, allow_zero=True)
+    if band_scale is None:
+        band_scale = defaults_geo["band_scale"]
+    if isinstance(band_scale, str):
+        if band_scale.strip().lower() not in ("std", "none"):
+            raise ParameterError(f"band_scale must be 'std', 'none' or one number per band, got {band_scale!r}")
+        band_scale = band_scale.strip().lower()
+    else:
+        try:
+            values = tuple(float(v) for v in band_scale)
+        except (TypeError, ValueError):
+            raise ParameterError(f"band_scale must be 'std', 'none' or one number per band, "
+                                 f"got {band_scale!r}") from None
+        if not values or not all(v > 0 and v < float("inf") for v in values):
+            raise ParameterError(f"band_scale must be positive numbers (one per band), got {band_scale!r}")
+        band_scale = values
+    if isinstance(compat, _PhotoDefault):
+        compat = cast("str | None", defaults_geo["compat"])
+    elif isinstance(compat, str) and compat.lower() == "none":
+        compat = None
+    model = Model(kernel=kernel, compat=compat)  # checks both, with the model's messages
+    if memory_limit is not None:
+        memory_limit = parse_memory(memory_limit)
+    task_params = dict(spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
+                       band_scale=band_scale, kernel=model.kernel, compat=model.compat, cog=bool(cog),
+                       memory_limit=memory_limit)
+    return task_params, kinds, (exts[0], exts[1], exts[2])
+
+
+def _check_unit(value: str, what: str, units: Iterable[str]) -> None:
+    """A number with one of ``units`` (checked here, before any scene: every scene would fail alike)."""
+    from . import geo
+
+    _, unit = geo._split_unit(value, what)
+    if unit not in tuple(units):
+        raise ParameterError(f"{what}: unknown unit {unit!r} in {value!r} (use {', '.join(units)})")
 
 
 def _run_locked(
@@ -604,6 +848,8 @@ def _run_locked(
     kinds: tuple[str, ...],
     image_ext: str,
     labels_ext: str,
+    vector_ext: str = ".gpkg",
+    geo: bool = False,
     max_pixels: int | None,
     recursive: bool,
     patterns: Sequence[str] | None,
@@ -618,6 +864,8 @@ def _run_locked(
     if manifest_path is not None:  # fail now rather than after all the work
         check_output(manifest_path, "manifest", overwrite=True, inputs=[])
 
+    if geo and patterns is None:
+        patterns = [f"*{ext}" for ext in SCENE_EXTENSIONS]
     images, ignored, unreadable = find_images(
         source_root, recursive=recursive, patterns=patterns, exclude=[target_root]
     )
@@ -625,7 +873,8 @@ def _run_locked(
         own = os.path.normcase(os.path.realpath(manifest_path))
         if own.startswith(os.path.normcase(os.path.realpath(source_root)) + os.sep):
             images = [r for r in images if os.path.normcase(os.path.realpath(source_root / r)) != own]
-    names, clashes = plan_outputs(images, kinds, image_format=image_ext, labels_format=labels_ext)
+    names, clashes = plan_outputs(images, kinds, image_format=image_ext, labels_format=labels_ext,
+                                  vector_format=vector_ext)
     previous = {r.get("input"): r for r in read_manifest(manifest_path)} if manifest_path else {}
 
     # Tasks carry absolute paths: a worker may run in another working
@@ -664,17 +913,22 @@ def _run_locked(
 
     # A batch that was killed (not interrupted) may have left temporary files.
     remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
+    # and a scene killed there its scratch folders (named after whichever of its outputs came first)
+    planned = [str(target_abs / name) for rel in names for name in names[rel].values()]
+    if geo:
+        remove_stale_scratch(planned)
     rows = _Rows(images, names, target_root, progress)
-    runner = Runner(tasks, segment_file, rows.notify)
+    runner = Runner(tasks, segment_scene_file if geo else segment_file, rows.notify)
+    warm = _warm_up_scenes if geo else (lambda setting: warm_up([setting]))
     rows.runner = runner
     try:
         if executor is not None:
             # Fill the on-disk kernel cache that workers sharing this file
             # system load from, rather than each compiling the kernels.
-            warm_up([params])
+            warm(params)
             executor = as_dask_executor(executor)
             client = client_of(executor)
-            if client is not None:  # and on every worker now, before the files
+            if client is not None and not geo:  # and on every worker now, before the files
                 warm_workers(client, [params])
             fixed = jobs
             capacity = (lambda: fixed) if fixed else capacity_of(executor)
@@ -684,6 +938,8 @@ def _run_locked(
                 # A worker that died while writing left its temporary files
                 # (the file itself was redone elsewhere, or failed).
                 remove_stale_temp_files([path for task in tasks for _, path in task.outputs])
+                if geo:
+                    remove_stale_scratch(planned)
         else:
             jobs = max(1, min(jobs or default_jobs(), len(tasks)))
             if jobs == 1:
@@ -691,7 +947,13 @@ def _run_locked(
             else:
                 # Compile (or load) the kernels here once, so that the workers
                 # load them from the cache rather than all compiling at once.
-                warm_up([params])
+                warm(params)
+                if geo and params.get("memory_limit") is None:
+                    # the scenes in flight share the default memory limit (it decides the tiling, never the labels)
+                    from .tiled import default_memory_limit
+
+                    share = dict(params, memory_limit=max(2**28, default_memory_limit() // jobs))
+                    runner.tasks = [replace(task, params=share) for task in tasks]
                 runner.run_pool(jobs, numba_threads)
     finally:
         records.update(rows.records(tasks))
@@ -993,7 +1255,7 @@ def segment_file(task: FileTask) -> dict[str, Any]:
         naming the file) and ``detail`` (the traceback of an unexpected
         error, or None).
     """
-    from .segment import segment
+    from ._segment import segment
 
     _test_crash_hook(task.source)
     start = time.perf_counter()
@@ -1028,3 +1290,115 @@ def segment_file(task: FileTask) -> dict[str, Any]:
         "error": " ".join(message.split()),
         "detail": detail,
     }
+
+
+# --------------------------------------------------------------------------- #
+# Scenes (georeferenced rasters, the segshift[geo] extra)
+# --------------------------------------------------------------------------- #
+
+
+def segment_scene_file(task: FileTask) -> dict[str, Any]:
+    """Segment one scene and write its outputs, each atomically: :func:`segshift.geo.segment_scene`
+    as a batch's per-file work (the counterpart of :func:`segment_file`; it never raises except
+    KeyboardInterrupt).
+
+    Parameters
+    ----------
+    task : FileTask
+        ``params`` are keywords of :func:`segshift.geo.segment_raster`;
+        ``outputs`` kinds ``"modes"``, ``"labels"``, ``"polygons"``.
+
+    Returns
+    -------
+    dict
+        As :func:`segment_file`: ``status``, ``seconds``, ``worker``, and
+        ``regions`` and ``written`` when ok, or ``error`` (one line naming
+        the file) and ``detail``.
+    """
+    from .geo import segment_scene
+
+    _test_crash_hook(task.source)
+    start = time.perf_counter()
+    unseen = _unseen(task)
+    if unseen is not None:
+        return {"status": "failed", "seconds": time.perf_counter() - start, "error": unseen, "detail": None,
+                "worker": _worker_name()}
+    if task.numba_threads is not None:
+        _set_numba_threads(task.numba_threads)
+    detail = None
+    try:
+        for _, path in task.outputs:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        result = segment_scene(task.source, task.outputs, task.params)
+        if result["status"] == "ok":
+            result["written"] = [(path, os.stat(path).st_size) for _, path in task.outputs]
+            result["worker"] = _worker_name()
+            return result
+        message = result["error"]
+    except OSError as exc:  # a sub-folder of the outputs that cannot be made
+        message = str(exc).strip() or type(exc).__name__
+    except Exception as exc:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        detail = traceback.format_exc()
+    if task.source not in message and not any(path in message for _, path in task.outputs):
+        message = f"{task.source}: {message}"
+    return {"status": "failed", "seconds": time.perf_counter() - start, "error": " ".join(message.split()),
+            "detail": detail, "worker": _worker_name()}
+
+
+def _warm_up_scenes(params: Mapping[str, Any]) -> None:
+    """Compile (or load) the kernels that scenes use with ``params``, on a tiny scene in a temporary folder."""
+    import tempfile
+
+    import numpy as np
+
+    from .geo import _rasterio, geo_available, segment_raster
+
+    rasterio = _rasterio()
+    from rasterio.transform import from_origin
+
+    data = np.random.default_rng(0).integers(100, 900, size=(2, 24, 24)).astype(np.uint16)
+    with tempfile.TemporaryDirectory(prefix="segshift-warm-") as folder:
+        scene = os.path.join(folder, "warm.tif")
+        with rasterio.open(scene, "w", driver="GTiff", width=24, height=24, count=2, dtype="uint16",
+                           crs="EPSG:32631", transform=from_origin(500000, 4000000, 10, 10)) as ds:
+            ds.write(data)
+        band_scale = params["band_scale"] if isinstance(params["band_scale"], str) else "std"
+        segment_raster(scene, spatial_radius=3, range_radius=params["range_radius"], min_size=5,
+                       band_scale=band_scale, kernel=params["kernel"], compat=params["compat"],
+                       labels=os.path.join(folder, "labels.tif"),
+                       polygons=os.path.join(folder, "polygons.gpkg") if geo_available() else None)
+
+
+def remove_stale_scratch(paths: Sequence[PathLike]) -> int:
+    """Remove the scratch folders a killed scene left beside any of ``paths`` (see
+    :func:`segshift.geo.scratch_prefix`); like :func:`segshift.writers.remove_stale_temp_files`,
+    meant for the start of a run that will write ``paths``.
+
+    Returns
+    -------
+    int
+        How many were removed.
+    """
+    import shutil
+
+    from .geo import SCRATCH_STAGES, scratch_prefix
+
+    by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        target = Path(path)
+        by_folder.setdefault(target.parent, set()).update(
+            scratch_prefix([("", target)], stage) for stage in SCRATCH_STAGES
+        )
+    removed = 0
+    for folder, prefixes in by_folder.items():
+        try:
+            with os.scandir(folder) as listing:
+                stale = [e.path for e in listing if e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                         and any(e.name.startswith(p) for p in prefixes)]
+        except OSError:
+            continue
+        for entry in stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += not os.path.exists(entry)
+    return removed

@@ -1,8 +1,8 @@
 """The ``segshift`` command: segment a photo, every photo of a folder, or score a data set.
 
 A thin layer over the library: parse the options, resolve paths, call
-:func:`segshift.segment`, :func:`segshift.batch.run_batch` or
-:func:`segshift.benchmark.evaluate_folder`, and turn errors into one line on
+:func:`segshift._segment`, :func:`segshift.batch.run_batch` or
+:func:`segshift._benchmark.evaluate_folder`, and turn errors into one line on
 stderr and an exit status:
 
 - 0: success;
@@ -32,7 +32,12 @@ from typing import Any
 from . import writers
 from ._version import __version__
 from .errors import MissingDependencyError, OutputError, ParameterError, SegshiftError
-from .loader import DEFAULT_MAX_PIXELS
+from ._loader import DEFAULT_MAX_PIXELS
+
+__all__ = [
+    "main",
+    "build_parser",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -130,6 +135,15 @@ written is recorded only once it is found here with its size. Ctrl-C
 cancels the files not finished. A file whose worker dies is moved to another
 worker; one that kills each worker it touches fails after the scheduler's
 allowed-failures (3 by default), and the others go on.
+
+Folders of georeferenced scenes (pip install 'segshift[geo]'): with --polygons,
+--geo, --band-scale, --cog, or -s/-m in map units (30m, 1ha), every raster of
+IN_DIR (*.tif *.tiff *.jp2 *.vrt *.img unless --glob) is segmented as
+`segshift segment` segments one scene, with the same defaults:
+  segshift batch scenes/ segments/ --polygons gpkg --labels -s 30m --jobs 2
+writes OUT_DIR/sub/a.tif (modes, GeoTIFF), a.labels.tif (uint32 labels from 1,
+nodata 0) and a.gpkg|.geojson|.fgb (one polygon per segment), on the scene's
+grid and CRS; everything above holds for them too.
 
 {_EXIT_HELP}"""
 
@@ -290,20 +304,35 @@ def _bands(text: str) -> tuple[int, ...]:
 _bands.__name__ = "bands"
 
 
-def _spatial_radius(text: str) -> float | None:
-    """A spatial radius in pixels, or "auto" (None: the relative default)."""
-    return None if text.strip().lower() == "auto" else float(text)
+def _spatial_radius(text: str) -> float | str | None:
+    """A spatial radius in pixels, "auto" (None: the relative default), or a map distance such as 30m
+    (kept as text: georeferenced rasters convert it with their pixel size)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        if re.fullmatch(r"\s*[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?\s*[a-zA-Z][a-zA-Z0-9-]*\s*", text):
+            return text.strip()
+        raise
 
 
 _spatial_radius.__name__ = "radius"
 
 
-def _min_size(text: str) -> int | float:
-    """A minimum region size: whole pixels ("20"), or a fraction of the image's area ("0.002")."""
+def _min_size(text: str) -> int | float | str:
+    """A minimum region size: whole pixels ("20"), a fraction of the image's area ("0.002"), or an area of
+    a georeferenced raster such as 1ha or 900m2 (kept as text)."""
     try:
         return int(text)
     except ValueError:
+        pass
+    try:
         return float(text)
+    except ValueError:
+        if re.fullmatch(r"\s*[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?\s*[a-zA-Z][a-zA-Z0-9]*\s*", text):
+            return text.strip()
+        raise
 
 
 _min_size.__name__ = "size"  # argparse names the type in its error messages
@@ -380,22 +409,24 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _add_parameters(seg)
     big = seg.add_argument_group(
-        "huge images (tiled runs: the same labels as untiled, in bounded memory; outputs .tif, labels .tif or .npy)"
+        "huge images (how a run is computed, never what: the same labels at any memory limit or tile size)"
     )
     big.add_argument(
         "--memory-limit", type=_memory, default=None, metavar="SIZE",
-        help="memory a run may use, e.g. 2GB; larger images are segmented tile by tile, read lazily from "
-        "TIFF/BigTIFF (default: a quarter of the physical memory)",
+        help="memory a run may use, e.g. 2GB; a larger image is read and segmented in strips (TIFF/BigTIFF "
+        "read lazily), with the same labels; every output format is written within it (default: a quarter of "
+        "the physical memory)",
     )
     big.add_argument(
         "--tile-size", type=int, default=None, metavar="N",
-        help="segment tile by tile, in blocks of N pixels (rounded up to 32 rows, 64 columns), at any size",
+        help="segment in strips of N rows (blocks of N pixels at full resolution) even when the image fits",
     )
     big.add_argument(
         "--bands", type=_bands, default=None, metavar="R,G,B",
         help="multiband rasters (e.g. R,G,B,NIR; the range radius is in the bands' units): the bands the "
         "mode picture shows, 1-based, e.g. 3,2,1 (default: 1,2,3)",
     )
+    _add_geo_options(seg)
     _add_common(seg, top=False)
     seg.set_defaults(func=_cmd_segment)
 
@@ -476,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up when the scheduler does not answer within this time",
     )
     _add_parameters(bat)
+    _add_batch_geo_options(bat)
     _add_common(bat, top=False)
     bat.set_defaults(func=_cmd_batch)
 
@@ -585,23 +617,40 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _tiled(args: argparse.Namespace) -> bool:
-    """Whether ``segment`` runs tile by tile: asked for, a multiband raster, or above the memory limit."""
-    from .raster import image_size
-    from .tiled import default_memory_limit, needs_tiling
+    """Whether ``segment`` runs segment_blocks: a multiband raster (or --bands). Any other image goes
+    through segment(), which streams a file too large for the memory limit with the same result."""
+    from ._raster import image_size
 
-    if args.tile_size is not None:
+    if args.bands is not None:
         return True
     size = image_size(args.input)
-    if size is None:
-        return False
-    height, width, multiband = size
-    limit = args.memory_limit if args.memory_limit is not None else default_memory_limit()
-    return multiband or args.bands is not None or needs_tiling(height, width, limit)
+    return size is not None and size[2]
+
+
+def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(progress callback, close) of a tqdm bar on stderr, shown once a run has taken a couple of seconds."""
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and _isatty(sys.stderr):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return progress, close
 
 
 def _cmd_segment_tiled(args: argparse.Namespace) -> int:
-    """``segment`` on a huge image: segshift.tiled.segment_large, outputs written tile by tile."""
-    from .tiled import segment_large
+    """``segment`` on a huge image: segshift.tiled.segment_blocks, outputs written tile by tile."""
+    from .tiled import segment_blocks
 
     if args.boundaries is not None:
         raise ParameterError("--boundaries is not available for tiled runs (huge images); use --labels")
@@ -634,13 +683,17 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(done - bar.n)
 
-    model = _params(args)["params"].replace(scale="fixed")  # tiled runs are mean shift at a fixed scale
+    model = _params(args)["params"]
+    if model.scale != "fixed":
+        log.info("%s: a multiband raster is segmented at full resolution with the fixed scale (the region "
+                 "hierarchy needs L*u*v* colours); --scale fixed says so", args.input)
+    model = model.replace(scale="fixed")
     params = dict(range_radius=model.range_radius_value, min_size=model.min_size_value, kernel=model.kernel,
                   compat=model.compat, tol=model.tol, max_iter=model.max_iter)
     if not model.relative:
         params["spatial_radius"] = model.spatial_radius
     try:
-        table = segment_large(
+        table = segment_blocks(
             args.input, **params, labels_path=args.labels, modes_path=output, memory_limit=args.memory_limit,
             tile_size=args.tile_size, bands=args.bands, overwrite=args.overwrite, progress=progress,
         )
@@ -667,8 +720,10 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .segment import segment
+    from ._segment import segment
 
+    if _geo_run(args):  # map units (-s 30m, -m 1ha) always go there: it says when the input has no CRS
+        return _cmd_segment_geo(args)
     if _tiled(args):
         return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]
@@ -702,24 +757,32 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    seg = segment(args.input, **params)
+    from ._raster import image_size
+
+    size = image_size(args.input)
+    if size is not None:  # a picture the memory limit cannot hold is refused before any work
+        for kind, dest in plan:
+            if dest != "-":
+                writers.check_output_fits(kind, dest, size[:2], memory_limit=args.memory_limit)
+    progress, close_bar = _pixel_bar(args)
+    try:
+        seg = segment(args.input, **params, memory_limit=args.memory_limit, tile_size=args.tile_size,
+                      progress=progress)
+    finally:
+        close_bar()
     log.debug("%s: %dx%d, %d regions in %.2f s", args.input, *seg.shape[::-1], seg.n_regions, seg.seconds)
-    # Encode everything first, then write: all the outputs or none of them.
-    encoded = []
-    for kind, dest in plan:
-        ext = (".json" if kind == "stats" else ".png") if dest == "-" else writers.output_format(
-            dest, writers.OUTPUT_KINDS[kind]
-        )
-        encoded.append((dest, writers.encode_output(kind, seg, ext, source=args.input)))
+    # All the outputs or none of them: each is written atomically, and a failure takes back the new ones.
     created: list[str] = []
     try:
-        for dest, data in encoded:
+        for kind, dest in plan:
             if dest == "-":
-                sys.stdout.buffer.write(data)
+                ext = ".json" if kind == "stats" else ".png"
+                sys.stdout.buffer.write(writers.encode_output(kind, seg, ext, source=args.input,
+                                                              memory_limit=args.memory_limit))
                 sys.stdout.buffer.flush()
                 continue
             existed = os.path.lexists(dest)
-            writers.write_atomic(dest, data)
+            writers.write_output(kind, dest, seg, source=args.input, memory_limit=args.memory_limit)
             if not existed:
                 created.append(dest)
             log.debug("wrote %s", dest)
@@ -729,6 +792,161 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 os.unlink(dest)
         raise
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- #
+# Georeferenced rasters (segshift[geo]): self-contained, one library call
+# --------------------------------------------------------------------------- #
+
+#: Extensions whose files may be georeferenced rasters GDAL reads.
+_GEO_EXTS = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".nc", ".hdf", ".h5", ".ecw", ".sid", ".dem", ".bil")
+
+
+def _band_scale(text: str) -> str | tuple[float, ...]:
+    """std, none, or one positive divisor per band (comma-separated)."""
+    if text.strip().lower() in ("std", "none"):
+        return text.strip().lower()
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected std, none or numbers such as 1,1,0.5; got {text!r}") from None
+
+
+_band_scale.__name__ = "band scale"
+
+
+class _Untyped(str):
+    """A default that knows it was not typed: georeferenced rasters have defaults of their own."""
+
+
+def _add_geo_options(parser: argparse.ArgumentParser) -> None:
+    """The options of georeferenced rasters (GeoTIFF, COG, JPEG 2000, VRT, ... read with segshift[geo])."""
+    from .geo import GEO_DEFAULTS
+
+    for action in parser._actions:  # --compat's photo default must not override the georeferenced one
+        if action.dest == "compat" and isinstance(action.default, str):
+            action.default = _Untyped(action.default)
+
+    geo = parser.add_argument_group(
+        "georeferenced rasters (pip install 'segshift[geo]'; then -o and --labels write GeoTIFFs with the "
+        "input's CRS, transform and nodata, masked pixels are not segmented, -s and -m accept map units "
+        f"such as 30m and 1ha; defaults -s {GEO_DEFAULTS['spatial_radius']:g} -r {GEO_DEFAULTS['range_radius']:g} "
+        f"-m {GEO_DEFAULTS['min_size']})"
+    )
+    geo.add_argument(
+        "--polygons", metavar="PATH",
+        help="one polygon per segment with its pixel count, area, perimeter and per-band mean, std, min, max: "
+        ".gpkg, .geojson or .fgb",
+    )
+    geo.add_argument(
+        "--stats-from", metavar="RASTER",
+        help="take the polygons' band statistics from this raster (same grid) instead of the input",
+    )
+    geo.add_argument(
+        "--band-scale", type=_band_scale, default=None, metavar="SCALE",
+        help="divide each band before segmenting: std (its standard deviation: -r is then in standard "
+        f"deviations), none (its own units), or one number per band (default: {GEO_DEFAULTS['band_scale']})",
+    )
+    geo.add_argument("--cog", action="store_true", help="write the rasters as Cloud-Optimised GeoTIFFs")
+
+
+def _geo_run(args: argparse.Namespace) -> bool:
+    """Whether ``segment`` runs segshift.geo: geo options or map units given, or a georeferenced input with
+    the extra installed. A georeferenced TIFF without the extra is segmented as before, with a one-line hint."""
+    from . import geo
+
+    if (args.polygons or args.stats_from or args.band_scale is not None or args.cog
+            or isinstance(args.spatial_radius, str) or isinstance(args.min_size, str)):
+        return True
+    if Path(args.input).suffix.lower() not in _GEO_EXTS:
+        return False
+    hint = geo.georeferenced_hint(args.input)
+    if hint is not None:
+        log.warning("%s", hint)
+        return False
+    return geo.is_georeferenced(args.input)
+
+
+def _cmd_segment_geo(args: argparse.Namespace) -> int:
+    """``segment`` on a georeferenced raster: segshift.geo.segment_raster."""
+    for flag, value in (("--boundaries", args.boundaries), ("--ucm", args.ucm), ("--regions", args.n_regions),
+                        ("--bands", args.bands)):
+        if value is not None:
+            raise ParameterError(f"{flag} is not available for georeferenced rasters")
+    if args.speedup != "none":
+        raise ParameterError("--speedup fast is not available for georeferenced rasters")
+    output = args.output
+    if output is None and args.labels is None and args.polygons is None and args.stats is None:
+        output = f"{Path(args.input).stem}.seg.tif"
+    if "-" in (output, args.labels, args.polygons):
+        raise ParameterError("georeferenced outputs are written to files, not to stdout")
+    if args.stats not in (None, "-"):
+        writers.check_output(args.stats, "stats", overwrite=args.overwrite, inputs=[args.input])
+
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and _isatty(sys.stderr):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
+                       dynamic_ncols=True, leave=False, delay=2)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        result = _run_segment_raster(args, output, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    _report_geo(args, result)
+    return EXIT_OK
+
+
+def _run_segment_raster(args: argparse.Namespace, output: str | None, progress: Any) -> Any:
+    """The one library call of ``segment`` on a georeferenced raster; unset options take GEO_DEFAULTS."""
+    from .geo import GEO_DEFAULTS, segment_raster
+
+    def pick(value: Any, name: str) -> Any:
+        return GEO_DEFAULTS[name] if value is None else value
+
+    return segment_raster(
+        args.input,
+        spatial_radius=pick(args.spatial_radius, "spatial_radius"),
+        range_radius=pick(args.range_radius, "range_radius"),
+        min_size=pick(args.min_size, "min_size"),
+        band_scale=pick(args.band_scale, "band_scale"),
+        labels=args.labels, modes=output, polygons=args.polygons, stats_from=args.stats_from, cog=args.cog,
+        memory_limit=args.memory_limit, tile_size=args.tile_size, kernel=args.kernel,
+        compat=GEO_DEFAULTS["compat"] if isinstance(args.compat, _Untyped) else (
+            None if args.compat == "none" else args.compat),
+        overwrite=args.overwrite, progress=progress,
+    )
+
+
+def _report_geo(args: argparse.Namespace, result: Any) -> None:
+    """Log the run; write --stats (a JSON summary: the polygons carry the per-segment statistics)."""
+    log.debug("%s: %d segments in %.2f s (%s)", args.input, result.n_regions, result.seconds["total"],
+              ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items() if k != "total"))
+    if args.stats is not None:
+        summary = {
+            "input": args.input, "n_regions": result.n_regions, "params": result.params,
+            "seconds": result.seconds, "outputs": result.outputs, "crs": result.grid.crs_wkt,
+            "transform": list(result.grid.transform), "width": result.grid.width, "height": result.grid.height,
+        }
+        data = writers.encode_stats(summary)
+        if args.stats == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            try:
+                writers.write_atomic(args.stats, data)
+            except BaseException:
+                for dest in result.outputs.values():  # all the outputs or none of them
+                    with contextlib.suppress(OSError):
+                        os.unlink(dest)
+                raise
 
 
 class _Progress:
@@ -786,8 +1004,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         outputs.append("boundaries")
     if args.stats:
         outputs.append("stats")
+    if args.polygons:
+        outputs.append("polygons")
     if not outputs:
-        raise ParameterError("nothing to write: --no-modes needs --labels, --ucm, --boundaries or --stats")
+        raise ParameterError("nothing to write: --no-modes needs --labels, --ucm, --boundaries, --stats or "
+                             "--polygons")
     manifest: Any = None if args.manifest is None else (False if args.manifest == "-" else args.manifest)
 
     stack = contextlib.ExitStack()  # the Dask client, if any, and Dask's log level
@@ -801,10 +1022,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         report = run_batch(
             args.in_dir,
             args.out_dir,
-            **_params(args),
+            **_batch_settings(args),
             outputs=outputs,
-            image_format=args.format,
-            labels_format=args.labels or "png",
             recursive=args.recursive,
             patterns=args.patterns,
             jobs=args.jobs,
@@ -843,11 +1062,73 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if c["failed"] else EXIT_OK
 
 
+def _add_batch_geo_options(parser: argparse.ArgumentParser) -> None:
+    """``batch`` on folders of georeferenced scenes (segshift[geo]): its options, and the photo defaults
+    (--compat, --format, --labels' format) marked so that scenes take theirs."""
+    from .geo import GEO_DEFAULTS
+
+    for action in parser._actions:
+        if action.dest == "compat" and isinstance(action.default, str):
+            action.default = _Untyped(action.default)
+        elif action.dest == "format":
+            action.default = _Untyped(action.default)
+        elif action.dest == "labels":
+            action.const = _Untyped(action.const)
+            action.choices = (*action.choices, "tif")
+    geo = parser.add_argument_group(
+        "folders of georeferenced scenes (pip install 'segshift[geo]'; any of these, or -s/-m in map units "
+        "such as 30m and 1ha, makes the inputs scenes: modes and --labels are GeoTIFFs on each scene's grid; "
+        f"defaults -s {GEO_DEFAULTS['spatial_radius']:g} -r {GEO_DEFAULTS['range_radius']:g} "
+        f"-m {GEO_DEFAULTS['min_size']})"
+    )
+    geo.add_argument(
+        "--polygons", nargs="?", const="gpkg", choices=("gpkg", "geojson", "fgb"), default=None,
+        help="write one polygon per segment with its pixel count, area, perimeter and per-band statistics "
+        "(format: gpkg)",
+    )
+    geo.add_argument("--geo", action="store_true",
+                     help="segment the inputs as georeferenced scenes even without --polygons")
+    geo.add_argument(
+        "--band-scale", type=_band_scale, default=None, metavar="SCALE",
+        help="divide each band before segmenting: std (its standard deviation: -r is then in standard "
+        f"deviations), none, or one number per band (default: {GEO_DEFAULTS['band_scale']})",
+    )
+    geo.add_argument("--cog", action="store_true", help="write the rasters as Cloud-Optimised GeoTIFFs")
+    geo.add_argument(
+        "--memory-limit", type=_memory, default=None, metavar="SIZE",
+        help="memory one scene may use, e.g. 2GB; it decides the tiling, never the labels (default: a quarter "
+        "of the physical memory, shared by the --jobs)",
+    )
+
+
+def _batch_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings keywords of run_batch(): photos as always, or scenes when a scene option is given."""
+    geo = bool(args.geo or args.polygons or args.band_scale is not None or args.cog
+               or isinstance(args.spatial_radius, str) or isinstance(args.min_size, str))
+    if not geo:
+        if args.memory_limit is not None:
+            raise ParameterError("--memory-limit is for georeferenced scenes (with --geo); photos are limited by "
+                                 "--max-pixels")
+        return dict(**_params(args), image_format=args.format, labels_format=args.labels or "png")
+    from .params import names
+
+    settings: dict[str, Any] = {name: getattr(args, name) for name in names()}
+    if isinstance(args.compat, _Untyped):
+        del settings["compat"]  # the scenes' default
+    formats = {}
+    if not isinstance(args.format, _Untyped):
+        formats["image_format"] = args.format
+    if args.labels is not None and not isinstance(args.labels, _Untyped):
+        formats["labels_format"] = args.labels
+    return dict(settings, **formats, geo=True, band_scale=args.band_scale, cog=args.cog,
+                memory_limit=args.memory_limit, vector_format=args.polygons or "gpkg")
+
+
 def _dask_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
     """With --scheduler/--scheduler-file: connect, and return the client's executor (closed by ``stack``)."""
     if args.scheduler is None and args.scheduler_file is None:
         return None
-    from . import dask_cluster as cluster
+    from . import _dask_cluster as cluster
 
     stack.enter_context(_quiet_dask(args.debug))
     try:
@@ -935,7 +1216,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import itertools
     import json
 
-    from .benchmark import evaluate_folder
+    from ._benchmark import evaluate_folder
 
     from .params import names
 
@@ -1087,6 +1368,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 success, 1 failure, 2 bad arguments, 130 interrupted.
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while parsing the arguments, or logging the error of another
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -1096,9 +1384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose or 0, bool(args.quiet), debug)
     try:
         from ._compile import compile_notice
+        from ._interrupt import interruptible
 
-        with compile_notice(lambda: log.info(COMPILING)):
-            return int(args.func(args))
+        # Ctrl-C stops the compiled kernels too, and always ends in KeyboardInterrupt
+        with interruptible() as interrupt, compile_notice(lambda: log.info(COMPILING)):
+            code = int(args.func(args))
+            interrupt.handled = code == EXIT_INTERRUPTED  # a batch that stopped cleanly said so itself
+            return code
     except ParameterError as exc:
         log.error("%s", _one_line(exc), exc_info=debug)
         return EXIT_USAGE
@@ -1125,5 +1417,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def run() -> None:
+    """The ``segshift`` program: :func:`main`, then exit with its status.
+
+    Once the command is done, a Ctrl-C only turns the status into 130 (the
+    outputs are whole by then). The program leaves as Python's shutdown
+    would (threads joined, ``atexit`` functions run, streams flushed) but
+    skips its last part, finalising every object, which takes about a second
+    once the compiled kernels are loaded and would let a Ctrl-C kill the
+    process (or be ignored) after the status was decided.
+    """
+    import atexit
+    import signal
+    import threading
+
+    late: list[int] = []
+    try:
+        code = main()
+    except KeyboardInterrupt:  # after main returned
+        code = EXIT_INTERRUPTED
+    with contextlib.suppress(ValueError):  # (not the main thread)
+        signal.signal(signal.SIGINT, lambda signum, frame: late.append(signum))
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()  # non-daemon threads, as Python's shutdown would
+    atexit._run_exitfuncs()  # logging, worker pools, executors
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED if late else code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

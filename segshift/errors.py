@@ -7,6 +7,17 @@ derives from the built-in exception it is (``ValueError`` for bad arguments,
 
 from __future__ import annotations
 
+__all__ = [
+    "SegshiftError",
+    "ParameterError",
+    "ImageError",
+    "ImageReadError",
+    "ImageTooLargeError",
+    "OutputError",
+    "MissingDependencyError",
+    "SchedulerError",
+]
+
 
 class SegshiftError(Exception):
     """Base class of every error segshift raises on purpose."""

@@ -1,7 +1,7 @@
 """The parameter model: every option that decides a segmentation, in one place.
 
 :class:`Params` owns each algorithm option of segshift: its default, its
-validation and its help text. :func:`segshift.segment`, the batch runner,
+validation and its help text. :func:`segshift._segment`, the batch runner,
 the evaluation, the Dask path and the command line are all built from it,
 so an option is added here once and a test checks that every entry point
 agrees with it.
@@ -41,7 +41,7 @@ RESOLUTIONS = ("auto", "full")
 REGION_COLOURS = ("mean", "seed")
 
 #: The defaults that depend on ``scale``: the spatial radius in pixels of the
-#: working resolution (481 x 321, see :mod:`segshift.resolution`), the range
+#: working resolution (481 x 321, see :mod:`segshift._resolution`), the range
 #: radius in L*u*v* units and the smallest region as a fraction of the area.
 #: Chosen on the BSDS500 *train* photos (``scripts/tune_bsds.py``): the
 #: hierarchy's finest level (``"auto"``) is made with smaller radii than the

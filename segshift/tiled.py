@@ -1,18 +1,18 @@
 """Huge images: segmentation tile by tile, identical to the untiled run, in bounded memory.
 
-:func:`segment_streamed` is the path of :func:`segshift.segment` for an
+:func:`segment_streamed` is the path of :func:`segshift._segment` for an
 image that does not fit its memory limit: at a working resolution (the
 default) the file is reduced to the working image strip by strip, bitwise
-as the whole image would be (:func:`segshift.resolution.area_resize_rows`),
+as the whole image would be (:func:`segshift._resolution.area_resize_rows`),
 the unchanged working-resolution pipeline runs on it, and the labels are
 placed back at full resolution strip by strip into memory maps
-(:class:`segshift.resolution.Placement`); at full resolution with the fixed
+(:class:`segshift._resolution.Placement`); at full resolution with the fixed
 scale it runs the block-wise filter below. Either way the labels equal the
 in-memory run's, pixel for pixel.
 
-:func:`segment_large` segments an image file of any size (TIFF/BigTIFF read
-lazily, see :mod:`segshift.raster`) with the full-resolution, fixed-scale
-mean shift of :func:`segshift.segment` (every pixel climbs, radii in
+:func:`segment_blocks` segments an image file of any size (TIFF/BigTIFF read
+lazily, see :mod:`segshift._raster`) with the full-resolution, fixed-scale
+mean shift of :func:`segshift._segment` (every pixel climbs, radii in
 pixels; connect, fuse, prune), and returns the table of regions instead of
 the label map, which it writes tile by tile to a file on request.
 
@@ -66,13 +66,28 @@ from numpy.typing import NDArray
 
 from . import _band_kernels as _bk
 from . import _filter_kernels as _fk
+from . import _interrupt
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
-from . import regions as _regions
-from .errors import OutputError, ParameterError
-from .meanshift import _check_convergence, check_compat, check_kernel, check_positive
-from .raster import Raster, open_raster
-from .segment import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
+from . import _regions as _regions
+from .errors import ImageError, OutputError, ParameterError
+from ._meanshift import _check_convergence, check_compat, check_kernel, check_positive
+from ._raster import Raster, open_raster
+from ._pipeline import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
+
+__all__ = [
+    "segment_streamed",
+    "segment_blocks",
+    "segment_large",
+    "Streamed",
+    "RegionTable",
+    "parse_memory",
+    "default_memory_limit",
+    "needs_tiling",
+    "block_shape",
+    "default_margin",
+    "stretch_bands",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +109,12 @@ BLOCK_COLS = _fk.TILE_COLS
 MAX_BLOCK = 2048
 #: Side of the tiles of written TIFF files.
 OUTPUT_TILE = 256
+#: What a window reader's ``read_bands`` returns for a masked pixel (in every
+#: band): the filter's padding value, outside every range ball, so masked
+#: pixels weigh nothing in any window; the filter does not climb from them.
+MASKED = _fk.PAD_VALUE
+#: Modes at or above this (in the first band) are those of masked regions.
+MASKED_MIN = float(MASKED) / 2
 #: Label-map formats of a tiled run by extension; the mode picture is a TIFF.
 LABEL_FORMATS = (".tif", ".tiff", ".npy")
 MODES_FORMATS = (".tif", ".tiff")
@@ -172,7 +193,7 @@ def default_margin(spatial_radius: float) -> int:
 
 @dataclass(frozen=True, eq=False)
 class RegionTable:
-    """The regions of a segmentation, without its label map (:func:`segment_large`).
+    """The regions of a segmentation, without its label map (:func:`segment_blocks`).
 
     Attributes
     ----------
@@ -258,7 +279,7 @@ class RegionTable:
         }
 
 
-def segment_large(
+def segment_blocks(
     path,
     spatial_radius: float | None = WORKING_RADIUS,
     range_radius: float = DEFAULTS["range_radius"],
@@ -277,9 +298,14 @@ def segment_large(
     margin: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RegionTable:
-    """Segment an image file of any size, tile by tile, exactly as :func:`segshift.segment` would.
+    """Segment an image file of any size, block by block, with mean shift at its fixed scale at full resolution.
 
-    The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
+    Exactly what ``segshift.segment(path, scale="fixed", spatial_radius=r)``
+    computes for a 3-band image (the block-wise filter of the streamed runs),
+    and the same for multiband rasters, whose range space is their bands';
+    it returns the table of regions and writes the label map on request.
+
+    The full-resolution, fixed-scale mean shift of :func:`segshift._segment`
     (every pixel climbs to its mode, radii in pixels; regions connected,
     fused and pruned) on blocks read lazily from the file, in memory bounded
     by ``memory_limit`` plus the table of regions. The label map equals the
@@ -292,11 +318,11 @@ def segment_large(
         other formats are decoded whole, and refused when that would not
         fit ``memory_limit``.
     spatial_radius, range_radius, min_size
-        As :func:`segshift.segment`, but the spatial radius is in pixels of
+        As :func:`segshift._segment`, but the spatial radius is in pixels of
         the image (a tiled run is the full-resolution computation); it
         defaults to the working resolution's 10 pixels. ``None`` is the
-        relative radius of :func:`segshift.segment` with ``resolution="full"``
-        (10 / 578 of the image's diagonal, :func:`segshift.resolution.plan`),
+        relative radius of :func:`segshift._segment` with ``resolution="full"``
+        (10 / 578 of the image's diagonal, :func:`segshift._resolution.plan`),
         as everywhere else. For multiband
         rasters the range radius is in the bands' own units.
     labels_path : str or path-like, optional
@@ -315,7 +341,7 @@ def segment_large(
         Of a multiband raster, the bands (1-based) the mode picture shows as
         red, green and blue; default the first three.
     kernel, tol, max_iter, compat
-        As :func:`segshift.segment`.
+        As :func:`segshift._segment`.
     overwrite : bool
         Replace existing output files.
     margin : int, optional
@@ -348,7 +374,7 @@ def segment_large(
     >>> image[:, 70:] = (200, 40, 40)
     >>> path = os.path.join(tempfile.mkdtemp(), "two.tif")
     >>> tifffile.imwrite(path, image, tile=(64, 64))
-    >>> table = segment_large(path, 10, 12, 20, tile_size=64)
+    >>> table = segment_blocks(path, 10, 12, 20, tile_size=64)
     >>> table.n_regions, table.areas.tolist()
     (2, [7000, 8000])
     """
@@ -366,15 +392,19 @@ def segment_large(
         tile_size = int(check_positive("tile_size", tile_size, integer=True))
     outputs = _check_outputs(labels_path, modes_path, overwrite, path)
 
-    with open_raster(path, memory_limit=limit) as raster:
+    # a window reader (e.g. segshift.geo's GDAL reader) is read as it is; the caller closes it
+    reader = path if _is_window_reader(path) else None
+    with contextlib.nullcontext(reader) if reader is not None else open_raster(path, memory_limit=limit) as raster:
+        if raster.shape[0] < 1 or raster.shape[1] < 1:  # before any block planning
+            raise ImageError(f"{path}: the image has no pixels ({raster.shape[1]}x{raster.shape[0]})")
         band_order = _check_bands(bands, raster)
         height, width = raster.shape
         min_pixels = min_size_pixels(min_size, height * width)
         if relative:  # segment(resolution="full")'s relative radius, in this image's pixels
-            from .resolution import plan
+            from ._resolution import plan
 
             spatial_radius = plan((height, width), WORKING_RADIUS, "full").spatial_radius
-        # the whole-image run's clamps (segshift.meanshift.filter_image)
+        # the whole-image run's clamps (segshift._meanshift.filter_image)
         hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
         hr = max(range_radius, 1e-100)
         margin = default_margin(hs) if margin is None else int(check_positive("margin", margin, integer=True,
@@ -403,6 +433,12 @@ def segment_large(
     )
 
 
+def _is_window_reader(obj) -> bool:
+    """Whether ``obj`` is an open window reader (shape, bands, multiband, read_bands, read_rgb, close) rather
+    than a path. A reader's ``read_bands`` returns the pixels it masks as ``MASKED`` in every band."""
+    return all(hasattr(obj, name) for name in ("shape", "bands", "multiband", "read_bands", "read_rgb", "close"))
+
+
 def _check_outputs(labels_path, modes_path, overwrite, source) -> list:
     from . import writers
 
@@ -415,7 +451,8 @@ def _check_outputs(labels_path, modes_path, overwrite, source) -> list:
             raise ParameterError(
                 f"{dest}: a tiled run writes the {what} as {' or '.join(formats)}, not {ext or 'no extension'!r}"
             )
-        writers.check_output(dest, "labels" if ext == ".npy" else "image", overwrite=overwrite, inputs=[source])
+        inputs = [getattr(source, "path", source)]
+        writers.check_output(dest, "labels" if ext == ".npy" else "image", overwrite=overwrite, inputs=inputs)
         outputs.append(dest)
     if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
         raise ParameterError(f"{outputs[0]}: named for both the labels and the mode picture")
@@ -485,7 +522,7 @@ class _Run:
     # -- filtering ---------------------------------------------------------------
     def _window(self, i0, i1, j0, j1, margin):
         """The planes of rows i0..i1-1, columns j0..j1-1 with ``margin`` real pixels around."""
-        from .loader import rgb_to_luv
+        from ._loader import rgb_to_luv
 
         height, width = self.height, self.width
         r_lo, r_hi = max(i0 - margin, 0), min(i1 + margin, height)
@@ -510,6 +547,7 @@ class _Run:
         with numba.parallel_chunksize(1):
             (_bk.filter_bands_block if self.multiband else _tk.filter_block)(planes, stride, offset, bounds, self.height, self.width, i0, i1, j0, j1, self.hs,
                              self.hr, self.kernel_id, self.tol, self.max_iter, self.raw_units, out, escaped)
+        _interrupt.check()  # the kernels stop early on Ctrl-C
         return escaped
 
     def _filter_block(self, window, i0, i1, j0, j1, out) -> None:
@@ -563,6 +601,7 @@ class _Run:
     # -- regions -------------------------------------------------------------------
     def _connect_strip(self, graph: _Graph, strip, i0, previous, labels_out, modes_out):
         labels, first = _rk.connect_close(strip, _regions.AGREE)  # any number of bands
+        _interrupt.check()  # it stops early on Ctrl-C
         n = len(first)
         offset = graph.add(n)
         graph.row_offset[i0:i0 + strip.shape[0]] = offset
@@ -601,11 +640,11 @@ class _Run:
                 yield y0, local, graph.row_offset[y0:y0 + h], modes
 
     def regions(self, graph: _Graph, min_pixels: int, band_order) -> dict:
-        from . import render
+        from . import _render as render
 
         parent = graph.parent[:graph.count]
         component = _tk.number_sets(parent)  # the connected region of each strip component
-        n0 = int(component[-1]) + 1 if len(component) else 0
+        n0 = int(component.max()) + 1 if len(component) else 0  # the last piece may join an earlier region
         roots = np.flatnonzero(parent == np.arange(len(parent)))
         areas_c = np.concatenate(graph.areas)
         areas = np.bincount(component, weights=areas_c, minlength=n0).astype(np.int64)
@@ -621,6 +660,12 @@ class _Run:
         edges = component[edges]
         edges = edges[edges[:, 0] != edges[:, 1]]
         edges = np.sort(edges, axis=1)
+        if self.multiband:
+            # masked pixels (MASKED in every band) form regions of their own that join nothing: without
+            # their edges no valid region is fused or pruned into them, nor they into one
+            masked = modes[:, 0] >= MASKED_MIN
+            if masked.any():
+                edges = edges[~(masked[edges[:, 0]] | masked[edges[:, 1]])]
         regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes, areas,
                                    np.ascontiguousarray(edges, dtype=np.int64))
         regions = _regions.fuse_regions(regions, self.hr, bright=not self.multiband)
@@ -650,10 +695,12 @@ def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:
     """Colours of multiband modes (n, 3): each band stretched linearly from
     its smallest to its largest mode onto 0..255."""
     modes = np.asarray(modes, dtype=np.float64)
-    if len(modes) == 0:
-        return np.zeros((0, 3), dtype=np.uint8)
-    lo = modes.min(axis=0)
-    span = np.maximum(modes.max(axis=0) - lo, 1e-12)
+    valid = modes[:, 0] < MASKED_MIN if len(modes) else np.zeros(0, dtype=bool)
+    if not valid.any():
+        return np.zeros((len(modes), 3), dtype=np.uint8)
+    lo = modes[valid].min(axis=0)  # masked regions (MASKED modes) are painted black
+    span = np.maximum(modes[valid].max(axis=0) - lo, 1e-12)
+    modes = np.where(valid[:, None], modes, lo)
     return np.clip(np.round((modes - lo) / span * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -759,7 +806,7 @@ class Streamed:
     modes_luv : (n, 3) ndarray of float32
     modes_rgb : (n, 3) ndarray of uint8
     areas : (n,) ndarray of int64
-    hierarchy : segshift.hierarchy.Hierarchy or None
+    hierarchy : segshift._hierarchy.Hierarchy or None
         With a placement that reads the file's rows and writes other levels
         and the UCM into memory maps (``scale="auto"``); None with the fixed scale.
     threshold : float or None
@@ -802,7 +849,7 @@ def segment_streamed(
     progress: Callable[[int, int], None] | None = None,
     **options,
 ) -> Streamed:
-    """Segment an image file as :func:`segshift.segment` does, in memory bounded by ``memory_limit``.
+    """Segment an image file as :func:`segshift._segment` does, in memory bounded by ``memory_limit``.
 
     The settings decide the result, the memory limit and the tile size only
     how it is computed: the labels, areas, modes, hierarchy, automatic level
@@ -811,14 +858,14 @@ def segment_streamed(
     - An image that fits the limit (and no ``tile_size``) is segmented in memory.
     - At a working resolution (the default, ``spatial_radius=None`` with
       ``resolution="auto"``), the file is read in strips of rows and reduced
-      to the working image (:func:`segshift.resolution.area_resize_rows`),
+      to the working image (:func:`segshift._resolution.area_resize_rows`),
       bitwise the whole image's; the working-resolution pipeline runs on it
-      (:func:`segshift.segment.segment_grid`), and the labels are placed at
+      (:func:`segshift._segment.segment_grid`), and the labels are placed at
       full resolution strip by strip into a memory map in a scratch folder,
       as are later levels (:meth:`segshift.Segmentation.at`) and the UCM.
     - At full resolution with the fixed scale (a radius in pixels, or
       ``resolution="full"``, with ``scale="fixed"``), the block-wise filter
-      of :func:`segment_large`, into a label memory map.
+      of :func:`segment_blocks`, into a label memory map.
     - At full resolution with the hierarchy (``scale="auto"``) on an image
       that does not fit: refused (the hierarchy's texture and colour
       statistics are made over the whole image in memory).
@@ -827,7 +874,7 @@ def segment_streamed(
     ----------
     source : str or path-like
         An image file: TIFF/BigTIFF read in windows; other formats decoded
-        whole when that fits ``memory_limit`` (:func:`segshift.raster.open_raster`).
+        whole when that fits ``memory_limit`` (:func:`segshift._raster.open_raster`).
     params : segshift.Params, optional
         The algorithm's options (default: the defaults).
     **options
@@ -856,10 +903,10 @@ def segment_streamed(
     ImageReadError
         The file cannot be read.
     """
-    from . import resolution as _resolution
-    from .loader import load_image
+    from . import _resolution as _resolution
+    from ._loader import load_image
     from .params import from_options
-    from .segment import segment_grid, working_plan
+    from ._pipeline import segment_grid, working_plan
 
     p = from_options(params, **options)
     limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
@@ -870,7 +917,7 @@ def segment_streamed(
     height, width = raster.shape
     if raster.multiband:
         raster.close()
-        raise ParameterError(f"{source}: a multiband raster is segmented by segment_large (full resolution, "
+        raise ParameterError(f"{source}: a multiband raster is segmented by segshift.geo.segment_raster or segshift.tiled.segment_blocks (full resolution, "
                              "scale='fixed'), not as a photo")
     work = working_plan((height, width), p)
     fits = not needs_tiling(height, width, limit)
@@ -936,10 +983,10 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
     description): labels into a memory map, numbered as in memory, and the
     regions' colours of ``p.region_colour``: the mean of their pixels' modes
     (summed in raster order, as in memory) or the seeded modes."""
-    from . import render
+    from . import _render as render
 
     height, width = raster.shape
-    # the whole-image run's clamps (segshift.meanshift.filter_image)
+    # the whole-image run's clamps (segshift._meanshift.filter_image)
     hs = max(min(spatial_radius, 1e4 * (float(np.hypot(height, width)) + 1.0)), 1e-100)
     hr = max(p.range_radius_value, 1e-100)
     min_pixels = min_size_pixels(p.min_size_value, height * width)
@@ -960,7 +1007,7 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
                 labels[y0:y0 + len(part)] = part
             labels.flush()
             colours = table["modes"]
-            if mean:  # segshift.segment.mean_modes, in the same order
+            if mean:  # segshift._segment.mean_modes, in the same order
                 sums = np.zeros((len(table["areas"]), 3))
                 for _, local, offset, strip_modes in run._strips(graph, run.rows):  # one offset a strip
                     _tk.add_modes(local, int(offset[0]), graph.final, strip_modes, sums)
@@ -972,3 +1019,23 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
         raster.close()
     return Streamed(labels, colours.astype(np.float32), render.luv_to_rgb8(colours, compat=p.compat), table["areas"],
                     None, None, None, True, how, scratch)
+
+
+def segment_large(path, *args, **kwargs) -> RegionTable:
+    """Deprecated since 1.0: :func:`segment_blocks` under its 0.x name.
+
+    For a photo of any size, ``segshift.segment(path, memory_limit=...)``
+    gives a :class:`segshift.Segmentation` with the same labels as in
+    memory, at every setting (the defaults included); for a multiband or
+    georeferenced raster, :func:`segshift.geo.segment_raster`. This name
+    keeps working, with a FutureWarning, until segshift 1.1.
+    """
+    import warnings
+
+    warnings.warn(
+        "segment_large is deprecated and will be removed in segshift 1.1: use segshift.segment(path, "
+        "memory_limit=...) for photos (the same labels as in memory, at every setting), "
+        "segshift.geo.segment_raster for multiband rasters, or segshift.tiled.segment_blocks",
+        FutureWarning, stacklevel=2,
+    )
+    return segment_blocks(path, *args, **kwargs)

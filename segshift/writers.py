@@ -56,6 +56,42 @@ from numpy.typing import NDArray
 
 from .errors import OutputError, ParameterError, SegshiftError
 
+__all__ = [
+    "write_output",
+    "encode_output",
+    "check_output",
+    "check_output_fits",
+    "output_format",
+    "write_labels",
+    "write_modes",
+    "write_boundaries",
+    "write_label_colours",
+    "write_ucm",
+    "write_stats",
+    "write_image",
+    "encode_image",
+    "encode_labels",
+    "encode_ucm",
+    "encode_stats",
+    "segmentation_stats",
+    "encode_manifest",
+    "read_manifest",
+    "write_manifest",
+    "write_atomic",
+    "atomic_open",
+    "atomic_path",
+    "remove_temp_files",
+    "remove_stale_temp_files",
+    "temp_name_pattern",
+    "default_memory_limit",
+    "Rows",
+    "array_rows",
+    "label_rows",
+    "mode_rows",
+    "boundary_rows",
+    "ucm_rows",
+]
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Picture formats by extension (Pillow format names).
@@ -560,7 +596,7 @@ def label_rows(labels: NDArray[np.integer], dtype: Any) -> Rows:
 def mode_rows(labels: NDArray[np.integer], modes_rgb: NDArray[np.uint8], *, start_label: int = 0) -> Rows:
     """:class:`Rows` of the mode-colour picture: pixel labelled ``k`` painted
     ``modes_rgb[k - start_label]``, black where ``k < start_label`` (nodata)."""
-    from . import render
+    from . import _render as render
 
     labels = _label_map(labels)
     table = render.colour_table(np.asarray(modes_rgb, dtype=np.uint8), start_label)
@@ -576,9 +612,9 @@ def boundary_rows(
     colour: tuple[int, int, int] = (255, 0, 0),
     thickness: int | None = None,
 ) -> Rows:
-    """:class:`Rows` of the boundary overlay (:func:`segshift.render.draw_boundaries`),
+    """:class:`Rows` of the boundary overlay (:func:`segshift._render.draw_boundaries`),
     the image read through ``image_rows(y0, y1)`` -> (y1 - y0, W, 3) float32 in [0, 1]."""
-    from . import render
+    from . import _render as render
 
     labels = _label_map(labels)
     height, width = labels.shape
@@ -1091,7 +1127,7 @@ def segmentation_stats(
     Parameters
     ----------
     seg : Segmentation
-        The result of :func:`segshift.segment` (its label map may be a
+        The result of :func:`segshift._segment` (its label map may be a
         memory map: it is read in strips).
     source : str or path-like, optional
         The input file, recorded as ``"input"``.
@@ -1349,7 +1385,7 @@ def write_boundaries(
     colour : (int, int, int)
     thickness : int, optional
         Outline width in pixels; default
-        :func:`segshift.render.boundary_thickness` (1 up to about 2
+        :func:`segshift._render.boundary_thickness` (1 up to about 2
         megapixels, thicker beyond so that outlines stay visible on a screen).
     memory_limit : int, optional
         See :func:`write_modes`.
@@ -1375,7 +1411,7 @@ def write_label_colours(
     """Write every region in a random colour (:meth:`segshift.Segmentation.label_image`),
     atomically, in strips: a label map to look at (the 16-bit label PNG is data
     and shows nearly black)."""
-    from . import render
+    from . import _render as render
 
     ext = output_format(path, "image")
     rows = mode_rows(labels, render.random_colours(int(n_regions), seed), start_label=start_label)
@@ -1493,7 +1529,7 @@ def encode_output(
     elif kind == "boundaries":
         rows = boundary_rows(seg.labels, _image_rows(seg))
     elif kind == "label_colours":
-        from . import render
+        from . import _render as render
 
         rows = mode_rows(seg.labels, render.random_colours(int(seg.n_regions)), start_label=start)
     elif kind == "labels":

@@ -22,10 +22,10 @@ PACKAGE = Path(segshift.__file__).parent
 LAYERS = [
     ["errors", "_version", "_config", "_signals", "_interrupt", "params"],
     ["_*_kernels"],
-    ["loader", "raster", "render", "meanshift", "regions", "hierarchy", "resolution", "writers", "evaluate",
+    ["_loader", "_raster", "_render", "_meanshift", "_regions", "_hierarchy", "_resolution", "writers", "evaluate",
      "evaluate.*"],
-    ["segment", "tiled", "pointsets", "geo", "vectors", "_streamed"],
-    ["_compile", "dask_cluster", "runner", "batch", "benchmark", "report", "report.*"],
+    ["_pipeline", "_segment", "tiled", "_pointsets", "geo", "vectors"],
+    ["_compile", "_dask_cluster", "_runner", "batch", "_benchmark", "report", "report.*"],
     ["cli", "cli.*", "__main__"],
 ]
 
@@ -96,8 +96,23 @@ def test_imports_run_down_the_layers_and_never_to_the_root():
             visit(node, [])
 
 
+#: The public modules; every other module of the package is private (its name starts with "_").
+PUBLIC = {"", "params", "errors", "evaluate", "report", "batch", "geo", "vectors", "writers", "tiled", "cli",
+          "__main__"}
+
+
+def test_private_modules_are_underscored():
+    for module in _modules():
+        parts = module.split(".")
+        if module in PUBLIC or parts[0] in ("evaluate", "report"):
+            continue
+        assert parts[-1].startswith("_"), f"segshift.{module} is neither public (tests/test_api.py) nor underscored"
+
+
 def test_every_public_module_declares_its_names():
-    for module in ["segshift", "segshift.params", "segshift.evaluate", "segshift.report"]:
+    for module in ["segshift", "segshift.params", "segshift.errors", "segshift.evaluate", "segshift.report",
+                   "segshift.batch", "segshift.geo", "segshift.vectors", "segshift.writers", "segshift.tiled",
+                   "segshift.cli"]:
         mod = __import__(module, fromlist=["_"])
         assert hasattr(mod, "__all__"), module
         for name in mod.__all__:
@@ -112,7 +127,7 @@ def _algorithm_keywords(func) -> list[str]:
 @pytest.mark.parametrize("func", ["segment", "run_batch"])
 def test_entry_points_take_every_option_of_the_model(func):
     from segshift.batch import run_batch
-    from segshift.segment import segment
+    from segshift._segment import segment
 
     f = {"segment": segment, "run_batch": run_batch}[func]
     sig = inspect.signature(f)

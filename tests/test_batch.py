@@ -462,7 +462,7 @@ def test_a_file_done_but_not_yet_collected_at_ctrl_c_is_kept_not_waited_for():
     from concurrent.futures import ThreadPoolExecutor
     from dataclasses import dataclass
 
-    from segshift.runner import Runner
+    from segshift._runner import Runner
 
     @dataclass
     class Task:

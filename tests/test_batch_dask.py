@@ -33,7 +33,7 @@ from PIL import Image
 
 distributed = pytest.importorskip("distributed", reason="the cluster tests need dask.distributed (segshift[dask])")
 
-from segshift import dask_cluster as cluster  # noqa: E402
+from segshift import _dask_cluster as cluster  # noqa: E402
 from segshift.batch import BatchEvent, run_batch  # noqa: E402
 from segshift.cli import main  # noqa: E402
 from segshift.writers import read_manifest  # noqa: E402
@@ -107,7 +107,7 @@ def test_workers_load_the_kernels_from_the_cache(client):
     from segshift._compile import warm_up
 
     warm_up([{}])  # this process fills the cache (or finds it full)
-    if any(client.run(lambda: "segshift.segment" in sys.modules).values()):
+    if any(client.run(lambda: "segshift._segment" in sys.modules).values()):
         client.restart()  # not fresh (this test ran after others)
     answers = cluster.warm_workers(client, [{}])
     assert sorted(answers) == sorted(client.nthreads()) and len(answers) == 2

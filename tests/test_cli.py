@@ -23,7 +23,7 @@ from PIL import Image
 
 from segshift import __version__, segment, writers
 from segshift.cli import main
-from segshift.segment import DEFAULTS, FINEST_RANGE_RADIUS
+from segshift._segment import DEFAULTS, FINEST_RANGE_RADIUS
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "images"

@@ -1,4 +1,4 @@
-"""The contour benchmark inside ``segshift evaluate`` and :func:`segshift.benchmark.evaluate_folder`.
+"""The contour benchmark inside ``segshift evaluate`` and :func:`segshift._benchmark.evaluate_folder`.
 
 Segmentations get a UCM here by wrapping the pipeline's region stage: the
 finest regions are those segshift finds, merged by single linkage on their
@@ -17,8 +17,8 @@ import pytest
 import test_cli_evaluate
 from PIL import Image
 
-from segshift import benchmark
-from segshift.benchmark import evaluate_folder
+from segshift import _benchmark as benchmark
+from segshift._benchmark import evaluate_folder
 from segshift.cli import main
 from segshift.evaluate import evaluate_ucm, load_ground_truth
 

@@ -1,4 +1,4 @@
-"""``segshift evaluate`` and :func:`segshift.benchmark.evaluate_folder` on a tiny synthetic data set.
+"""``segshift evaluate`` and :func:`segshift._benchmark.evaluate_folder` on a tiny synthetic data set.
 
 Three 48x64 photos of flat colour blocks with noise, each with ground truth
 of the blocks (one as a 16-bit PNG, one as a BSDS500 ``.mat`` with two
@@ -20,9 +20,9 @@ from PIL import Image
 
 from segshift import segment
 from segshift.cli import main
-from segshift.benchmark import evaluate_folder, find_ground_truth, setting_name
+from segshift._benchmark import evaluate_folder, find_ground_truth, setting_name
 from segshift.evaluate import boundary_map, evaluate_segmentation, load_ground_truth
-from segshift.segment import DEFAULTS, FINEST_MIN_SIZE, FINEST_RANGE_RADIUS
+from segshift._segment import DEFAULTS, FINEST_MIN_SIZE, FINEST_RANGE_RADIUS
 
 # The known scores below hold for EDISON's parameters (spatial 7, range 6.5,
 # 20 pixels) in CIE L*u*v*, given in full, whatever segshift's defaults are;
@@ -133,7 +133,7 @@ def test_evaluate_folder_known_scores_and_ods_ois(dataset):
 
 def test_shared_filter_gives_the_labels_of_segment(dataset, monkeypatch):
     """The filter runs once per image and (range radius); every min_size reuses it."""
-    import segshift.benchmark as benchmark
+    import segshift._benchmark as benchmark
 
     images, truth = dataset
     calls = []

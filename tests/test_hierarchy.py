@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segshift import hierarchy as H
+from segshift import _hierarchy as H
 from segshift import segment
 from segshift._hierarchy_kernels import merge_regions
 from segshift.cli import main
 from segshift.errors import ParameterError
-from segshift.regions import connect_modes
-from segshift.segment import regions_from_modes
+from segshift._regions import connect_modes
+from segshift._segment import regions_from_modes
 
 
 def _blocks(rng, height=24, width=30, n_seeds=12):
@@ -366,8 +366,8 @@ def test_fixed_scale_is_mean_shift_as_published():
     image = _painted(np.random.default_rng(5), noise=6.0)
     fixed = segment(image, spatial_radius=10.0, scale="fixed", start_label=0)
     assert fixed.hierarchy is None and fixed.ucm is None
-    from segshift.loader import load_image
-    from segshift.segment import DEFAULTS, image_modes, min_size_pixels
+    from segshift._loader import load_image
+    from segshift._segment import DEFAULTS, image_modes, min_size_pixels
 
     rgb = load_image(image)
     modes = image_modes(rgb, 10.0, DEFAULTS["range_radius"], compat="edison")

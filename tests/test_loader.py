@@ -4,7 +4,7 @@ from PIL import Image
 
 from segshift import load_image
 from segshift.errors import ImageReadError, ImageTooLargeError
-from segshift.loader import image_features, rgb_to_luv
+from segshift._loader import image_features, rgb_to_luv
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_edison_luv_conversion(rgb8, luv):
 
 @pytest.mark.parametrize("compat", [None, "edison"])
 def test_luv_round_trip(compat):
-    from segshift.loader import luv_to_rgb
+    from segshift._loader import luv_to_rgb
 
     rng = np.random.default_rng(3)
     rgb8 = rng.integers(0, 256, (7, 9, 3)).astype(np.float32) / 255
@@ -195,7 +195,7 @@ def test_luv_conversion_is_scikit_images(compat, dtype):
     C-contiguous and strided arrays."""
     from skimage.color import rgb2luv, xyz2luv
 
-    from segshift.loader import EDISON_RGB_TO_XYZ
+    from segshift._loader import EDISON_RGB_TO_XYZ
 
     rng = np.random.default_rng(11)
     rgb = rng.random((37, 53, 3)).astype(dtype)

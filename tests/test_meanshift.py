@@ -3,8 +3,8 @@ import pytest
 
 import naive
 from segshift import mean_shift
-from segshift.loader import rgb_to_luv
-from segshift.meanshift import filter_image
+from segshift._loader import rgb_to_luv
+from segshift._meanshift import filter_image
 
 
 def small_luv(seed: int, shape=(13, 17)) -> np.ndarray:

@@ -8,7 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import naive
 from segshift import MeanShift, estimate_bandwidth, mean_shift
-from segshift.pointsets import KERNELS, InvalidParameterError, _build_grid, _climb
+from segshift._pointsets import KERNELS, InvalidParameterError, _build_grid, _climb
 
 # The defaults (exact, estimated bandwidth), and the grid with its basin
 # assignment and a smooth kernel. No check is expected to fail.

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from skimage.measure import label as connected_label
 
 from segshift import load_image, segment
-from segshift.loader import rgb_to_luv
+from segshift._loader import rgb_to_luv
 
 SETTINGS = settings(
     max_examples=40,

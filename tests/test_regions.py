@@ -1,6 +1,6 @@
 import numpy as np
 
-from segshift import regions
+from segshift import _regions as regions
 
 
 def modes_from_blocks(*blocks, shape=(6, 8)) -> np.ndarray:

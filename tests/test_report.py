@@ -24,7 +24,7 @@ from conftest import IMAGES, block_image
 from PIL import Image
 
 from segshift.batch import run_batch
-from segshift.benchmark import evaluate_folder
+from segshift._benchmark import evaluate_folder
 from segshift.cli import main
 from segshift.report import write_batch_report, write_evaluation_report
 from segshift.report._html import url

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segshift import resolution, segment
-from segshift.hierarchy import boundary_pixels
-from segshift.loader import load_image, rgb_to_luv
-from segshift.meanshift import filter_image
-from segshift.segment import FINEST_WORKING_RADIUS, WORKING_RADIUS, regions_from_modes
+from segshift import _resolution as resolution, segment
+from segshift._hierarchy import boundary_pixels
+from segshift._loader import load_image, rgb_to_luv
+from segshift._meanshift import filter_image
+from segshift._segment import FINEST_WORKING_RADIUS, WORKING_RADIUS, regions_from_modes
 
 
 def scene(height: int, width: int, seed: int = 3) -> np.ndarray:

@@ -1,7 +1,7 @@
 """A corpus of bad, unusual and hostile inputs, and what each must get.
 
 Every case goes through the public API (:func:`segshift.load_image` and
-:func:`segshift.segment`) and must end in either a correct result or one
+:func:`segshift._segment`) and must end in either a correct result or one
 :class:`segshift.errors.SegshiftError` whose one-line message names the file
 (or argument) and the problem: never a crash, a hang, a giant allocation or
 a raw error from deep inside (KeyError, IndexError, MemoryError, numba).
@@ -34,7 +34,7 @@ from skimage.measure import label as connected_label
 
 from segshift import load_image, segment
 from segshift.errors import ImageError, ImageReadError, ImageTooLargeError, ParameterError, SegshiftError
-from segshift.loader import DEFAULT_MAX_PIXELS
+from segshift._loader import DEFAULT_MAX_PIXELS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1004,3 +1004,114 @@ def test_error_hierarchy():
     assert issubclass(ParameterError, ValueError) and issubclass(ImageError, ValueError)
     for cls in (ImageReadError, ImageTooLargeError, ParameterError, ImageError):
         assert issubclass(cls, SegshiftError)
+
+
+# ---------------------------------------------------------------- library messages and Pillow's limits
+
+
+def tiff_with_a_bad_tag(tmp_path: Path) -> Path:
+    """A TIFF whose XResolution points past the end of the file: both decoders complain, both read it."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, halves(40, 64), resolution=(72, 72))
+    data = bytearray(buffer.getvalue())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * k
+        if struct.unpack_from("<H", data, at)[0] == 282:
+            struct.pack_into("<I", data, at + 8, len(data) + 1000)
+    return write(tmp_path / "bad-tag.tif", bytes(data))
+
+
+def test_decoder_remarks_go_to_segshift_loggers(tmp_path, caplog, capfd):
+    """Pillow's warning and tifffile's log record become DEBUG records of segshift.loader / segshift.raster:
+    no raw warning, nothing on stderr, and the warnings filters and tifffile's logger are restored."""
+    import logging
+    import warnings
+
+    from test_fuzz_readers import tiled_run
+
+    path = tiff_with_a_bad_tag(tmp_path)
+    tiff_logger = logging.getLogger("tifffile")
+    handlers, propagate, filters = list(tiff_logger.handlers), tiff_logger.propagate, list(warnings.filters)
+    with caplog.at_level(logging.DEBUG, logger="segshift"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert load_image(path).shape == (40, 64, 3)
+        assert tiled_run(path).n_regions == 2
+    assert not caught, [str(w.message) for w in caught]
+    assert capfd.readouterr().err == ""
+    by_logger = {(r.name, r.levelno) for r in caplog.records}
+    assert ("segshift._loader", logging.DEBUG) in by_logger
+    assert ("segshift._raster", logging.DEBUG) in by_logger
+    assert any("tifffile" in r.getMessage() and "282" in r.getMessage() for r in caplog.records)
+    assert tiff_logger.handlers == handlers and tiff_logger.propagate == propagate
+    assert warnings.filters == filters
+
+
+def test_library_messages_are_shared_by_threads(tmp_path):
+    """Reads on several threads at once (the tiled path reads ahead on one): no warning escapes
+    while any read is under way, and the process-wide state is restored after the last."""
+    import warnings
+
+    from segshift._loader import library_messages
+
+    barrier = threading.Barrier(4)
+    leaked = []
+    original = warnings.showwarning
+
+    def read(k):
+        barrier.wait()
+        for _ in range(50):
+            with library_messages():
+                warnings.warn(f"remark {k}", UserWarning)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threads = [threading.Thread(target=read, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        leaked = list(caught)
+    assert not leaked, [str(w.message) for w in leaked[:3]]
+    assert warnings.showwarning is original
+
+
+def test_pillow_bomb_warning_becomes_segshift_error(tmp_path, monkeypatch):
+    """Pillow only warns between its pixel limit and twice it: segshift refuses with its own error."""
+    import warnings
+
+    from segshift import _loader as loader
+
+    path = write(tmp_path / "frame.png", encode(noise(8, 8), "PNG"))
+    real = loader._pil_to_array
+
+    def warns(im, name):
+        warnings.warn("Image size (400000000 pixels) exceeds limit", Image.DecompressionBombWarning)
+        return real(im, name)
+
+    monkeypatch.setattr(loader, "_pil_to_array", warns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageTooLargeError) as info:
+            load_image(path)
+    assert not caught
+    assert_clean_error(info.value, str(path), "too large", "400000000 pixels")
+
+
+def test_tiled_path_refuses_a_png_bomb_by_its_memory_limit(tmp_path):
+    """A 300-byte PNG declaring 2*10^8 pixels (beyond Pillow's own limit): the tiled path's header
+    check gives segshift's memory-limit error, not Pillow's DecompressionBombError or warning,
+    and decodes nothing."""
+    import warnings
+
+    from test_fuzz_readers import tiled_run
+
+    path = write(tmp_path / "bomb.png", png_bomb(20_000, 10_000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageReadError) as info:
+            tiled_run(path, memory_limit="64MB")
+    assert not caught
+    assert_clean_error(info.value, str(path), "20000x10000", "above the memory limit")

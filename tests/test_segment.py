@@ -166,7 +166,7 @@ def test_min_size_fraction_out_of_range(bad, blocks):
 def test_drawn_boundaries_are_skimage_inner_boundaries(seed):
     from skimage.segmentation import find_boundaries
 
-    from segshift import render
+    from segshift import _render as render
 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 4, size=(37, 53)).repeat(2, 0)[:, rng.permutation(53)]  # runs, single pixels, edges
@@ -254,9 +254,9 @@ def test_every_region_is_painted_with_its_pixels_mean_mode(name, scale):
     Delta E (CIE76, in the L*u*v* of the segmentation) of 0.5, where the modes
     are those the region's pixels climbed to (at the working resolution)."""
     from conftest import IMAGES
-    from segshift import resolution
-    from segshift.loader import load_image, rgb_to_luv
-    from segshift.meanshift import filter_image
+    from segshift import _resolution as resolution
+    from segshift._loader import load_image, rgb_to_luv
+    from segshift._meanshift import filter_image
 
     # the fixed scale keeps no working-resolution labels: run it where every pixel climbs
     radius = {"auto": "auto", "fixed": 7}[scale]

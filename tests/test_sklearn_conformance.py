@@ -15,7 +15,7 @@ import sklearn.cluster as skc
 from sklearn.datasets import load_iris, make_blobs
 
 from segshift import MeanShift, estimate_bandwidth, mean_shift
-from segshift.pointsets import InvalidParameterError
+from segshift._pointsets import InvalidParameterError
 
 PACKAGE = Path(__file__).resolve().parent.parent / "segshift"
 

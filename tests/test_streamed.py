@@ -1,6 +1,6 @@
 """Streamed segmentation (segshift.tiled.segment_streamed): the memory limit and
 the tile size change how a result is computed, never the result. Every test
-compares with the in-memory :func:`segshift.segment`, pixel for pixel."""
+compares with the in-memory :func:`segshift._segment`, pixel for pixel."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from conftest import IMAGES
 from test_resolution import level_case
 
 import segshift
-from segshift import resolution, tiled
+from segshift import _resolution as resolution, tiled
 from segshift.errors import ParameterError
-from segshift.loader import load_image
+from segshift._loader import load_image
 
 EDISON = dict(spatial_radius=7, range_radius=6.5, min_size=20, scale="fixed", compat="edison")
 
@@ -204,12 +204,12 @@ def test_full_resolution_hierarchy_above_the_limit_is_refused(tmp_path):
         tiled.segment_streamed(path, spatial_radius=8, scale="fixed", speedup="fast", memory_limit="64MB")
 
 
-def test_segment_large_takes_the_relative_radius_as_segment_does(tmp_path):
+def test_segment_blocks_takes_the_relative_radius_as_segment_does(tmp_path):
     # None is the relative radius everywhere: at full resolution, 10 / 578 of the diagonal
     image = photo("coffee.jpg")[:200, :300]
     path = write_tiff(tmp_path, image)
     reference = segshift.segment(image, resolution="full", scale="fixed", start_label=0)
-    table = tiled.segment_large(path, None, tile_size=64, labels_path=tmp_path / "l.npy")
+    table = tiled.segment_blocks(path, None, tile_size=64, labels_path=tmp_path / "l.npy")
     assert table.params["spatial_radius"] is None and table.tiled
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), reference.labels)
     np.testing.assert_array_equal(table.areas, reference.areas)

@@ -14,14 +14,14 @@ import segshift
 from segshift import tiled
 from segshift.cli import main
 from segshift.errors import ImageReadError, OutputError, ParameterError
-from segshift.loader import load_image
+from segshift._loader import load_image
 
 EDISON = (7, 6.5, 20)
 DEFAULT = (10, 12, 0.013)
 
 
 def untiled(image, params, **options):
-    """The in-memory run that segment_large reproduces: the fixed scale at full
+    """The in-memory run that segment_blocks reproduces: the fixed scale at full
     resolution, labels from 0, the regions' colours their seeded modes."""
     radii = dict(zip(("spatial_radius", "range_radius", "min_size"), params))
     return segshift.segment(image, **radii, scale="fixed", start_label=0, region_colour="seed", **options)
@@ -50,7 +50,7 @@ def run_tiled(tmp_path, image, params, *, tile=(64, 64), name="in.tif", **option
     tifffile.imwrite(path, image, tile=tile)
     labels = tmp_path / "labels.npy"
     modes = tmp_path / "modes.tif"
-    table = tiled.segment_large(path, *params, labels_path=labels, modes_path=modes, overwrite=True, **options)
+    table = tiled.segment_blocks(path, *params, labels_path=labels, modes_path=modes, overwrite=True, **options)
     return table, np.load(labels), tifffile.imread(modes)
 
 
@@ -75,7 +75,7 @@ def test_synthetic_scene_and_strips_equal_untiled(tmp_path, compat):
         # striped storage, blocks of 64: regions cross block corners and strip seams
         path = tmp_path / "striped.tif"
         tifffile.imwrite(path, image, rowsperstrip=7)
-        table = tiled.segment_large(path, *params, compat=compat, tile_size=64, labels_path=tmp_path / "l.npy",
+        table = tiled.segment_blocks(path, *params, compat=compat, tile_size=64, labels_path=tmp_path / "l.npy",
                                     overwrite=True)
         np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), reference.labels)
         assert table.n_regions == reference.n_regions
@@ -108,7 +108,7 @@ def test_in_memory_run_and_labels_tiff(tmp_path):
     reference = untiled(image, EDISON)
     path = tmp_path / "a.tif"
     tifffile.imwrite(path, image)
-    table = tiled.segment_large(path, *EDISON, labels_path=tmp_path / "l.tif")
+    table = tiled.segment_blocks(path, *EDISON, labels_path=tmp_path / "l.tif")
     assert not table.tiled
     with tifffile.TiffFile(tmp_path / "l.tif") as tif:
         assert tif.is_bigtiff and tif.pages[0].is_tiled and tif.pages[0].dtype == np.uint32
@@ -155,12 +155,12 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
 
     Image.new("RGB", (6000, 6000)).save(big)
     with pytest.raises(ImageReadError, match="cannot be read in parts"):
-        tiled.segment_large(big, memory_limit="64MB")
+        tiled.segment_blocks(big, memory_limit="64MB")
     assert main(["segment", str(big), "--memory-limit", "64MB", "-o", str(tmp_path / "x.tif")]) == 1
     assert "cannot be read in parts" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
     with pytest.raises(ParameterError, match="tile_size"):
-        tiled.segment_large(good, tile_size=0)
+        tiled.segment_blocks(good, tile_size=0)
 
 
 def test_corrupt_tile_leaves_no_output(tmp_path, capsys):
@@ -194,7 +194,7 @@ def test_failed_write_leaves_no_partial_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tiled, "_write_tiff", full_disk)
     with pytest.raises(OutputError, match="No space left"):
-        tiled.segment_large(path, tile_size=64, labels_path=tmp_path / "labels.tif", modes_path=tmp_path / "modes.tif")
+        tiled.segment_blocks(path, tile_size=64, labels_path=tmp_path / "labels.tif", modes_path=tmp_path / "modes.tif")
     assert sorted(os.listdir(tmp_path)) == ["c.tif"]
 
 
@@ -253,8 +253,8 @@ def test_multiband_16bit_tiled_equals_in_memory(tmp_path, params):
     image = multiband_scene(np.random.default_rng(2))
     path = tmp_path / "rgbn.tif"
     tifffile.imwrite(path, image, tile=(64, 64), photometric="minisblack", planarconfig="contig")
-    whole = tiled.segment_large(path, *params, labels_path=tmp_path / "a.npy", modes_path=tmp_path / "a.tif")
-    parts = tiled.segment_large(path, *params, tile_size=64, labels_path=tmp_path / "b.npy", modes_path=tmp_path / "b.tif",
+    whole = tiled.segment_blocks(path, *params, labels_path=tmp_path / "a.npy", modes_path=tmp_path / "a.tif")
+    parts = tiled.segment_blocks(path, *params, tile_size=64, labels_path=tmp_path / "b.npy", modes_path=tmp_path / "b.tif",
                                 bands=(4, 2, 1), margin=4)
     assert not whole.tiled and parts.tiled and parts.refiltered > 0
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
@@ -293,6 +293,20 @@ def test_storage_layouts_and_sample_types(tmp_path, kind):
         path = IMAGES / "chelsea.jpg"
         array = load_image(path)
     reference = untiled(array, EDISON)
-    table = tiled.segment_large(path, *EDISON, tile_size=64, labels_path=tmp_path / "l.npy")
+    table = tiled.segment_blocks(path, *EDISON, tile_size=64, labels_path=tmp_path / "l.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), reference.labels)
     assert table.n_regions == reference.n_regions
+
+
+def test_segment_large_is_a_deprecated_name_of_segment_blocks(tmp_path):
+    import tifffile
+
+    import segshift
+
+    image = np.zeros((40, 70, 3), dtype=np.uint8)
+    image[:, 30:] = (200, 40, 40)
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, image)
+    with pytest.warns(FutureWarning, match="segment_large is deprecated"):
+        table = segshift.segment_large(path, 10, 12, 20)
+    assert table.areas.tolist() == tiled.segment_blocks(path, 10, 12, 20).areas.tolist()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The modules of the public surface whose annotations users' type checkers read.
-PUBLIC = ["segshift/__init__.py", "segshift/params.py", "segshift/segment.py", "segshift/errors.py",
+PUBLIC = ["segshift/__init__.py", "segshift/params.py", "segshift/_segment.py", "segshift/_pipeline.py", "segshift/errors.py",
           "segshift/_version.py", "segshift/batch.py", "segshift/evaluate", "segshift/report/__init__.py"]
 
 

@@ -2,7 +2,7 @@
 written in strips of bounded memory, every format decoded and compared.
 
 The pictures written in strips are compared with the whole-image renderings
-of :mod:`segshift.render` (which :class:`segshift.Segmentation` uses), for
+of :mod:`segshift._render` (which :class:`segshift.Segmentation` uses), for
 several memory limits: from one row a strip to the whole picture at once.
 """
 
@@ -21,8 +21,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from segshift import render, writers
-from segshift.segment import Segmentation
+from segshift import _render as render, writers
+from segshift._segment import Segmentation
 
 #: Memory limits: a row a strip (and TIFF tiles of 16), a few rows, everything at once.
 BUDGETS = [1, 60_000, 10**9]

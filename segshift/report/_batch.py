@@ -18,7 +18,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import OutputError
-from ..loader import DEFAULT_MAX_PIXELS
+from .._loader import DEFAULT_MAX_PIXELS
 from ..writers import read_manifest, write_atomic
 from . import _thumbnails as th
 from ._html import folder_url, render, text, url

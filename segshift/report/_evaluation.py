@@ -13,7 +13,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import OutputError, ParameterError
-from ..loader import DEFAULT_MAX_PIXELS
+from .._loader import DEFAULT_MAX_PIXELS
 from ..writers import write_atomic
 from . import _plots
 from . import _thumbnails as th
@@ -51,7 +51,7 @@ def write_evaluation_report(
     the first human segmentation.
 
     The segmentations are not kept by the evaluation: the photos shown are
-    segmented again with that setting (:func:`segshift.segment` gives the
+    segmented again with that setting (:func:`segshift._segment` gives the
     labels the evaluation scored). Their pictures are kept in
     ``OUT_DIR/img/`` and reused while newer than the photo, so writing the
     report again costs little.
@@ -59,7 +59,7 @@ def write_evaluation_report(
     Parameters
     ----------
     evaluation : FolderEvaluation or mapping
-        The result of :func:`segshift.benchmark.evaluate_folder`, or its
+        The result of :func:`segshift._benchmark.evaluate_folder`, or its
         ``as_dict()`` (e.g. read back from ``segshift evaluate --json``).
     out_dir : str or path-like
         Folder of the report (created if needed).
@@ -300,14 +300,14 @@ class _PhotoPictures:
         from PIL import Image
 
         from ..evaluate import load_ground_truth
-        from ..loader import load_image
+        from .._loader import load_image
 
         rgb = load_image(source, max_pixels=self.max_pixels)
         rgb8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
         if "photo" in targets:
             th.save_thumbnail(th.shrink(Image.fromarray(rgb8)), targets["photo"])
         if "seg" in targets:
-            from ..segment import segment
+            from .._segment import segment
 
             t0 = time.perf_counter()
             seg = segment(rgb, **self.params, max_pixels=None)

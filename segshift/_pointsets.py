@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _pointset_kernels as _k
 from .errors import ParameterError
-from .meanshift import KERNEL_DOC
+from ._meanshift import KERNEL_DOC
 
 #: Kernel names and the ids the compiled code uses ("uniform" is "flat").
 KERNELS = {

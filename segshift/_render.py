@@ -33,9 +33,9 @@ def luv_to_rgb8(luv: NDArray[np.floating], *, compat: str | None = None) -> NDAr
     """Convert L*u*v* colours (..., 3) to 8-bit RGB, clipped to the gamut.
 
     ``compat`` names the conversion the colours came from
-    (:func:`segshift.loader.luv_to_rgb`).
+    (:func:`segshift._loader.luv_to_rgb`).
     """
-    from .loader import luv_to_rgb
+    from ._loader import luv_to_rgb
 
     return to_rgb8(luv_to_rgb(luv, compat=compat))
 

@@ -464,9 +464,9 @@ def _future_result(future: Future, task: Task) -> dict[str, Any]:
 
 def capacity_of(executor: Executor) -> Callable[[], int]:
     """How many files to keep in flight on ``executor``: on a Dask cluster
-    its worker threads (:func:`segshift.dask_cluster.capacity`), else its
+    its worker threads (:func:`segshift._dask_cluster.capacity`), else its
     ``max_workers`` when it says (a ``ProcessPoolExecutor``), else the cores here."""
-    from .dask_cluster import capacity, client_of
+    from ._dask_cluster import capacity, client_of
 
     client = client_of(executor)
     if client is not None:

@@ -47,16 +47,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import _hierarchy_kernels as _kernels
+from . import _interrupt
 from .errors import ParameterError
 
 if TYPE_CHECKING:  # for the annotation only
-    from .resolution import Placement
+    from ._resolution import Placement
 
 #: Terms of the dissimilarity (see the module's description), chosen on 60
 #: BSDS500 train photos among contrast alone, colour alone and mixtures,
@@ -96,9 +97,9 @@ class Hierarchy:
         Adjacent finest regions (a < b), sorted.
     edge_heights : (e,) ndarray of float64
         Height at which each adjacent pair joins one region.
-    placement : segshift.resolution.Placement or None
+    placement : segshift._resolution.Placement or None
         For a tree built at a working resolution (the default for photos
-        larger than BSDS500's, see :mod:`segshift.resolution`): how its
+        larger than BSDS500's, see :mod:`segshift._resolution`): how its
         levels come to the photo's resolution. ``labels`` and ``areas`` are
         then those of the working resolution, where the tree was built;
         :meth:`level_labels` and :meth:`ucm` are at the photo's.
@@ -170,7 +171,7 @@ class Hierarchy:
         Computed in bands of rows (each with the row below it), into ``out``
         when given, else into an array the placement makes (a memory map
         for an image larger than memory, see
-        :class:`segshift.resolution.Placement`).
+        :class:`segshift._resolution.Placement`).
         """
         labels = self.finest_labels
         n = self.n_finest
@@ -187,6 +188,7 @@ class Hierarchy:
             band = np.zeros(part.shape)
             missed = np.zeros(part.shape, dtype=np.uint8)
             _kernels.ucm_pixels(part, n, keys, key_heights, band, missed)
+            _interrupt.check()  # the kernel stops early on Ctrl-C
             ys, xs = np.nonzero(missed[:bottom - top])
             if len(ys):
                 for bit, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1))):
@@ -461,6 +463,7 @@ def colour_affinity(
     """
     codes = np.ascontiguousarray(codes, dtype=np.int32)
     counts = _kernels.cooccurrence(codes, int(bins), max(1, int(radius)))
+    _interrupt.check()  # the kernel stops early on Ctrl-C
     counts += smoothing * max(counts.sum(), 1.0) / (bins * bins)
     joint = counts / counts.sum()
     marginal = joint.sum(axis=1)

@@ -1,25 +1,29 @@
-"""``segment(image)``: the whole pipeline in a few readable lines.
+"""The in-memory pipeline of :func:`segshift._segment`, shared by the streamed runs.
 
 loader (RGB -> L*u*v*) -> mean-shift core (every pixel to its mode) ->
-regions (connect, fuse, prune) -> :class:`Segmentation` (renders itself).
+regions (connect, fuse, prune) -> region hierarchy -> :class:`Segmentation`
+(renders itself). :func:`segment_grid` is everything after the image is at
+its working resolution, the one tail of the in-memory run
+(:func:`segshift._segment.segment`) and of the streamed one
+(:func:`segshift.tiled.segment_streamed`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from . import regions as _regions
-from . import render
-from . import resolution as _resolution
+from . import _regions as _regions
+from . import _render as render
+from . import _resolution as _resolution
 from .errors import ParameterError
 from .params import SCALE_DEFAULTS, Params
-from .hierarchy import (
+from ._hierarchy import (
     COST,
     Hierarchy,
     auto_scale,
@@ -31,8 +35,8 @@ from .hierarchy import (
     quantise,
     texture_histograms,
 )
-from .loader import DEFAULT_MAX_PIXELS, ImageSource, load_image, rgb_to_luv
-from .meanshift import (
+from ._loader import rgb_to_luv
+from ._meanshift import (
     check_positive,
     filter_image,
 )
@@ -63,7 +67,7 @@ SCALES = ("auto", "fixed")
 #: Default smallest region of the hierarchy's finest level, as a fraction of the image's area.
 FINEST_MIN_SIZE = SCALE_DEFAULTS["auto"]["min_size"]
 #: Thin regions of the finest level, joined to their closest neighbour before
-#: the hierarchy is built (:func:`segshift.regions.prune_thin`): mean width
+#: the hierarchy is built (:func:`segshift._regions.prune_thin`): mean width
 #: under ``width`` pixels and area under ``area`` of the image. They are the
 #: strips of blended colours along sharp edges, which otherwise outlive the
 #: regions on either side (and, on a photo segmented below or above the
@@ -83,13 +87,13 @@ class Segmentation:
         region ``labels == start_label + i`` has ``modes_rgb[i]`` and
         ``areas[i]``. Every region is one 8-connected set. When
         the image was segmented at a working resolution (the default for
-        large photos, see :mod:`segshift.resolution`), the numbering and the
+        large photos, see :mod:`segshift._resolution`), the numbering and the
         connectivity are those of the working resolution, up to one working
         pixel at the boundaries.
     modes_luv : (n_regions, 3) ndarray of float32
         Mode colour of each region in L*u*v* (D65): EDISON's L*u*v* with
         ``compat="edison"`` (the default), CIE L*u*v* with ``compat=None``
-        (see :func:`segshift.loader.rgb_to_luv`).
+        (see :func:`segshift._loader.rgb_to_luv`).
     modes_rgb : (n_regions, 3) ndarray of uint8
         The same colours in 8-bit sRGB.
     areas : (n_regions,) ndarray of int64
@@ -102,7 +106,7 @@ class Segmentation:
         Wall time of :func:`segment`.
     hierarchy : Hierarchy or None
         The merge tree over the finest partition that this segmentation is
-        a level of (:mod:`segshift.hierarchy`); None for a fixed-scale
+        a level of (:mod:`segshift._hierarchy`); None for a fixed-scale
         segmentation (``scale="fixed"``). :meth:`at` and :attr:`ucm` use it.
     threshold : float or None
         The merge height this level was cut at (None without a hierarchy).
@@ -120,6 +124,8 @@ class Segmentation:
     hierarchy: Hierarchy | None = field(default=None, repr=False)
     threshold: float | None = None
     start_label: int = 0
+    source: str | None = field(default=None, repr=False)
+    scratch: Any = field(default=None, repr=False)
 
     @property
     def n_regions(self) -> int:
@@ -137,14 +143,28 @@ class Segmentation:
         How the writers read the image a strip at a time (to draw boundaries);
         a segmentation of a huge image reads them from its file instead.
         """
-        return self.image[y0:y1]
+        if self.image is not None:
+            return self.image[y0:y1]
+        if self.source is None:
+            raise ParameterError("this segmentation keeps no image to read")
+        return self._raster.read_rgb(y0, y1, 0, self.shape[1])
+
+    @cached_property
+    def _raster(self) -> Any:
+        from ._raster import open_raster
+
+        return open_raster(self.source)
 
     def mode_image(self) -> NDArray[np.uint8]:
         """(H, W, 3) uint8: every pixel painted with its region's mode colour."""
         return render.paint_modes(self.labels, self.modes_rgb, start_label=self.start_label)
 
     def boundary_image(self, colour: tuple[int, int, int] = (255, 0, 0)) -> NDArray[np.uint8]:
-        """(H, W, 3) uint8: the input with region boundaries drawn in ``colour``."""
+        """(H, W, 3) uint8: the input with region boundaries drawn in ``colour``
+        (of a huge image, write it in strips: ``writers.write_output("boundaries", path, seg)``)."""
+        if self.image is None:
+            raise ParameterError("this segmentation was streamed from its file and keeps no image in memory; "
+                                 "write its boundaries with segshift.writers.write_output('boundaries', path, seg)")
         return render.draw_boundaries(self.image, self.labels, colour)
 
     def label_image(self, seed: int = 0) -> NDArray[np.uint8]:
@@ -161,7 +181,7 @@ class Segmentation:
         between its region and those of its east, south and south-east
         neighbours (BSDS500's ``seg2bmap`` convention), so that for every
         threshold ``t`` the pixels with ``ucm > t`` are exactly the boundary
-        map of ``at(threshold=t)`` (:func:`segshift.hierarchy.boundary_pixels`,
+        map of ``at(threshold=t)`` (:func:`segshift._hierarchy.boundary_pixels`,
         the map the BSDS benchmarks score).
         """
         return None if self.hierarchy is None else self.hierarchy.ucm()
@@ -198,166 +218,11 @@ class Segmentation:
         n_merges = h.merges_for(n_regions=n_regions, threshold=threshold)
         seg = level(h, n_merges, image=self.image, params=self.params, seconds=self.seconds,
                     compat=self.params.compat)
-        return _numbered(seg, self.start_label)
+        return _numbered(replace(seg, source=self.source, scratch=self.scratch), self.start_label)
 
     def __repr__(self) -> str:
         h, w = self.shape
         return f"Segmentation({w}x{h}, n_regions={self.n_regions}, start_label={self.start_label}, params={self.params})"
-
-
-def _positional_shim(func):
-    """Accept the positional spelling of 0.x (``segment(image, 7, 10, 20)``)
-    for one release, with a FutureWarning; the signature stays keyword-only."""
-    import functools
-    import inspect
-    import warnings
-
-    old = ("spatial_radius", "range_radius", "min_size")
-
-    @functools.wraps(func)
-    def wrapper(image, *args, **kwargs):
-        if args:
-            if len(args) > len(old):
-                raise TypeError(f"segment() takes 1 positional argument (the image), got {1 + len(args)}")
-            warnings.warn(
-                "segment(image, spatial_radius, range_radius, min_size) with positional parameters is deprecated "
-                "and will stop working in segshift 1.1; name them: segment(image, spatial_radius=..., ...)",
-                FutureWarning, stacklevel=2,
-            )
-            for name, value in zip(old, args):
-                if name in kwargs:
-                    raise TypeError(f"segment() got multiple values for argument {name!r}")
-                kwargs[name] = value
-        return func(image, **kwargs)
-
-    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
-    return wrapper
-
-
-@_positional_shim
-def segment(
-    image: ImageSource,
-    *,
-    spatial_radius: float | str | None = "auto",
-    range_radius: float | None = None,
-    min_size: float | None = None,
-    scale: str = "auto",
-    n_regions: int | None = None,
-    kernel: str = "uniform",
-    compat: str | None = "edison",
-    speedup: str = "none",
-    resolution: str = "auto",
-    tol: float = 0.01,
-    max_iter: int = 100,
-    region_colour: str = "mean",
-    params: Params | None = None,
-    start_label: int = 1,
-    channel_axis: int | None = None,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    progress: Callable[[int, int], None] | None = None,
-) -> Segmentation:
-    """Segment an image by mean shift (Comaniciu & Meer 2002).
-
-    Every pixel, as a joint (x, y, L*, u*, v*) feature vector, climbs the
-    kernel density estimate to its mode (by default at a working resolution
-    of about BSDS500's size, see ``resolution``); 8-connected pixels with the
-    same mode form regions. With ``scale="fixed"`` (mean shift as
-    published), adjacent regions whose modes are within half the range
-    radius are fused and regions under ``min_size`` pixels are merged into
-    their closest neighbour. Otherwise (the default) regions under
-    ``min_size`` pixels are merged into their closest neighbour to make the
-    finest partition, whose regions are then merged pairwise into a
-    hierarchy (:mod:`segshift.hierarchy`), and one level of it is returned:
-    the one :func:`segshift.hierarchy.auto_scale` picks for this image, or
-    the one with ``n_regions`` regions. Other levels are a call away
-    (:meth:`Segmentation.at`).
-
-    The options fall in three groups. The *algorithm* (``spatial_radius``
-    to ``region_colour``, or a :class:`segshift.Params` as ``params``)
-    decides the result; *input* options say how to read the image
-    (``channel_axis``, ``max_pixels``); *output* options say how to number
-    it (``start_label``). Progress is reported through ``progress``.
-
-    Parameters
-    ----------
-    image : path or array_like
-        A file path or an image array; see :func:`segshift.load_image`.
-    spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour
-        The algorithm's options, documented in :class:`segshift.Params`.
-    params : Params, optional
-        All of them at once; keywords that differ from their defaults
-        override it.
-    start_label : int
-        The label of the first region (1, the default, as
-        :func:`skimage.segmentation.slic`; 0 is then free for "no region"
-        and :func:`skimage.measure.regionprops` sees every region).
-    channel_axis : int, optional
-        The axis of an array that holds the colour channels; default: the
-        last axis of a 3-D array (a 2-D array is gray).
-    max_pixels : int or None
-        Refuse images larger than this many pixels (``None``: no limit).
-    progress : callable, optional
-        Called as ``progress(done, total)`` while pixels climb.
-
-    Returns
-    -------
-    Segmentation
-
-    Raises
-    ------
-    ParameterError
-        For a parameter out of range (the message names it); a ValueError.
-    ImageReadError
-        For a file that cannot be read as an image; an OSError.
-
-    References
-    ----------
-    D. Comaniciu and P. Meer, "Mean Shift: A Robust Approach Toward Feature
-    Space Analysis", IEEE TPAMI 24(5), 2002.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> image = np.zeros((20, 30, 3), dtype=np.uint8)
-    >>> image[:, 15:] = (200, 40, 40)
-    >>> seg = segment(image)
-    >>> seg.n_regions, seg.areas.tolist(), np.unique(seg.labels).tolist()
-    (2, [300, 300], [1, 2])
-    >>> seg.at(n_regions=1).n_regions
-    1
-    """
-    start = time.perf_counter()
-    p = _params_from(params, spatial_radius=spatial_radius, range_radius=range_radius, min_size=min_size,
-                     scale=scale, n_regions=n_regions, kernel=kernel, compat=compat, speedup=speedup,
-                     resolution=resolution, tol=tol, max_iter=max_iter, region_colour=region_colour)
-    start_label = check_start_label(start_label)
-    rgb = load_image(image, max_pixels=max_pixels, channel_axis=channel_axis)
-    seg = _segment_rgb(rgb, p, progress=progress)
-    return _numbered(replace(seg, params=p, seconds=time.perf_counter() - start), start_label)
-
-
-def _params_from(params: Params | None, **options) -> Params:
-    """The Params of a call: ``params`` (or the defaults) with the keywords
-    that differ from their defaults applied."""
-    base = Params() if params is None else params
-    if not isinstance(base, Params):
-        raise ParameterError(f"params must be a segshift.Params, got {type(base).__name__}")
-    given = _param_defaults()
-    changes = {k: v for k, v in options.items() if not _same(v, given[k])}
-    return base.replace(**changes) if changes else base
-
-
-def _same(a, b) -> bool:
-    try:
-        return type(a) is type(b) and bool(a == b)
-    except Exception:  # e.g. arrays: never a default
-        return False
-
-
-def _param_defaults() -> dict:
-    from .params import defaults
-
-    return defaults()
 
 
 def check_start_label(start_label) -> int:
@@ -372,7 +237,14 @@ def _numbered(seg: Segmentation, start_label: int) -> Segmentation:
     map (the hierarchy may share the old one)."""
     if start_label == seg.start_label:
         return seg
-    labels = np.add(seg.labels, np.int32(start_label - seg.start_label), dtype=np.int32)
+    step = np.int32(start_label - seg.start_label)
+    if isinstance(seg.labels, np.memmap):  # a huge image's, made for this result: in place, by strips
+        labels = seg.labels
+        rows = max(1, (1 << 24) // max(1, labels.shape[1]))
+        for y in range(0, labels.shape[0], rows):
+            labels[y:y + rows] += step
+    else:
+        labels = np.add(seg.labels, step, dtype=np.int32)
     return replace(seg, labels=labels, start_label=start_label)
 
 
@@ -385,7 +257,7 @@ def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segme
 
 
 def working_plan(shape: tuple[int, int], p: Params) -> _resolution.Plan:
-    """Where the climbs of an image of ``shape`` (H, W) run (:func:`segshift.resolution.plan`)."""
+    """Where the climbs of an image of ``shape`` (H, W) run (:func:`segshift._resolution.plan`)."""
     if p.relative:
         return _resolution.plan(shape, p.working_radius, p.resolution, p.speedup)
     return _resolution.Plan(None, float(p.spatial_radius), p.speedup)
@@ -409,9 +281,9 @@ def segment_grid(
     ``grid`` is the image the climbs run on (``rgb`` itself when
     ``work.shape`` is None, see :func:`working_plan`); ``rgb`` the
     full-resolution image or a reader of its rows
-    (:data:`segshift.resolution.RowReader`, then with ``shape``), which the
+    (:data:`segshift._resolution.RowReader`, then with ``shape``), which the
     labels are placed back on ``strip_rows`` rows at a time into arrays made
-    by ``allocate(dtype)`` (see :class:`segshift.resolution.Placement`).
+    by ``allocate(dtype)`` (see :class:`segshift._resolution.Placement`).
     Returns labels from 0 and empty params; the Segmentation's ``image`` is
     ``rgb`` when it is an array, else None.
     """
@@ -552,7 +424,7 @@ def mean_modes(labels: NDArray[np.integer], modes: NDArray[np.floating], n: int)
 def finest_regions(modes: NDArray[np.float32], min_size: int, *, compat: str | None = "edison"):
     """The hierarchy's finest partition: connect the modes, prune at
     ``min_size`` pixels, join the thin strips along edges (:data:`THIN`).
-    Returns :class:`segshift.regions.Regions`."""
+    Returns :class:`segshift._regions.Regions`."""
     regions = _regions.connect_modes(modes, seed_modes=compat == "edison")
     regions = _regions.prune_regions(regions, min_size)
     thin_area = max(min_size, round(THIN["area"] * modes.shape[0] * modes.shape[1]))
@@ -568,16 +440,16 @@ def hierarchy_over(
     luv: NDArray[np.float32] | None = None,
     gradient_sigma: float = COST["gradient_sigma"],
 ) -> Hierarchy:
-    """The merge tree over a partition of the modes (:class:`segshift.regions.Regions`).
+    """The merge tree over a partition of the modes (:class:`segshift._regions.Regions`).
 
     The boundary strength is the colour gradient (at ``gradient_sigma``
     pixels) of the mean-shift filtered image (the modes), where the filter
     has flattened texture and noise and kept the edges; the regions' colour
     and texture histograms are of the photo's own colours, quantised
-    (:func:`segshift.hierarchy.quantise`), and luminance
-    (:func:`segshift.hierarchy.texture_histograms` at the gradient's scale),
+    (:func:`segshift._hierarchy.quantise`), and luminance
+    (:func:`segshift._hierarchy.texture_histograms` at the gradient's scale),
     and the border's colour affinity is fitted to the same quantised colours
-    (:func:`segshift.hierarchy.colour_affinity`),
+    (:func:`segshift._hierarchy.colour_affinity`),
     ``luv`` when the caller has converted ``rgb`` already.
     """
     labels = _regions.final_labels(regions)
@@ -608,7 +480,7 @@ def image_modes(
     """The mean-shift stage of :func:`segment`: every pixel's L*u*v* mode.
 
     Converts ``rgb`` (as :func:`segshift.load_image` returns it) to L*u*v*
-    and filters it (:func:`segshift.meanshift.filter_image`), the modes
+    and filters it (:func:`segshift._meanshift.filter_image`), the modes
     taking the memory of the L*u*v* image. Returns (H, W, 3) float32.
     """
     luv = rgb_to_luv(rgb, compat=compat)
@@ -657,7 +529,7 @@ def regions_from_modes(
     rgb : (H, W, 3) ndarray of float32
         The image (as :func:`segshift.load_image` returns it).
     modes : (H, W, 3) ndarray
-        The L*u*v* mode of every pixel (:func:`segshift.meanshift.filter_image`).
+        The L*u*v* mode of every pixel (:func:`segshift._meanshift.filter_image`).
     range_radius : float
         Range bandwidth; regions whose modes are within half of it are fused.
     min_size : int

@@ -3,7 +3,7 @@
 :func:`filter_image` moves every pixel of an L*u*v* image, as a joint
 (x, y, L, u, v) feature vector, to its mode with separate spatial and range
 bandwidths (compiled, parallel over pixels). Point sets are clustered by
-:mod:`segshift.pointsets`, which shares the kernel names and validation here.
+:mod:`segshift._pointsets`, which shares the kernel names and validation here.
 
 References
 ----------
@@ -14,12 +14,14 @@ Analysis", IEEE TPAMI 24(5), 2002.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numba
 import numpy as np
 from numpy.typing import NDArray
 
 from . import _filter_kernels as _kernels
+from . import _interrupt
 from .errors import ParameterError
 
 #: Kernel names and the ids the compiled code uses. "flat" is an alias of
@@ -56,7 +58,7 @@ def check_kernel(kernel: str) -> int:
 
 
 #: Numerical conventions: ``None`` is segshift's own; ``"edison"`` reproduces
-#: the numerics of EDISON, the authors' C++ system (see :func:`segshift.segment`).
+#: the numerics of EDISON, the authors' C++ system (see :func:`segshift._segment`).
 COMPAT = (None, "edison")
 
 
@@ -114,6 +116,7 @@ def filter_image(
     compat: str | None = None,
     speedup: str = "none",
     overwrite_input: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> NDArray[np.float32]:
     """Move every pixel of an L*u*v* image to its mode (exact mean shift).
 
@@ -155,11 +158,20 @@ def filter_image(
     overwrite_input : bool
         Write the modes into ``luv`` (when it is C-contiguous float32) instead
         of a new array, saving 12 bytes a pixel.
+    progress : callable, optional
+        ``progress(done, total)``: called with the number of climbs done and
+        to do, about a hundred times over the run (once at the start with
+        ``done`` 0), in the calling thread. The modes do not depend on it.
 
     Returns
     -------
     modes : (H, W, 3) ndarray of float32
         The L*u*v* part of each pixel's mode.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C, within a tile of climbs (see :mod:`segshift._interrupt`).
 
     Notes
     -----
@@ -190,8 +202,49 @@ def filter_image(
         if speedup == "fast":
             step = FAST_STEP
             seeds = np.ascontiguousarray(luv[::step, ::step])
-            seed_modes = _kernels.filter_grid(
-                luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step, np.empty_like(seeds)
-            )
-            return _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius, modes)
-        return _kernels.filter_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, 1, modes)
+            seed_modes = _climb_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step,
+                                     np.empty_like(seeds), progress)
+            modes = _kernels.assign_from_seeds(luv, seeds, seed_modes, step, range_radius, modes)
+        else:
+            modes = _climb_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, 1, modes,
+                                progress)
+    _interrupt.check()  # the kernels stopped early on Ctrl-C: the modes are incomplete
+    return modes
+
+
+#: With a progress callback, the filter runs in about this many calls.
+PROGRESS_CALLS = 100
+
+
+def _climb_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step, modes, progress):
+    """_filter_kernels.filter_grid, or with a progress callback its tiles in
+    about PROGRESS_CALLS calls (each tile's climbs depend on nothing outside
+    it, so the modes are the same)."""
+    if progress is None:
+        return _kernels.filter_grid(luv, spatial_radius, range_radius, kernel_id, tol, max_iter, raw_units, step,
+                                    modes)
+    tiles = int(_kernels.filter_tile_count(modes))
+    # Enough tiles a call that the threads stay busy to its end.
+    chunk = max(8 * numba.get_num_threads(), -(-tiles // PROGRESS_CALLS))
+    total = modes.shape[0] * modes.shape[1]
+    tiles_across = -(-modes.shape[1] // _kernels.TILE_COLS)
+    progress(0, total)
+    planes, stride, pad = _kernels.pad_for_filter(luv, spatial_radius)
+    height, width = luv.shape[0], luv.shape[1]
+    for t0 in range(0, tiles, chunk):
+        t1 = min(tiles, t0 + chunk)
+        _kernels.filter_tiles(planes, stride, pad, height, width, spatial_radius, range_radius, kernel_id, tol,
+                              max_iter, raw_units, step, t0, t1, modes)
+        _interrupt.check()
+        # climbs in the tile rows before tile t1, plus the tiles of its row done so far
+        done = _climbs_before(t1, tiles_across, modes.shape[0], modes.shape[1])
+        progress(done, total)
+    return modes
+
+
+def _climbs_before(t: int, tiles_across: int, rows: int, cols: int) -> int:
+    """Climbs in the filter tiles numbered below t (row by row)."""
+    band, across = divmod(t, tiles_across)
+    full_rows = min(rows, band * _kernels.TILE_ROWS)
+    band_rows = min(rows, full_rows + _kernels.TILE_ROWS) - full_rows
+    return full_rows * cols + band_rows * min(cols, across * _kernels.TILE_COLS)

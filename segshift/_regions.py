@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _interrupt
 from . import _region_kernels as _kernels
 
 #: Neighbouring modes agree when every L*u*v* component differs by less than this.
@@ -63,6 +64,7 @@ def connect_modes(modes: NDArray[np.floating], *, seed_modes: bool = False) -> R
     """
     modes = np.ascontiguousarray(modes, dtype=np.float32)
     pixel_region, first = _kernels.connect_close(modes, AGREE)
+    _interrupt.check()  # connect_close stops early on Ctrl-C
     n = len(first)
     flat = pixel_region.ravel()
     areas = np.bincount(flat, minlength=n)

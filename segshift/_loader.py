@@ -8,10 +8,13 @@ feature vectors (x, y, L, u, v) that mean shift works on.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Union
 
@@ -32,6 +35,8 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
 )  # fmt: skip
 
 ImageSource = Union[str, "os.PathLike[str]", ArrayLike]
+
+_log = logging.getLogger("segshift._loader")
 
 # Pillow's decompression-bomb guard is one global (PIL.Image.MAX_IMAGE_PIXELS);
 # segshift sets it for the length of one decode, so decodes take turns.
@@ -167,6 +172,95 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+class _LibraryMessages:
+    """Route the decoders' warnings and tifffile's log records to segshift's loggers (as DEBUG records).
+
+    ``warnings.catch_warnings`` swaps process-wide state, so nested or
+    concurrent reads (the tiled path decodes the next block on a thread)
+    share one capture: the first reader to enter installs it, the last to
+    leave restores what was there. Warnings of any thread are forwarded while
+    it is installed; each is also kept for the thread that raised it, so that
+    a reader can act on its own (a decompression-bomb warning becomes an
+    error).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._catcher: warnings.catch_warnings | None = None
+        self._propagate = True
+        self._handler = _ForwardHandler()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def capture(self, logger: logging.Logger) -> Iterator[list]:
+        """While inside: library warnings become records of ``logger``; yields this thread's warnings."""
+        caught: list = []
+        outer = getattr(self._local, "stack", None)
+        self._local.stack = stack = outer if outer is not None else []
+        stack.append((logger, caught))
+        with self._lock:
+            if self._depth == 0:
+                self._catcher = warnings.catch_warnings()
+                self._catcher.__enter__()
+                # every warning is forwarded, whatever the filters outside say
+                # ("error" would turn a harmless decoder remark into a failure)
+                warnings.simplefilter("always")
+                warnings.showwarning = self._show
+                tiff_log = logging.getLogger("tifffile")
+                self._propagate = tiff_log.propagate
+                tiff_log.addHandler(self._handler)
+                tiff_log.propagate = False
+            self._depth += 1
+        try:
+            yield caught
+        finally:
+            stack.pop()
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    tiff_log = logging.getLogger("tifffile")
+                    tiff_log.removeHandler(self._handler)
+                    tiff_log.propagate = self._propagate
+                    self._catcher.__exit__(None, None, None)
+                    self._catcher = None
+
+    def target(self) -> tuple[logging.Logger, list | None]:
+        """The logger (and list of caught warnings) of the innermost capture of this thread."""
+        stack = getattr(self._local, "stack", None)
+        if stack:
+            return stack[-1]
+        return _log, None
+
+    def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        logger, caught = self.target()
+        if caught is not None:
+            caught.append(warnings.WarningMessage(message, category, filename, lineno))
+        # DEBUG: a decoder's remark on a file it still reads is detail; a file it
+        # cannot read ends in segshift's own one-line error, which says what matters
+        logger.debug("%s: %s", category.__name__, " ".join(str(message).split()))
+
+
+class _ForwardHandler(logging.Handler):
+    """Re-emit tifffile's records as records of the reading segshift logger."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger, _ = _LIBRARY_MESSAGES.target()
+        # DEBUG for the same reason as the warnings (tifffile logs a tolerated defect as ERROR)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("tifffile %s: %s", record.levelname, " ".join(record.getMessage().split()))
+
+
+_LIBRARY_MESSAGES = _LibraryMessages()
+
+
+def library_messages(logger: logging.Logger = _log):
+    """Context manager: while reading, the decoders' warnings and tifffile's
+    log records become records of ``logger`` (a ``segshift.*`` logger) instead
+    of reaching stderr; yields the list of warnings this thread raised."""
+    return _LIBRARY_MESSAGES.capture(logger)
+
+
 def _read_file(source, max_pixels: int | None) -> np.ndarray:
     """Decode ``source`` into an upright array (uint8/uint16/bool/float32), checking size first."""
     from PIL import Image, UnidentifiedImageError
@@ -179,8 +273,7 @@ def _read_file(source, max_pixels: int | None) -> np.ndarray:
     with _PILLOW_GUARD:
         previous = Image.MAX_IMAGE_PIXELS
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with library_messages(_log) as caught:
                 # Pillow's own guard is off while the header is read, so that
                 # max_pixels decides with segshift's message; it is back on
                 # (at the larger of its value and max_pixels) while decoding,
@@ -199,6 +292,10 @@ def _read_file(source, max_pixels: int | None) -> np.ndarray:
                     deep = fmt in ("PNG", "TIFF") and _maybe_16bit(im)
                     orientation = _orientation(im)
                     array = _pil_to_array(im, path)
+                bombs = [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+                if bombs:
+                    # Pillow only warns between its limit and twice it; segshift refuses.
+                    raise ImageTooLargeError(f"{path}: a frame or tile is too large ({_reason(bombs[0].message)})")
         except (ImageReadError, ImageError):
             raise
         except UnidentifiedImageError:

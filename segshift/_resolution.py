@@ -3,7 +3,7 @@
 Mean shift's spatial window is measured in pixels, so on a photo with more
 pixels the same window sees less of the scene and the same photo gives other
 regions at every resolution, at a cost that grows with the pixel count. With
-the default spatial radius (``spatial_radius=None``), :func:`segshift.segment`
+the default spatial radius (``spatial_radius=None``), :func:`segshift._segment`
 therefore works at a *working resolution* of about :data:`WORKING_PIXELS`
 pixels (BSDS500's 481 x 321, the size its defaults were chosen at):
 
@@ -85,7 +85,7 @@ class Plan(NamedTuple):
     """Where the pipeline runs: ``shape`` (h, w) of the working image, or None
     to run on the image as it is; ``spatial_radius`` in the pixels of the
     grid it runs on; ``speedup`` of the climbs there
-    (:func:`segshift.meanshift.filter_image`)."""
+    (:func:`segshift._meanshift.filter_image`)."""
 
     shape: tuple[int, int] | None
     spatial_radius: float
@@ -121,7 +121,7 @@ def plan(shape: tuple[int, int], working_radius: float, resolution: str = "auto"
 
 
 def check_resolution(resolution) -> str:
-    """Validate the ``resolution`` option of :func:`segshift.segment`."""
+    """Validate the ``resolution`` option of :func:`segshift._segment`."""
     from .errors import ParameterError
 
     if resolution not in RESOLUTIONS:
@@ -292,7 +292,7 @@ def _place(read, shape, labels, modes, n_regions, spatial_radius, range_radius, 
     strip: their forced pixels are written last, and the areas corrected."""
     from scipy.ndimage import binary_dilation
 
-    from .loader import rgb_to_luv
+    from ._loader import rgb_to_luv
 
     height, width = shape
     h, w = labels.shape
@@ -382,7 +382,7 @@ class Placement:
     only the pixels near that level's boundaries (and near finest regions
     that might lose every pixel): on a 12-megapixel photo a third of the
     pixels lie near a finest boundary, a few percent near the boundaries of
-    the level :func:`segshift.segment` returns. :attr:`finest` (the UCM
+    the level :func:`segshift._segment` returns. :attr:`finest` (the UCM
     needs it) is computed once, when first asked for.
 
     For an image larger than memory, ``rgb`` is a :data:`RowReader`,
