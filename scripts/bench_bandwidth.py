@@ -53,6 +53,9 @@ def datasets():
 
 
 def main():
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     print("| data | rule | bandwidth | clusters (true) | ARI | rule seconds |")
     print("|---|---|---|---|---|---|")
     rows = []
