@@ -3,11 +3,12 @@ A huge image in bounded memory
 ==============================
 
 Aerial scenes, slide scans and panoramas can be larger than memory.
-:func:`segshift.segment_large` reads a TIFF block by block and segments it
-in memory bounded by ``memory_limit``, with the same labels as a run in
-memory, pixel for pixel. Here a mosaic of the bundled photos, written as a
-tiled TIFF, stands in for a large scene, and a small block size forces many
-blocks.
+:func:`segshift.segment` reads a file too large for ``memory_limit`` in
+strips, segments it there, and returns the same :class:`segshift.Segmentation`
+as a run in memory, pixel for pixel, at every setting: the memory limit and
+the tile size decide how it is computed, never what. Here a mosaic of the
+bundled photos, written as a tiled TIFF, stands in for a large scene, and a
+small tile size forces many strips.
 """
 
 import tempfile
@@ -18,6 +19,7 @@ import numpy as np
 import tifffile
 
 import segshift
+import segshift.writers
 
 # The repository, whether this file runs as a script or in the documentation build (from docs/examples).
 ROOT = Path(__file__).resolve().parents[2] if "__file__" in globals() else Path.cwd().parents[1]
@@ -34,36 +36,28 @@ tifffile.imwrite(scene, mosaic, tile=(128, 128), photometric="rgb")
 print("scene:", mosaic.shape, f"{mosaic.nbytes / 1e6:.1f} MB of pixels")
 
 # %%
-# The tiled run, in blocks of 256 pixels within a 64 MB limit, writing its
-# label map to disk as a tiled TIFF. The settings are those of a tiled run:
-# radii in pixels, mean shift at full resolution with a fixed scale.
+# The streamed run, in strips of 96 rows (``tile_size``), at the defaults:
+# the working resolution, the region hierarchy and its automatic level. The
+# label map is a memory map; every output is written from it in strips.
 
-settings = dict(spatial_radius=8, range_radius=10, min_size=200)
-table = segshift.segment_large(scene, **settings, labels_path=work / "labels.tif",
-                               memory_limit="64MB", tile_size=256)
-tiled = tifffile.imread(work / "labels.tif")
-print(f"tiled: {table.n_regions} regions")
+streamed = segshift.segment(scene, tile_size=96)
+print(f"streamed: {streamed.n_regions} regions, labels a {type(streamed.labels).__name__}")
+segshift.writers.write_output("labels", work / "labels.tif", streamed, memory_limit=64 * 2**20)
 
 # %%
-# The same computation in memory gives the same label map.
+# The same image in memory gives the same label map, and so does any other
+# level of the hierarchy.
 
-seg = segshift.segment(mosaic, **settings, scale="fixed")
+seg = segshift.segment(scene)
 print("in memory:", seg.n_regions, "regions")
-same = np.array_equal(np.unique(tiled, return_inverse=True)[1].ravel(),
-                      np.unique(seg.labels, return_inverse=True)[1].ravel())
-print("the same partition, pixel for pixel:", same)
+print("the same labels, pixel for pixel:", np.array_equal(seg.labels, streamed.labels))
+print("the same 5-region level:", np.array_equal(seg.at(n_regions=5).labels, streamed.at(n_regions=5).labels))
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
 axes[0].imshow(mosaic)
 axes[0].set_title("scene (a tiled TIFF)")
-axes[1].imshow(seg.mode_image())
-axes[1].set_title(f"{table.n_regions} regions, segmented in blocks of 256 pixels")
+axes[1].imshow(streamed.mode_image())
+axes[1].set_title(f"{streamed.n_regions} regions, segmented in strips of 96 rows")
 for ax in axes:
     ax.set_axis_off()
-
-# %%
-# The region table holds one row per region, computed without holding the
-# label map in memory.
-
-print("areas of the five largest regions:", np.sort(table.areas)[::-1][:5])
 plt.show()

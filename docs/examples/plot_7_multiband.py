@@ -17,6 +17,7 @@ import numpy as np
 import tifffile
 
 import segshift
+import segshift.tiled
 
 # A synthetic 4-band scene: fields, a road and a lake, with sensor noise.
 rng = np.random.default_rng(0)
@@ -37,9 +38,9 @@ work = Path(tempfile.mkdtemp())
 path = work / "rgbn.tif"
 tifffile.imwrite(path, raster, photometric="minisblack", planarconfig="contig", tile=(64, 64))
 
-table = segshift.segment_large(path, spatial_radius=6, range_radius=2000, min_size=40,
-                               labels_path=work / "labels.npy", modes_path=work / "modes.tif",
-                               bands=(4, 1, 2))
+table = segshift.tiled.segment_blocks(path, spatial_radius=6, range_radius=2000, min_size=40,
+                                      labels_path=work / "labels.npy", modes_path=work / "modes.tif",
+                                      bands=(4, 1, 2))
 labels = np.load(work / "labels.npy")
 print(f"{table.n_regions} regions; their modes (R, G, B, NIR):")
 print(np.round(table.modes).astype(int))
