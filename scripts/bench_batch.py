@@ -45,6 +45,8 @@ sys.path.insert(0, str(REPO))
 
 from segshift.batch import default_jobs, find_images  # noqa: E402
 
+from _record import record  # noqa: E402
+
 
 def run_once(folder: Path, out: Path, jobs: int | None, threads: int | None, extra: list[str],
              client: Any = None) -> tuple[float, dict]:
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name not in best or wall < best[name][0]:
                     best[name] = (wall, counts, load)
         base_rate = None
+        rows = []
         for name, _, _ in configs:
             wall, counts, load = best[name]
             rate = len(images) / wall
@@ -154,7 +157,18 @@ def main(argv: list[str] | None = None) -> int:
             status = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("mean_s", "cpu_s"))
             print(f"{name:<22} {wall:>8.2f} {rate:>8.2f} {rate / base_rate:>7.2f}x {counts['mean_s']:>8.3f} "
                   f"{counts['cpu_s']:>8.1f} {load:>5.1f}  {status}", flush=True)
+            rows.append([name, round(wall, 2), round(rate, 2), f"{rate / base_rate:.2f}x", round(counts["mean_s"], 3),
+                         round(counts["cpu_s"], 1), round(load, 1), status])
     stack.close()
+    record("bench_batch_cluster" if args.cluster else "bench_batch",
+           f"segshift batch throughput: {len(images)} images" + (" on a local Dask cluster against the local pool"
+                                                                  if args.cluster else ""),
+           tables=[{"caption": f"best of {args.repeat} interleaved runs per configuration",
+                    "columns": ["configuration", "wall s", "images / s", "vs first", "mean s / image", "CPU s",
+                                "load before", "status"], "rows": rows}],
+           notes=["wall s includes process start-up, imports and loading the compiled kernels; mean s / image is "
+                  "the time inside a worker; CPU s the CPU time of all processes; load: the 1-minute load average "
+                  "before the run (other work on the machine distorts the figures)."])
     return 0
 
 

@@ -40,6 +40,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import record  # noqa: E402
 
 import numba  # noqa: E402
 from sklearn.cluster import MeanShift as SkMeanShift  # noqa: E402
@@ -160,6 +162,21 @@ def main(argv=None):
                   f" {ours.algorithm_}, {ours.bandwidth_:.3g} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    columns = ["case", "points", "d", "threads", "scikit-learn s", "segshift s", "ratio", "ARI scikit-learn",
+               "ARI segshift", "ARI between", "clusters scikit-learn / segshift", "segshift algorithm, bandwidth"]
+    table = [[r["case"], r["n"], r["d"], r["threads"], round(r["sklearn_s"], 3), round(r["segshift_s"], 3),
+              f"{r['ratio']:.3f}x", round(r["ari_sklearn"], 3), round(r["ari_segshift"], 3), round(r["ari_between"], 3),
+              f"{r['clusters_sklearn']} / {r['clusters_segshift']}", f"{r['algorithm']}, {r['bandwidth']:.3g}"]
+             for r in rows]
+    if args.memory:
+        columns += ["peak MiB scikit-learn", "peak MiB segshift"]
+        table = [t + [round(r["sklearn_mib"]), round(r["segshift_mib"])] for t, r in zip(table, rows)]
+    record("bench_cluster_memory" if args.memory else "bench_cluster",
+           "Point-set mean shift against scikit-learn's MeanShift",
+           tables=[{"caption": f"the same make_blobs points (random_state=0) in the same process, best of {args.repeat}",
+                    "columns": columns, "rows": table}],
+           notes=["In the rows where each library estimates its own bandwidth, scikit-learn's estimate_bandwidth "
+                  "runs before its timed fit and segshift's inside its fit, so segshift's seconds include it."])
 
 
 if __name__ == "__main__":

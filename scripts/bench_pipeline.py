@@ -47,6 +47,10 @@ def compile_seconds() -> dict:
     return json.loads(out.stdout)
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import record  # noqa: E402
+
+
 def stages(path: Path, kwargs: dict) -> list[float]:
     """Seconds of each stage of segment(path, **kwargs), run one by one."""
     import segshift
@@ -118,6 +122,7 @@ def main(argv=None) -> int:
           f"-> compilation about {probe['first'] - probe['second']:.1f} s")
     print(f"{'photo':<16}{'size':>10}{'regions':>9}{'segment':>9}{'decode':>8}{'L*u*v*':>8}{'shift':>8}{'regions':>9}"
           f"{'hierarchy':>10}{'auto':>7}{'fixed':>8}{'ratio':>7}   (seconds, median of {args.repeat}, after a warm-up)")
+    rows = []
     fixed_kwargs = {**kwargs, "scale": "fixed"}
     fixed_kwargs.pop("n_regions", None)
     for path in IMAGES:
@@ -138,6 +143,19 @@ def main(argv=None) -> int:
         split = "".join(f"{statistics.median(p[k] for p in parts):>{widths[k]}.3f}" for k in range(6))
         total, base = statistics.median(totals), statistics.median(fixed)
         print(f"{path.name:<16}{f'{w}x{h}':>10}{seg.n_regions:>9}{total:>9.3f}{split}{base:>8.3f}{total / base:>7.2f}")
+        rows.append([path.name, f"{w}x{h}", seg.n_regions, round(total, 3)]
+                    + [round(statistics.median(p[k] for p in parts), 3) for k in range(6)]
+                    + [round(base, 3), round(total / base, 2)])
+    suffix = "".join(f"_{k}-{v}" for k, v in kwargs.items())
+    record(f"bench_pipeline{suffix}", "The stages of segment()" + (f" with {', '.join(args.params)}" if args.params
+                                                                    else " at the defaults"),
+           tables=[{"caption": f"seconds, median of {args.repeat} after a warm-up; {numba.get_num_threads()} numba "
+                               "threads; ratio: the whole call against scale='fixed' in the same process",
+                    "columns": ["photo", "size", "regions", "segment", "decode", "L*u*v*", "mean shift", "regions",
+                                "hierarchy", "auto", "scale='fixed'", "ratio"],
+                    "rows": rows}],
+           notes=[f"Compiling the kernels (the disk cache off) took about {probe['first'] - probe['second']:.0f} s "
+                  f"in this run: the first call {probe['first']:.1f} s, the second {probe['second']:.2f} s."])
     return 0
 
 

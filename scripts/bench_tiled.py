@@ -120,6 +120,10 @@ def child(args) -> None:
                       "cpu": cpu_seconds() - cpu, "base_rss": base_rss, "peak_rss": rss(), **extra}))
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import record  # noqa: E402
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--height", type=int, default=2400)
@@ -161,6 +165,7 @@ def main(argv=None) -> int:
         print(f"{'run':<10}{'threads':>8}{'wall s':>8}{'s/MP':>7}{'ratio':>7}{'CPU s':>8}{'per MP':>7}"
               f"{'RSS base':>10}{'peak':>7}{'regions':>9}  notes")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        rows = []
         for threads in [int(t) for t in args.threads.split(",")]:
             best: dict = {}
             for _ in range(args.repeat):
@@ -188,6 +193,19 @@ def main(argv=None) -> int:
                 print(f"{mode:<10}{threads:>8}{r['seconds']:>8.1f}{per_mp:>7.2f}"
                       f"{per_mp / base_mp:>7.2f}{r['cpu']:>8.1f}{cpu_ratio:>7.2f}"
                       f"{r['base_rss'] / 1e9:>9.2f}G{r['peak_rss'] / 1e9:>6.2f}G{r['regions']:>9}  {notes}", flush=True)
+                rows.append([mode if mode == "untiled" else f"tiled, {args.memory_limit}", f"{mps[mode]:.1f} MP",
+                             threads, round(r["seconds"], 1), round(per_mp, 2), round(per_mp / base_mp, 2),
+                             round(r["cpu"], 1), round(cpu_ratio, 2), f"{r['base_rss'] / 1e9:.2f} GB",
+                             f"{r['peak_rss'] / 1e9:.2f} GB", r["regions"], notes])
+    big = args.height * args.width >= 50_000_000
+    record("bench_tiled_196mp" if big else "bench_tiled",
+           f"Tiled against untiled: a {args.width} x {args.height} mosaic under --memory-limit {args.memory_limit}",
+           tables=[{"caption": f"spatial {args.spatial_radius:g}, range {args.range_radius:g}, min size "
+                               f"{args.min_size:g}, scale='fixed' (what a tiled run computes); each run in a fresh "
+                               f"process, best of {args.repeat}; ratios per megapixel against untiled",
+                    "columns": ["run", "size", "threads", "wall s", "s / MP", "vs untiled", "CPU s",
+                                "CPU / MP vs untiled", "RSS after loading", "peak RSS", "regions", "notes"],
+                    "rows": rows}])
     return 0
 
 

@@ -1,11 +1,11 @@
-"""Screenshots of the two HTML reports for the README (docs/report-*.png).
+"""Screenshots of the two HTML reports for the documentation (docs/report-*.png).
 
 Runs ``segshift batch --report`` on the bundled photos (plus a truncated
 copy of one, to show a failure) and ``segshift evaluate --report`` on the
 first photos of BSDS500 val over a small sweep, then photographs both pages
 in headless Chromium.
 
-    python scripts/make_report_screenshots.py ../shared/data/bsds500 --limit 12
+    python scripts/make_report_screenshots.py BSDS500_DIR --limit 12
 """
 
 from __future__ import annotations

@@ -261,6 +261,35 @@ def library_messages(logger: logging.Logger = _log):
     return _LIBRARY_MESSAGES.capture(logger)
 
 
+def _read_tiff_whole(path: Path, max_pixels: int | None) -> np.ndarray | None:
+    """The first image of a TIFF that Pillow cannot decode, read by tifffile
+    (float or 32-bit samples, for example), or None when tifffile cannot
+    either; gray, RGB or RGBA only (other layouts are multiband rasters)."""
+    import tifffile
+
+    try:
+        with library_messages(_log), tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            shape = tuple(page.shape)
+            height, width = (shape[0], shape[1]) if page.planarconfig == 1 or len(shape) == 2 else shape[1:3]
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLargeError(
+                    f"{path}: image is {width}x{height} = {width * height:,} pixels, "
+                    f"above the limit of {max_pixels:,} (raise max_pixels / --max-pixels to allow it)")
+            array = page.asarray()
+    except ImageTooLargeError:
+        raise
+    except Exception:  # noqa: BLE001 - the caller reports the file as undecodable
+        return None
+    if array.ndim == 3 and page.planarconfig == 2:
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4):
+        return None
+    if array.dtype.kind == "f":
+        array = array.astype(np.float32)
+    return array
+
+
 def _read_file(source, max_pixels: int | None) -> np.ndarray:
     """Decode ``source`` into an upright array (uint8/uint16/bool/float32), checking size first."""
     from PIL import Image, UnidentifiedImageError
@@ -300,6 +329,10 @@ def _read_file(source, max_pixels: int | None) -> np.ndarray:
             raise
         except UnidentifiedImageError:
             kind = _sniff(path)
+            if kind == "TIFF":  # sample formats Pillow does not decode (float RGB, ...): tifffile, as the tiled path reads them
+                array = _read_tiff_whole(path, max_pixels)
+                if array is not None:
+                    return array
             if kind:  # the magic number of an image, but Pillow cannot parse the rest
                 raise ImageReadError(f"{path}: cannot decode image (truncated or damaged {kind} data)") from None
             raise ImageReadError(f"{path}: not a recognised image file") from None

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import itertools
 import math
+import textwrap
 import warnings
 from numbers import Integral, Real
 from typing import Any, Callable, NamedTuple
@@ -651,7 +652,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
     algorithm_ : str
         The algorithm used ("exact", "grid" or "tree").
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when X has string feature names.
 
     Raises
@@ -676,7 +677,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
     own seeds. Passing ``bandwidth`` and ``kernel`` by position (the old
     spelling) still works until segshift 1.1, with a FutureWarning.
 
-    """ + KERNEL_DOC.replace("strictly inside the window", "inside the window (at most the bandwidth away)") + """
+    """ + textwrap.indent(KERNEL_DOC.replace("strictly inside the window", "inside the window (at most the bandwidth away)"),
+                          "    ").lstrip() + """
     References
     ----------
     D. Comaniciu and P. Meer, "Mean Shift: A Robust Approach Toward Feature

@@ -427,8 +427,16 @@ def _open_whole(path: Path, memory_limit: int | None) -> Raster:
 
 
 def image_size(path) -> tuple[int, int, bool] | None:
-    """(height, width, multiband) from a file's header, or None when it cannot be read."""
+    """(height, width, multiband) from a file's header, or None when it cannot be read
+    (a FIFO, a device or a folder is not opened: reading it could block)."""
+    import stat
+
     path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+    except (OSError, ValueError):
+        return None
     try:
         if _sniff(path) == "TIFF" or _is_bigtiff(path):
             raster = _open_tiff(path, None)

@@ -229,3 +229,24 @@ def test_the_scratch_folder_goes_with_the_result(tmp_path):
     del result, h, other
     gc.collect()
     assert list(scratch.iterdir()) == []
+
+
+def test_a_float_tiff_reads_the_same_in_memory_and_in_strips(tmp_path):
+    """A float RGB TIFF (Pillow cannot decode it) is read by tifffile on both paths: the same labels."""
+    import tifffile
+
+    import segshift
+
+    rng = np.random.default_rng(7)
+    image = np.zeros((160, 240, 3), np.float32)
+    image[:, 120:] = (0.8, 0.2, 0.1)
+    image[60:110, 40:90] = (0.1, 0.3, 0.9)
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    image = np.clip(image, 0, 1)
+    path = tmp_path / "float.tif"
+    tifffile.imwrite(path, image, tile=(64, 64), photometric="rgb")
+    np.testing.assert_allclose(segshift.load_image(path), image, atol=1e-6)
+    whole = segshift.segment(path)
+    strips = segshift.segment(path, tile_size=48)
+    assert whole.n_regions == 3
+    np.testing.assert_array_equal(whole.labels, strips.labels)
