@@ -87,7 +87,7 @@ os.environ["SEGSHIFT_DOCS_REPORT_DIR"] = str(REPORT_DIR)
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"segshift {release}"
-html_static_path = ["_static"]
+html_static_path: list[str] = []  # no static files of our own
 html_logo = None
 html_show_sourcelink = False
 html_copy_source = False

@@ -3,7 +3,7 @@
 Usage: python scripts/bench_placement.py [--bsds BSDS500_DIR] [--limit 20]
 
 For a photo segmented at a working resolution, the level that
-``segshift._segment`` returns is brought to full resolution by placing only
+``segshift.segment`` returns is brought to full resolution by placing only
 the pixels near its own boundaries (``resolution.Placement.level``); the
 finest regions (``seg.hierarchy.finest_labels``, which the UCM needs) place
 every pixel near a finest boundary. The script counts both, as shares of

@@ -4,7 +4,7 @@ Two parts, each writing its section of docs/benchmarks/streamed.json:
 
 ``run``: a 12-megapixel photo (images/astronaut.jpg upscaled to 4243 x 2832
 with a little noise, written as a tiled TIFF) segmented at the defaults in
-memory (``segshift._segment``) and streamed under a memory limit, each in a
+memory (``segshift.segment``) and streamed under a memory limit, each in a
 fresh process that first segments a small image (kernels loaded from the
 cache), then times one run and reports its wall time, resident memory after
 the warm-up and its peak (VmHWM). The streamed labels, areas and modes are

@@ -2,7 +2,7 @@
 
 Builds a mosaic of the bundled photos (flipped and shifted copies, so no two
 parts are equal) as a tiled TIFF, then segments it in fresh processes:
-untiled (``segshift._segment`` with ``scale="fixed"``, the full-resolution
+untiled (``segshift.segment`` with ``scale="fixed"``, the full-resolution
 mean shift that the tiled run computes) and tiled (``segshift.tiled.segment_blocks``
 with ``--memory-limit``), each with 1 and 2 numba threads. Each process
 first segments a small image (kernels loaded from the cache), then times one

@@ -4,7 +4,7 @@
 setting and scores it with :mod:`segshift.evaluate` against the human
 segmentations of a ground-truth folder (matched by file stem), in parallel
 over images; settings that differ only in the region stage share one
-mean-shift filter per image. It sits above :func:`segshift._segment`, like
+mean-shift filter per image. It sits above :func:`segshift.segment`, like
 the batch runner; the metrics module stays free of the pipeline.
 
 Segmentations that carry a region hierarchy (``seg.ucm``, an ultrametric
@@ -162,7 +162,7 @@ class FolderEvaluation:
     ----------
     image_dir, gt_dir : pathlib.Path
     settings : list of dict
-        The settings, complete (every :func:`segshift._segment` keyword
+        The settings, complete (every :func:`segshift.segment` keyword
         argument), without duplicates, in the order given.
     names : list of str
         A short name per setting (:func:`setting_name`), the keys of
@@ -429,7 +429,7 @@ def evaluate_folder(
     For each image the mean-shift filter, the expensive stage, runs once per
     group of settings that differ only in ``min_size``; each ``min_size``
     then reuses its modes (:func:`segshift._segment.regions_from_modes`). The
-    labels are those :func:`segshift._segment` gives.
+    labels are those :func:`segshift.segment` gives.
 
     Parameters
     ----------
@@ -441,7 +441,7 @@ def evaluate_folder(
         or a label image ``gt/12003.png`` (see :func:`find_ground_truth`
         and :func:`load_ground_truth`).
     settings : sequence of dict
-        Keyword arguments of :func:`segshift._segment` (``spatial_radius``,
+        Keyword arguments of :func:`segshift.segment` (``spatial_radius``,
         ``range_radius``, ``min_size`` in pixels or as a fraction of the
         image's area, ``kernel``, ``tol``, ``max_iter``, ``compat``, ...),
         one dict per setting; missing ones take segment()'s defaults.

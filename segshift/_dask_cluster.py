@@ -254,7 +254,7 @@ def warm_workers(
     ----------
     client : distributed.Client
     settings : iterable of dict
-        Keyword arguments of :func:`segshift._segment` (default: its defaults).
+        Keyword arguments of :func:`segshift.segment` (default: its defaults).
     timeout : float
         Seconds to wait; workers that have not answered by then warm up on
         their first file instead.

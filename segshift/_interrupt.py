@@ -6,7 +6,7 @@ runs for minutes on a large image, with the GIL released) waits for the
 kernel to return. What does happen at once is CPython's C-level handler
 writing the signal number to the *wakeup fd* (:func:`signal.set_wakeup_fd`).
 
-Inside :func:`interruptible` (entered by :func:`segshift._segment` and the
+Inside :func:`interruptible` (entered by :func:`segshift.segment` and the
 command line, in the main thread) a small thread blocks on that wakeup fd;
 when SIGINT arrives it sets :data:`FLAG`. Long kernels call
 :func:`interrupted` between blocks of work (a tile of climbs, a row) and

@@ -59,7 +59,7 @@ def check_kernel(kernel: str) -> int:
 
 
 #: Numerical conventions: ``None`` is segshift's own; ``"edison"`` reproduces
-#: the numerics of EDISON, the authors' C++ system (see :func:`segshift._segment`).
+#: the numerics of EDISON, the authors' C++ system (see :func:`segshift.segment`).
 COMPAT = (None, "edison")
 
 

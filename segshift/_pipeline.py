@@ -1,4 +1,4 @@
-"""The in-memory pipeline of :func:`segshift._segment`, shared by the streamed runs.
+"""The in-memory pipeline of :func:`segshift.segment`, shared by the streamed runs.
 
 loader (RGB -> L*u*v*) -> mean-shift core (every pixel to its mode) ->
 regions (connect, fuse, prune) -> region hierarchy -> :class:`Segmentation`
@@ -118,7 +118,7 @@ class Segmentation:
     modes_luv: NDArray[np.float32]
     modes_rgb: NDArray[np.uint8]
     areas: NDArray[np.int64]
-    image: NDArray[np.float32] = field(repr=False)
+    image: NDArray[np.float32] | None = field(repr=False)
     params: Params = field(default_factory=Params)
     seconds: float = 0.0
     hierarchy: Hierarchy | None = field(default=None, repr=False)
@@ -238,6 +238,7 @@ def _numbered(seg: Segmentation, start_label: int) -> Segmentation:
     if start_label == seg.start_label:
         return seg
     step = np.int32(start_label - seg.start_label)
+    labels: NDArray[np.int32]
     if isinstance(seg.labels, np.memmap):  # a huge image's, made for this result: in place, by strips
         labels = seg.labels
         rows = max(1, (1 << 24) // max(1, labels.shape[1]))
@@ -291,9 +292,11 @@ def segment_grid(
     range_radius = p.range_radius_value
     compat = p.compat
     working_radius = p.working_radius
-    shape = shape if shape is not None else rgb.shape[:2]
-    area = shape[0] * shape[1]
     image = None if callable(rgb) else rgb
+    if shape is None:
+        assert image is not None, "a row reader needs the image's shape"
+        shape = image.shape[:2]
+    area = shape[0] * shape[1]
     min_pixels = min_size_pixels(p.min_size_value, area)
     min_pixels = _resolution.working_min_size(min_pixels, area, grid.shape[0] * grid.shape[1])
     luv = rgb_to_luv(grid, compat=compat)
@@ -564,7 +567,7 @@ def level(
     hierarchy: Hierarchy,
     n_merges: int,
     *,
-    image: NDArray[np.float32],
+    image: NDArray[np.float32] | None,
     params: Params | None = None,
     seconds: float = 0.0,
     compat: str | None = "edison",

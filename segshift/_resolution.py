@@ -3,7 +3,7 @@
 Mean shift's spatial window is measured in pixels, so on a photo with more
 pixels the same window sees less of the scene and the same photo gives other
 regions at every resolution, at a cost that grows with the pixel count. With
-the default spatial radius (``spatial_radius=None``), :func:`segshift._segment`
+the default spatial radius (``spatial_radius=None``), :func:`segshift.segment`
 therefore works at a *working resolution* of about :data:`WORKING_PIXELS`
 pixels (BSDS500's 481 x 321, the size its defaults were chosen at):
 
@@ -121,7 +121,7 @@ def plan(shape: tuple[int, int], working_radius: float, resolution: str = "auto"
 
 
 def check_resolution(resolution) -> str:
-    """Validate the ``resolution`` option of :func:`segshift._segment`."""
+    """Validate the ``resolution`` option of :func:`segshift.segment`."""
     from .errors import ParameterError
 
     if resolution not in RESOLUTIONS:
@@ -382,7 +382,7 @@ class Placement:
     only the pixels near that level's boundaries (and near finest regions
     that might lose every pixel): on a 12-megapixel photo a third of the
     pixels lie near a finest boundary, a few percent near the boundaries of
-    the level :func:`segshift._segment` returns. :attr:`finest` (the UCM
+    the level :func:`segshift.segment` returns. :attr:`finest` (the UCM
     needs it) is computed once, when first asked for.
 
     For an image larger than memory, ``rgb`` is a :data:`RowReader`,

@@ -258,7 +258,7 @@ class FileTask:
     outputs : tuple of (kind, path)
         Outputs to write (only the missing ones, unless overwriting).
     params : dict
-        Keyword arguments of :func:`segshift._segment`.
+        Keyword arguments of :func:`segshift.segment`.
     max_pixels : int or None
     numba_threads : int or None
         Numba threads for this file (None: leave the worker's setting).
@@ -507,9 +507,9 @@ def run_batch(
         inside ``in_dir`` (it is not scanned) but may not be ``in_dir``.
     spatial_radius, range_radius, min_size, scale, n_regions, kernel, compat, speedup, resolution, tol, max_iter, region_colour, params
         The algorithm's options (:class:`segshift.Params`), as for
-        :func:`segshift._segment`; checked before anything is done.
+        :func:`segshift.segment`; checked before anything is done.
     start_label, max_pixels
-        As for :func:`segshift._segment`.
+        As for :func:`segshift.segment`.
     outputs : sequence of {"modes", "boundaries", "labels", "ucm", "stats"}
         What to write for each image: the mode-colour picture, the input with
         region boundaries, the label map, the ultrametric contour map of the

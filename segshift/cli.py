@@ -1,7 +1,7 @@
 """The ``segshift`` command: segment a photo, every photo of a folder, or score a data set.
 
 A thin layer over the library: parse the options, resolve paths, call
-:func:`segshift._segment`, :func:`segshift.batch.run_batch` or
+:func:`segshift.segment`, :func:`segshift.batch.run_batch` or
 :func:`segshift._benchmark.evaluate_folder`, and turn errors into one line on
 stderr and an exit status:
 

@@ -1,7 +1,7 @@
 """The parameter model: every option that decides a segmentation, in one place.
 
 :class:`Params` owns each algorithm option of segshift: its default, its
-validation and its help text. :func:`segshift._segment`, the batch runner,
+validation and its help text. :func:`segshift.segment`, the batch runner,
 the evaluation, the Dask path and the command line are all built from it,
 so an option is added here once and a test checks that every entry point
 agrees with it.

@@ -1,6 +1,6 @@
 """Huge images: segmentation tile by tile, identical to the untiled run, in bounded memory.
 
-:func:`segment_streamed` is the path of :func:`segshift._segment` for an
+:func:`segment_streamed` is the path of :func:`segshift.segment` for an
 image that does not fit its memory limit: at a working resolution (the
 default) the file is reduced to the working image strip by strip, bitwise
 as the whole image would be (:func:`segshift._resolution.area_resize_rows`),
@@ -12,7 +12,7 @@ in-memory run's, pixel for pixel.
 
 :func:`segment_blocks` segments an image file of any size (TIFF/BigTIFF read
 lazily, see :mod:`segshift._raster`) with the full-resolution, fixed-scale
-mean shift of :func:`segshift._segment` (every pixel climbs, radii in
+mean shift of :func:`segshift.segment` (every pixel climbs, radii in
 pixels; connect, fuse, prune), and returns the table of regions instead of
 the label map, which it writes tile by tile to a file on request.
 
@@ -70,6 +70,7 @@ from . import _interrupt
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import _regions as _regions
+from ._hierarchy import Hierarchy
 from .errors import ImageError, OutputError, ParameterError
 from ._meanshift import _check_convergence, check_compat, check_kernel, check_positive
 from ._raster import Raster, open_raster
@@ -305,7 +306,7 @@ def segment_blocks(
     and the same for multiband rasters, whose range space is their bands';
     it returns the table of regions and writes the label map on request.
 
-    The full-resolution, fixed-scale mean shift of :func:`segshift._segment`
+    The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
     (every pixel climbs to its mode, radii in pixels; regions connected,
     fused and pruned) on blocks read lazily from the file, in memory bounded
     by ``memory_limit`` plus the table of regions. The label map equals the
@@ -318,10 +319,10 @@ def segment_blocks(
         other formats are decoded whole, and refused when that would not
         fit ``memory_limit``.
     spatial_radius, range_radius, min_size
-        As :func:`segshift._segment`, but the spatial radius is in pixels of
+        As :func:`segshift.segment`, but the spatial radius is in pixels of
         the image (a tiled run is the full-resolution computation); it
         defaults to the working resolution's 10 pixels. ``None`` is the
-        relative radius of :func:`segshift._segment` with ``resolution="full"``
+        relative radius of :func:`segshift.segment` with ``resolution="full"``
         (10 / 578 of the image's diagonal, :func:`segshift._resolution.plan`),
         as everywhere else. For multiband
         rasters the range radius is in the bands' own units.
@@ -341,7 +342,7 @@ def segment_blocks(
         Of a multiband raster, the bands (1-based) the mode picture shows as
         red, green and blue; default the first three.
     kernel, tol, max_iter, compat
-        As :func:`segshift._segment`.
+        As :func:`segshift.segment`.
     overwrite : bool
         Replace existing output files.
     margin : int, optional
@@ -826,7 +827,7 @@ class Streamed:
     modes_luv: NDArray[np.float32]
     modes_rgb: NDArray[np.uint8]
     areas: NDArray[np.int64]
-    hierarchy: object = field(default=None, repr=False)
+    hierarchy: Hierarchy | None = field(default=None, repr=False)
     threshold: float | None = None
     image: NDArray[np.float32] | None = field(default=None, repr=False)
     streamed: bool = False
@@ -849,7 +850,7 @@ def segment_streamed(
     progress: Callable[[int, int], None] | None = None,
     **options,
 ) -> Streamed:
-    """Segment an image file as :func:`segshift._segment` does, in memory bounded by ``memory_limit``.
+    """Segment an image file as :func:`segshift.segment` does, in memory bounded by ``memory_limit``.
 
     The settings decide the result, the memory limit and the tile size only
     how it is computed: the labels, areas, modes, hierarchy, automatic level

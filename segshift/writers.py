@@ -1127,7 +1127,7 @@ def segmentation_stats(
     Parameters
     ----------
     seg : Segmentation
-        The result of :func:`segshift._segment` (its label map may be a
+        The result of :func:`segshift.segment` (its label map may be a
         memory map: it is read in strips).
     source : str or path-like, optional
         The input file, recorded as ``"input"``.

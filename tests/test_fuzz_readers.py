@@ -3,7 +3,7 @@
 Small valid files of every format segshift reads (40x60 pixels, so that a
 case takes milliseconds) are mutated (bytes flipped, deleted, inserted, the
 file truncated, header fields rewritten to 0, 1 or huge values) and read
-through the whole-image loader (:func:`segshift._segment`) and the tiled
+through the whole-image loader (:func:`segshift.segment`) and the tiled
 path (:func:`tiled_run`). Each case must give a result or one
 :class:`segshift.errors.SegshiftError` with a one-line message: never another
 exception, never a hang (a per-case alarm), never a giant allocation (the

@@ -1,7 +1,7 @@
 """A corpus of bad, unusual and hostile inputs, and what each must get.
 
 Every case goes through the public API (:func:`segshift.load_image` and
-:func:`segshift._segment`) and must end in either a correct result or one
+:func:`segshift.segment`) and must end in either a correct result or one
 :class:`segshift.errors.SegshiftError` whose one-line message names the file
 (or argument) and the problem: never a crash, a hang, a giant allocation or
 a raw error from deep inside (KeyError, IndexError, MemoryError, numba).

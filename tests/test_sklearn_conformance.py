@@ -216,7 +216,7 @@ def test_signatures_are_sklearns_keyword_only():
 
 
 def test_no_private_sklearn_import():
-    for path in (PACKAGE / "pointsets.py", PACKAGE / "_pointset_kernels.py"):
+    for path in (PACKAGE / "_pointsets.py", PACKAGE / "_pointset_kernels.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sklearn"):
                 modules, names = [node.module], [alias.name for alias in node.names]

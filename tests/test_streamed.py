@@ -1,6 +1,6 @@
 """Streamed segmentation (segshift.tiled.segment_streamed): the memory limit and
 the tile size change how a result is computed, never the result. Every test
-compares with the in-memory :func:`segshift._segment`, pixel for pixel."""
+compares with the in-memory :func:`segshift.segment`, pixel for pixel."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def write_evaluation_report(
     the first human segmentation.
 
     The segmentations are not kept by the evaluation: the photos shown are
-    segmented again with that setting (:func:`segshift._segment` gives the
+    segmented again with that setting (:func:`segshift.segment` gives the
     labels the evaluation scored). Their pictures are kept in
     ``OUT_DIR/img/`` and reused while newer than the photo, so writing the
     report again costs little.
