@@ -46,7 +46,7 @@ EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("segshift.cli")
 
-COMPILING = "compiling the kernels (first run after an install only, up to a minute; later runs load them)"
+COMPILING = "compiling the kernels (first run after an install only, a minute or two; later runs load them)"
 
 #: Library parameter names -> the option that sets them (for error messages).
 _FLAGS = {
@@ -1358,6 +1358,17 @@ def _one_line(exc: BaseException) -> str:
     return text
 
 
+def _compiling_once() -> Any:
+    """Say so when a run compiles the kernels, and then compile every kernel any
+    later run can use, after the run's own work (its outputs are written first)
+    unless it was interrupted."""
+    from ._compile import compile_once
+
+    return compile_once(lambda: log.info(COMPILING), failed=lambda exc: log.warning(
+        "could not compile the kernels of other settings ahead (later runs compile what they use): %s",
+        _one_line(exc), exc_info=log.isEnabledFor(logging.DEBUG)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``segshift`` command; return its exit status.
 
@@ -1386,13 +1397,13 @@ def _main(argv: Sequence[str] | None) -> int:
     debug = bool(args.debug)
     _setup_logging(args.verbose or 0, bool(args.quiet), debug)
     try:
-        from ._compile import compile_notice
         from ._interrupt import interruptible
 
         # Ctrl-C stops the compiled kernels too, and always ends in KeyboardInterrupt
-        with interruptible() as interrupt, compile_notice(lambda: log.info(COMPILING)):
+        with interruptible() as interrupt, _compiling_once() as ahead:
             code = int(args.func(args))
             interrupt.handled = code == EXIT_INTERRUPTED  # a batch that stopped cleanly said so itself
+            ahead.wanted = code != EXIT_INTERRUPTED  # Ctrl-C: stop now
             return code
     except ParameterError as exc:
         log.error("%s", _one_line(exc), exc_info=debug)
