@@ -5,7 +5,7 @@ an install), runs the command line in child processes, one after the other:
 
 1. ``segment`` with the defaults: the first run, which says it compiles and
    then compiles every kernel the command line can use
-   (:func:`segshift._compile.warm_up_all`);
+   (:func:`segshift._first_run.warm_up_all`);
 2. later runs with other settings: ``--scale fixed --kernel gaussian
    --compat none``, ``--speedup fast --resolution full``, a tiled run
    (``--tile-size 64`` on a TIFF), ``evaluate`` on a folder of two photos,
@@ -69,7 +69,7 @@ class Record(event.Listener):
 event.register("numba:compile", Record())
 argv = sys.argv[2:]
 if argv[0] == "--no-warm-up":
-    import segshift._compile as c
+    import segshift._first_run as c
     c.warm_up_all = lambda: False
     argv = argv[1:]
 from segshift.cli import main

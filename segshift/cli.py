@@ -1362,7 +1362,7 @@ def _compiling_once() -> Any:
     """Say so when a run compiles the kernels, and then compile every kernel any
     later run can use, after the run's own work (its outputs are written first)
     unless it was interrupted."""
-    from ._compile import compile_once
+    from ._first_run import compile_once
 
     return compile_once(lambda: log.info(COMPILING), failed=lambda exc: log.warning(
         "could not compile the kernels of other settings ahead (later runs compile what they use): %s",
@@ -1382,10 +1382,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 success, 1 failure, 2 bad arguments, 130 interrupted.
     """
+    # the command's logging setup is undone when it returns, so that calling main() from
+    # Python (tests, notebooks) leaves the "segshift" logger as it found it
+    logger = logging.getLogger("segshift")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
     try:
         return _main(argv)
     except KeyboardInterrupt:  # while parsing the arguments, or logging the error of another
         return EXIT_INTERRUPTED
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
 
 
 def _main(argv: Sequence[str] | None) -> int:

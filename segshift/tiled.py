@@ -70,6 +70,7 @@ from . import _interrupt
 from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import _regions as _regions
+from . import writers
 from ._hierarchy import Hierarchy
 from .errors import ImageError, OutputError, ParameterError
 from ._meanshift import _check_convergence, check_compat, check_kernel, check_positive
@@ -441,8 +442,6 @@ def _is_window_reader(obj) -> bool:
 
 
 def _check_outputs(labels_path, modes_path, overwrite, source) -> list:
-    from . import writers
-
     outputs = []
     for dest, formats, what in [(labels_path, LABEL_FORMATS, "labels"), (modes_path, MODES_FORMATS, "mode picture")]:
         if dest is None:
@@ -720,7 +719,7 @@ def _write_outputs(run: _Run, graph: _Graph, table: dict, labels_path, modes_pat
             written.append(labels_path)
         if modes_path is not None:
             colours = table["rgb"]
-            with _atomic_path(modes_path) as tmp:
+            with writers.atomic_path(modes_path) as tmp:
                 _write_tiff(tmp, run, graph, lambda labels: colours[labels], 3, np.uint8, photometric="rgb")
             written.append(modes_path)
     except BaseException:
@@ -734,45 +733,15 @@ def _write_labels(run: _Run, graph: _Graph, dest: Path, table: dict) -> None:
     if dest.suffix.lower() == ".npy":
         if len(table["areas"]) > np.iinfo(np.int32).max:
             raise OutputError(f"{dest}: too many regions for int32 labels; write a .tif instead")
-        with _atomic_path(dest) as tmp:
+        with writers.atomic_path(dest) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int32, shape=(run.height, run.width))
             for y0, labels in _label_rows(run, graph, BLOCK_ROWS * 8):
                 out[y0:y0 + len(labels)] = labels
             out.flush()
             del out
         return
-    with _atomic_path(dest) as tmp:
+    with writers.atomic_path(dest) as tmp:
         _write_tiff(tmp, run, graph, lambda labels: labels.astype(np.uint32), 1, np.uint32, photometric="minisblack")
-
-
-@contextlib.contextmanager
-def _atomic_path(dest: Path):
-    """A temporary file name beside ``dest``, renamed onto it when the block
-    succeeds and removed when it fails (see :func:`segshift.writers.atomic_open`)."""
-    dest = Path(dest)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"{dest}: cannot write ({exc.strerror or exc})") from None
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(f"{dest}: cannot write ({exc.strerror or exc})") from None
-        raise
-
-
-def _umask() -> int:
-    from .writers import _current_umask
-
-    return _current_umask()
 
 
 def _write_tiff(target, run: _Run, graph: _Graph, paint, samples: int, dtype, *, photometric: str) -> None:

@@ -26,7 +26,7 @@ LAYERS = [
      "evaluate.*"],
     ["_pipeline", "_segment", "tiled", "_pointsets", "geo", "vectors"],
     ["_compile", "_dask_cluster", "_runner", "batch", "_benchmark", "report", "report.*"],
-    ["cli", "cli.*", "__main__"],
+    ["_first_run", "cli", "cli.*", "__main__"],
 ]
 
 

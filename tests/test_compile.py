@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from segshift import _compile
+from segshift import _compile, _first_run
 from segshift import _filter_kernels as _kernels
 from segshift._compile import compile_notice, warm_up
 from segshift.cli import COMPILING
@@ -118,9 +118,9 @@ def test_only_the_first_run_after_an_install_compiles(tmp_path, photo_path):
 def fake_warm_up(monkeypatch):
     """compile_once's warm-up, recorded instead of run, in a process where it has not run."""
     calls: list[str] = []
-    monkeypatch.setattr(_compile, "warm_up_all", lambda: calls.append("warm-up"))
-    monkeypatch.setattr(_compile, "NUMBA_CACHE", True)
-    monkeypatch.setitem(_compile._state, "warmed", False)
+    monkeypatch.setattr(_first_run, "warm_up_all", lambda: calls.append("warm-up"))
+    monkeypatch.setattr(_first_run, "NUMBA_CACHE", True)
+    monkeypatch.setitem(_first_run._state, "warmed", False)
     return calls
 
 
@@ -131,11 +131,11 @@ def test_compile_once_warms_up_after_a_block_that_compiled(fake_warm_up):
     def twice(x):
         return 2 * x
 
-    with _compile.compile_once(lambda: said.append("compiling")):
+    with _first_run.compile_once(lambda: said.append("compiling")):
         twice(1)
         assert fake_warm_up == []  # after the block's own work, not during it
     assert said == ["compiling"] and fake_warm_up == ["warm-up"]
-    with _compile.compile_once(lambda: said.append("again")):
+    with _first_run.compile_once(lambda: said.append("again")):
         twice(2)  # loaded already: no notice, no warm-up
     assert said == ["compiling"] and fake_warm_up == ["warm-up"]
 
@@ -147,19 +147,19 @@ def test_compile_once_does_nothing_more_after_a_block_that_compiled_nothing(fake
 
     eight(1)  # compiled before the block
     said = []
-    with _compile.compile_once(lambda: said.append("compiling")):
+    with _first_run.compile_once(lambda: said.append("compiling")):
         assert eight(2) == 16
     assert said == [] and fake_warm_up == []
 
 
 def test_compile_once_warms_up_once_a_process(fake_warm_up, monkeypatch):
-    monkeypatch.setitem(_compile._state, "warmed", True)  # warm_up_all completed here
+    monkeypatch.setitem(_first_run._state, "warmed", True)  # warm_up_all completed here
 
     @numba.njit(cache=False)
     def six(x):
         return 6 * x
 
-    with _compile.compile_once(lambda: None):
+    with _first_run.compile_once(lambda: None):
         six(1)  # something the warm-up does not reach: running it again would not help
     assert fake_warm_up == []
 
@@ -169,7 +169,7 @@ def test_compile_once_does_not_warm_up_when_the_block_says_so(fake_warm_up):
     def five(x):
         return 5 * x
 
-    with _compile.compile_once(lambda: None) as ahead:
+    with _first_run.compile_once(lambda: None) as ahead:
         five(1)
         ahead.wanted = False  # an interrupted run
     assert fake_warm_up == []
@@ -180,17 +180,17 @@ def test_compile_once_does_not_warm_up_after_an_error_or_without_a_disk_cache(fa
     def three(x):
         return 3 * x
 
-    with pytest.raises(KeyError), _compile.compile_once(lambda: None):
+    with pytest.raises(KeyError), _first_run.compile_once(lambda: None):
         three(1)
         raise KeyError("bad input")
     assert fake_warm_up == []  # the error is reported at once
-    monkeypatch.setattr(_compile, "NUMBA_CACHE", False)
+    monkeypatch.setattr(_first_run, "NUMBA_CACHE", False)
 
     @numba.njit(cache=False)
     def four(x):
         return 4 * x
 
-    with _compile.compile_once(lambda: None):
+    with _first_run.compile_once(lambda: None):
         four(1)  # would compile again in every run: nothing to do ahead
     assert fake_warm_up == []
 
@@ -199,15 +199,15 @@ def test_a_failed_warm_up_does_not_fail_the_run(fake_warm_up, monkeypatch):
     def broken() -> None:
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(_compile, "warm_up_all", broken)
+    monkeypatch.setattr(_first_run, "warm_up_all", broken)
 
     @numba.njit(cache=False)
     def seven(x):
         return 7 * x
 
     failures = []
-    with _compile.compile_once(lambda: None, failed=failures.append):
+    with _first_run.compile_once(lambda: None, failed=failures.append):
         seven(1)
     assert [str(e) for e in failures] == ["no space left on device"]
-    with pytest.raises(OSError, match="no space"), _compile.compile_once(lambda: None):
+    with pytest.raises(OSError, match="no space"), _first_run.compile_once(lambda: None):
         seven(2.0)
