@@ -416,7 +416,8 @@ def _open_whole(path: Path, memory_limit: int | None) -> Raster:
     if memory_limit is not None and need > memory_limit:
         raise ImageReadError(
             f"{path}: {fmt} images cannot be read in parts (the decoder reads the whole image), and the decoded "
-            f"image ({width}x{height}, {need / 1e9:.1f} GB) is above the memory limit ({memory_limit / 1e9:.1f} GB); "
+            f"image ({width}x{height}, {_sizes(need, memory_limit)[0]}) is above the memory limit "
+            f"({_sizes(need, memory_limit)[1]}); "
             "convert it to a tiled TIFF or raise the memory limit"
         )
     array = _read_file(path, None)
@@ -424,6 +425,21 @@ def _open_whole(path: Path, memory_limit: int | None) -> Raster:
         array = array[..., None]
     bands = array.shape[2]
     return Raster(path, array.shape[0], array.shape[1], bands, array.dtype, False, False, _array=array)
+
+
+def _size(n: int) -> str:
+    """A byte count for a message, to three significant digits."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _sizes(a: int, b: int) -> tuple[str, str]:
+    """Two byte counts for one message: exact when they would read alike
+    (never "0.1 GB is above the limit of 0.1 GB")."""
+    short = _size(a), _size(b)
+    return short if short[0] != short[1] else (f"{a:,} bytes", f"{b:,} bytes")
 
 
 def image_size(path) -> tuple[int, int, bool] | None:

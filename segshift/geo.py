@@ -675,7 +675,7 @@ def _check_outputs(source, labels, modes, polygons, stats_from, overwrite) -> li
             raise ParameterError(f"{dest}: the {kind} are written as {' or '.join(formats)}, not {ext or 'no extension'!r}")
         for src in inputs:
             if os.path.realpath(dest) == os.path.realpath(src):
-                raise ParameterError(f"{dest}: output would replace the input {src}")
+                raise ParameterError(f"{str(dest)!r}: output would replace the input file {str(src)!r}")
         if dest.is_dir():
             raise OutputError(f"{dest}: is a folder, not a file name")
         if dest.exists() and not overwrite:

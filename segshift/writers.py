@@ -225,7 +225,7 @@ def check_output(
     output_format(target, kind)
     for source in inputs:
         if _same_file(target, Path(source)):
-            raise ParameterError(f"{target}: output would replace the input {source}")
+            raise ParameterError(f"{str(target)!r}: output would replace the input file {str(source)!r}")
     if target.is_dir():
         raise OutputError(f"{target}: is a folder, not a file name")
     if target.exists() and not overwrite:

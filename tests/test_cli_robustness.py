@@ -325,7 +325,7 @@ def test_an_output_never_replaces_the_input(capsys, tmp_path, how):
         argv = [f"--{how}", photo]
     code, out, err = run(capsys, "segment", photo, *argv, "--overwrite")
     assert code == 2 and out == ""
-    assert one_error_line(err).endswith(f": output would replace the input {photo}")
+    assert one_error_line(err).endswith(f": output would replace the input file {str(photo)!r}")
     assert photo.read_bytes() == before and sorted(os.listdir(tmp_path)) == sorted(
         ["photo.png"] + (["link.png"] if how == "symlink" else []))
 

@@ -1115,3 +1115,21 @@ def test_tiled_path_refuses_a_png_bomb_by_its_memory_limit(tmp_path):
             tiled_run(path, memory_limit="64MB")
     assert not caught
     assert_clean_error(info.value, str(path), "20000x10000", "above the memory limit")
+
+
+def test_sizes_in_a_message_never_read_alike():
+    from segshift._raster import _sizes
+
+    assert _sizes(144_194_112, 100_000_000) == ("144 MB", "100 MB")
+    need, limit = _sizes(100_400_000, 100_000_000)
+    assert need != limit and need == "100,400,000 bytes"
+
+
+def test_a_file_name_with_spaces_is_quoted(tmp_path, capsys):
+    from segshift.cli import main
+
+    photo = tmp_path / "with spaces.jpg"
+    photo.write_bytes((Path(__file__).resolve().parent.parent / "images" / "coffee.jpg").read_bytes())
+    assert main(["segment", str(photo), "-o", str(photo), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert f"output would replace the input file {str(photo)!r}" in err
