@@ -159,9 +159,19 @@ class DaskExecutor(Executor):
         future: Future = Future()
         with self._lock:
             self._pending[task] = future
-        future.add_done_callback(lambda done: task.cancel() if done.cancelled() else None)
+        future.add_done_callback(lambda done: self._cancel_task(task) if done.cancelled() else None)
         task.add_done_callback(lambda finished: self._hand_over(finished, future))
         return future
+
+    def _cancel_task(self, task: Any) -> None:
+        """Cancel ``task`` because its future was cancelled; nothing when the client is
+        already closed (its tasks went with it, and its event loop cannot be called)."""
+        if getattr(self.client, "status", "running") not in ("running", "connecting", "newly-created"):
+            return
+        try:
+            task.cancel()
+        except RuntimeError:  # the client closed between the check and the call ("IOLoop is closed")
+            pass
 
     def _hand_over(self, task: Any, future: Future) -> None:
         """Give ``task``'s outcome to ``future`` unless it was cancelled (run by Dask when the task is done)."""

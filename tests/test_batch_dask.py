@@ -431,3 +431,19 @@ def test_without_dask_the_scheduler_option_says_what_to_install(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == ("segshift: error: running on a Dask cluster needs dask.distributed: "
                            "pip install 'segshift[dask]'\n")
+
+
+def test_a_future_cancelled_after_its_client_closed_raises_nothing(client, caplog):
+    """Cancelling a future after the client that ran its task was closed (the order in which a
+    Ctrl-C's clean-up may run) must not print a traceback from a callback ("IOLoop is closed")."""
+    import logging
+
+    from distributed import Client
+
+    other = Client(client.scheduler.address, set_as_default=False)
+    pool = cluster.executor(other, workers=["tcp://127.0.0.1:9"], allow_other_workers=False)
+    pending = pool.submit(_slow_add, 1, 2)
+    other.close()
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"):
+        assert pending.cancel()
+    assert not [r for r in caplog.records if r.name == "concurrent.futures"], caplog.text
