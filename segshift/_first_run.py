@@ -272,10 +272,25 @@ def warm_up_all() -> bool:
         disk cache, or was loaded already).
     """
     compiled: list[bool] = []
-    with compile_notice(lambda: compiled.append(True)), tempfile.TemporaryDirectory(prefix="segshift-warm-") as tmp:
+    with compile_notice(lambda: compiled.append(True)), tempfile.TemporaryDirectory(prefix="segshift-warm-") as tmp, \
+            _quiet():
         _warm_segment()
         for name, warm in (("tiled", _warm_tiled), ("evaluate", _warm_evaluate)):
             (Path(tmp) / name).mkdir()
             warm(Path(tmp) / name)
     _state["warmed"] = True
     return bool(compiled)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The warm-up's own runs say nothing (their "tiled: ..." lines are not the user's)."""
+    import logging
+
+    logger = logging.getLogger("segshift")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
