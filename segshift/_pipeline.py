@@ -249,7 +249,7 @@ def _numbered(seg: Segmentation, start_label: int) -> Segmentation:
     return replace(seg, labels=labels, start_label=start_label)
 
 
-def _segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segmentation:
+def segment_rgb(rgb: NDArray[np.float32], p: Params, *, progress=None) -> Segmentation:
     """The pipeline on an image in memory: labels from 0, empty params."""
     # The default radius is relative: segment at the working resolution (resolution.py).
     work = working_plan(rgb.shape[:2], p)
@@ -337,20 +337,8 @@ def segment_grid(
     return level(hierarchy, n_merges, image=image, compat=compat)
 
 
-def check_scale(scale) -> str:
-    """Validate ``scale``: "auto" or "fixed" (any case)."""
-    if not isinstance(scale, str) or scale.lower() not in SCALES:
-        raise ParameterError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
-    return scale.lower()
 
 
-def check_n_regions(n_regions, scale: str) -> int | None:
-    """Validate ``n_regions``: None or an integer >= 1, and only with the hierarchy."""
-    if n_regions is None:
-        return None
-    if scale == "fixed":
-        raise ParameterError("n_regions needs the hierarchy; it cannot be used with scale='fixed'")
-    return check_level(n_regions, None)[0]
 
 
 def scale_defaults(scale: str, **given):
@@ -493,9 +481,6 @@ def image_modes(
     )
 
 
-def check_spatial_radius(spatial_radius) -> float | None:
-    """Validate ``spatial_radius``: None (relative, the default) or pixels > 0."""
-    return None if spatial_radius is None else check_positive("spatial_radius", spatial_radius)
 
 
 def check_min_size(min_size) -> int | float:

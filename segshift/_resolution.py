@@ -77,8 +77,6 @@ FAST_SCALE = 0.5
 #: a third of the pixels are placed, and two threads took 5.0 ms a photo
 #: against one's 7.4.
 SERIAL_PIXELS = 1 << 16
-#: Spellings of the ``resolution`` option.
-RESOLUTIONS = ("auto", "full")
 
 
 class Plan(NamedTuple):
@@ -118,15 +116,6 @@ def plan(shape: tuple[int, int], working_radius: float, resolution: str = "auto"
         return Plan(None, working_radius * (diagonal / WORKING_DIAGONAL), speedup)
     work = (max(1, round(height * f)), max(1, round(width * f)))
     return Plan(work, working_radius * (math.hypot(*work) / WORKING_DIAGONAL), speedup)
-
-
-def check_resolution(resolution) -> str:
-    """Validate the ``resolution`` option of :func:`segshift.segment`."""
-    from .errors import ParameterError
-
-    if resolution not in RESOLUTIONS:
-        raise ParameterError(f"resolution must be 'auto' or 'full', got {resolution!r}")
-    return resolution
 
 
 def working_min_size(min_pixels: int, area: int, working_area: int) -> int:

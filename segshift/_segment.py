@@ -27,11 +27,8 @@ from ._pipeline import (  # noqa: F401  (re-exported: the pipeline's names as 0.
     WORKING_RADIUS,
     Segmentation,
     _numbered,
-    _segment_rgb,
+    segment_rgb,
     check_min_size,
-    check_n_regions,
-    check_scale,
-    check_spatial_radius,
     check_start_label,
     finest_regions,
     hierarchy_from_modes,
@@ -46,9 +43,8 @@ from ._pipeline import (  # noqa: F401  (re-exported: the pipeline's names as 0.
     segmentation_from_modes,
     working_plan,
 )
-from .errors import ParameterError
 from ._loader import DEFAULT_MAX_PIXELS, ImageSource, load_image
-from .params import Params
+from .params import Params, defaults, from_options
 
 log = logging.getLogger("segshift")
 
@@ -215,7 +211,7 @@ def segment(
                            source=os.fspath(image), scratch=run.scratch)
     else:
         rgb = load_image(image, max_pixels=max_pixels, channel_axis=channel_axis)
-        seg = _segment_rgb(rgb, p, progress=progress)
+        seg = segment_rgb(rgb, p, progress=progress)
     return _numbered(replace(seg, params=p, seconds=time.perf_counter() - start), start_label)
 
 
@@ -235,12 +231,8 @@ def _streams(path, memory_limit, tile_size) -> bool:
 def _params_from(params: Params | None, **options) -> Params:
     """The Params of a call: ``params`` (or the defaults) with the keywords
     that differ from their defaults applied."""
-    base = Params() if params is None else params
-    if not isinstance(base, Params):
-        raise ParameterError(f"params must be a segshift.Params, got {type(base).__name__}")
-    given = _param_defaults()
-    changes = {k: v for k, v in options.items() if not _same(v, given[k])}
-    return base.replace(**changes) if changes else base
+    given = defaults()
+    return from_options(params, **{k: v for k, v in options.items() if not _same(v, given[k])})
 
 
 def _same(a, b) -> bool:
@@ -248,11 +240,5 @@ def _same(a, b) -> bool:
         return type(a) is type(b) and bool(a == b)
     except Exception:  # e.g. arrays: never a default
         return False
-
-
-def _param_defaults() -> dict:
-    from .params import defaults
-
-    return defaults()
 
 

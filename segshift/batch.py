@@ -1236,6 +1236,27 @@ def _unseen(task: FileTask) -> str | None:
     return None
 
 
+def _begin(task: FileTask) -> tuple[float, dict[str, Any] | None]:
+    """The start of a file's work, photo or scene: (its start time, and the failure when this
+    process cannot see its input or output folder); sets the task's numba threads."""
+    _test_crash_hook(task.source)
+    start = time.perf_counter()
+    unseen = _unseen(task)
+    if unseen is not None:
+        return start, {"status": "failed", "seconds": time.perf_counter() - start, "error": unseen,
+                       "detail": None, "worker": _worker_name()}
+    if task.numba_threads is not None:
+        _set_numba_threads(task.numba_threads)
+    return start, None
+
+
+def _naming_the_file(task: FileTask, message: str) -> str:
+    """A failure's message on one line, naming the input unless it names it or an output already."""
+    if task.source not in message and not any(path in message for _, path in task.outputs):
+        message = f"{task.source}: {message}"
+    return " ".join(message.split())
+
+
 def segment_file(task: FileTask) -> dict[str, Any]:
     """Segment one input and write its outputs, each atomically.
 
@@ -1257,14 +1278,9 @@ def segment_file(task: FileTask) -> dict[str, Any]:
     """
     from ._segment import segment
 
-    _test_crash_hook(task.source)
-    start = time.perf_counter()
-    unseen = _unseen(task)
-    if unseen is not None:
-        return {"status": "failed", "seconds": time.perf_counter() - start, "error": unseen, "detail": None,
-                "worker": _worker_name()}
-    if task.numba_threads is not None:
-        _set_numba_threads(task.numba_threads)
+    start, refused = _begin(task)
+    if refused is not None:
+        return refused
     try:
         seg = segment(task.source, **task.params, max_pixels=task.max_pixels)
         written = []
@@ -1282,12 +1298,11 @@ def segment_file(task: FileTask) -> dict[str, Any]:
     except Exception as exc:
         message = f"unexpected {type(exc).__name__}: {exc}"
         detail = traceback.format_exc()
-    if task.source not in message and not any(path in message for _, path in task.outputs):
-        message = f"{task.source}: {message}"
+    message = _naming_the_file(task, message)
     return {
         "status": "failed",
         "seconds": time.perf_counter() - start,
-        "error": " ".join(message.split()),
+        "error": message,
         "detail": detail,
     }
 
@@ -1317,14 +1332,9 @@ def segment_scene_file(task: FileTask) -> dict[str, Any]:
     """
     from .geo import segment_scene
 
-    _test_crash_hook(task.source)
-    start = time.perf_counter()
-    unseen = _unseen(task)
-    if unseen is not None:
-        return {"status": "failed", "seconds": time.perf_counter() - start, "error": unseen, "detail": None,
-                "worker": _worker_name()}
-    if task.numba_threads is not None:
-        _set_numba_threads(task.numba_threads)
+    start, refused = _begin(task)
+    if refused is not None:
+        return refused
     detail = None
     try:
         for _, path in task.outputs:
@@ -1340,9 +1350,8 @@ def segment_scene_file(task: FileTask) -> dict[str, Any]:
     except Exception as exc:
         message = f"unexpected {type(exc).__name__}: {exc}"
         detail = traceback.format_exc()
-    if task.source not in message and not any(path in message for _, path in task.outputs):
-        message = f"{task.source}: {message}"
-    return {"status": "failed", "seconds": time.perf_counter() - start, "error": " ".join(message.split()),
+    message = _naming_the_file(task, message)
+    return {"status": "failed", "seconds": time.perf_counter() - start, "error": message,
             "detail": detail, "worker": _worker_name()}
 
 

@@ -616,15 +616,11 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     return dict(params=model, max_pixels=args.max_pixels)
 
 
-def _tiled(args: argparse.Namespace) -> bool:
-    """Whether ``segment`` runs segment_blocks: a multiband raster (or --bands). Any other image goes
-    through segment(), which streams a file too large for the memory limit with the same result."""
-    from ._raster import image_size
-
-    if args.bands is not None:
-        return True
-    size = image_size(args.input)
-    return size is not None and size[2]
+def _tiled(args: argparse.Namespace, size: tuple[int, int, bool] | None) -> bool:
+    """Whether ``segment`` runs segment_blocks: a multiband raster (``size`` from its header) or --bands.
+    Any other image goes through segment(), which streams a file too large for the memory limit with the
+    same result."""
+    return args.bands is not None or (size is not None and size[2])
 
 
 def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -636,13 +632,12 @@ def _pixel_bar(args: argparse.Namespace) -> tuple[Any, Any]:
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
-        if bar is None and not args.quiet and _isatty(sys.stderr):
+        if bar is None:
             from tqdm import tqdm
 
             bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
                        dynamic_ncols=True, leave=False, delay=2)
-        if bar is not None:
-            bar.update(done - bar.n)
+        bar.update(done - bar.n)
 
     def close() -> None:
         if bar is not None:
@@ -673,19 +668,7 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
     if len(set(names)) < len(names):
         raise ParameterError("the same file is named for two outputs")
 
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and not args.quiet and _isatty(sys.stderr):
-            from tqdm import tqdm
-
-            # shown once a run has taken a couple of seconds
-            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
-                       dynamic_ncols=True, leave=False, delay=2)
-        if bar is not None:
-            bar.update(done - bar.n)
-
+    progress, close_bar = _pixel_bar(args)
     model = _params(args)["params"]
     if model.scale != "fixed":
         log.info("%s: a multiband raster is segmented at full resolution with the fixed scale (the region "
@@ -701,8 +684,7 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
             tile_size=args.tile_size, bands=args.bands, overwrite=args.overwrite, progress=progress,
         )
     finally:
-        if bar is not None:
-            bar.close()
+        close_bar()
     log.debug("%s: %dx%d, %d regions in %.2f s (tiled in blocks of %dx%d)", args.input, *table.shape[::-1],
               table.n_regions, table.seconds, *table.block)
     if args.stats is not None:
@@ -725,9 +707,12 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
 def _cmd_segment(args: argparse.Namespace) -> int:
     from ._segment import segment
 
+    from ._raster import image_size
+
     if _geo_run(args):  # map units (-s 30m, -m 1ha) always go there: it says when the input has no CRS
         return _cmd_segment_geo(args)
-    if _tiled(args):
+    size = image_size(args.input)  # (height, width, multiband) from the header, or None
+    if _tiled(args, size):
         return _cmd_segment_tiled(args)
     requested = [("labels", args.labels), ("ucm", args.ucm), ("boundaries", args.boundaries), ("stats", args.stats)]
     output = args.output
@@ -760,9 +745,6 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             raise ParameterError(f"{dest}: named for both {seen[key]} and {kind}")
         seen[key] = kind
 
-    from ._raster import image_size
-
-    size = image_size(args.input)
     if size is not None:  # a picture the memory limit cannot hold is refused before any work
         for kind, dest in plan:
             if dest != "-":
@@ -886,23 +868,11 @@ def _cmd_segment_geo(args: argparse.Namespace) -> int:
     if args.stats not in (None, "-"):
         writers.check_output(args.stats, "stats", overwrite=args.overwrite, inputs=[args.input])
 
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and not args.quiet and _isatty(sys.stderr):
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="px", unit_scale=True, desc="segshift", file=sys.stderr,
-                       dynamic_ncols=True, leave=False, delay=2)
-        if bar is not None:
-            bar.update(done - bar.n)
-
+    progress, close_bar = _pixel_bar(args)
     try:
         result = _run_segment_raster(args, output, progress)
     finally:
-        if bar is not None:
-            bar.close()
+        close_bar()
     _report_geo(args, result)
     return EXIT_OK
 

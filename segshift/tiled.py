@@ -876,7 +876,7 @@ def segment_streamed(
     from . import _resolution as _resolution
     from ._loader import load_image
     from .params import from_options
-    from ._pipeline import segment_grid, working_plan
+    from ._pipeline import segment_grid, segment_rgb, working_plan
 
     p = from_options(params, **options)
     limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
@@ -903,8 +903,7 @@ def segment_streamed(
     if fits and (tile_size is None or work.shape is None):
         raster.close()
         rgb = load_image(source, max_pixels=None)
-        grid = rgb if work.shape is None else _resolution.resample(rgb, work.shape)
-        seg = segment_grid(grid, work, rgb, p, progress=progress)
+        seg = segment_rgb(rgb, p, progress=progress)
         return Streamed(seg.labels, seg.modes_luv, seg.modes_rgb, seg.areas, seg.hierarchy, seg.threshold, rgb,
                         False, "in memory")
     if work.shape is None:

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from segshift import _compile, _first_run
+from segshift import _first_run
 from segshift import _filter_kernels as _kernels
 from segshift._compile import compile_notice, warm_up
 from segshift.cli import COMPILING
