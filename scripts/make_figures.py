@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image
 
 import segshift
-from segshift._render import to_rgb8
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +26,7 @@ def main(argv=None) -> int:
     for name in ("coffee.jpg", "chelsea.jpg"):
         seg = segshift.segment(ROOT / "images" / name)
         gap = np.full((seg.shape[0], 6, 3), 255, dtype=np.uint8)
-        panel = np.concatenate([to_rgb8(seg.image), gap, seg.mode_image(), gap, seg.boundary_image()], axis=1)
+        panel = np.concatenate([np.round(np.clip(seg.image, 0, 1) * 255).astype(np.uint8), gap, seg.mode_image(), gap, seg.boundary_image()], axis=1)
         target = out_dir / f"{Path(name).stem}-before-after.png"
         Image.fromarray(panel).save(target, optimize=True)
         print(f"{target}: {seg.n_regions} regions, {seg.seconds:.2f} s")

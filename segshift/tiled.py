@@ -71,6 +71,7 @@ from . import _region_kernels as _rk
 from . import _tile_kernels as _tk
 from . import _regions as _regions
 from . import writers
+from .writers import default_memory_limit
 from ._hierarchy import Hierarchy
 from .errors import ImageError, OutputError, ParameterError
 from ._meanshift import _check_convergence, check_compat, check_kernel, check_positive
@@ -151,15 +152,6 @@ def parse_memory(text) -> int:
     if value < 64 * 10**6:
         raise ParameterError(f"memory_limit must be at least 64MB, got {text!r}")
     return value
-
-
-def default_memory_limit() -> int:
-    """A quarter of the machine's physical memory (at least 256 MB; 2 GB when unknown)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 2 * 10**9
-    return max(256 * 10**6, total // 4)
 
 
 def needs_tiling(height: int, width: int, memory_limit: int) -> bool:
