@@ -81,6 +81,17 @@ def write_scene(path: Path, height: int, width: int, seed: int = 0) -> int:
     return valid_total
 
 
+def count_valid(path: str, height: int, width: int) -> int:
+    """The valid pixels of a scene written before (checked to be of the size asked for)."""
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        if (ds.height, ds.width, ds.count) != (height, width, 4):
+            raise SystemExit(f"{path}: a {ds.width}x{ds.height} scene of {ds.count} bands, not {width}x{height} of 4")
+        return sum(int(np.count_nonzero(mask)) for _, mask in
+                   ((w, ds.dataset_mask(window=w)) for _, w in ds.block_windows(1)))
+
+
 def peak_rss() -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -154,6 +165,9 @@ def main() -> None:
     parser.add_argument("--numerics", type=int, default=0, metavar="N",
                         help="instead: time the segmentation with compat=None against EDISON's numerics, N runs each "
                         "alternating in one process (figures to docs/benchmarks/geo_numerics.json)")
+    parser.add_argument("--scene", metavar="PATH",
+                        help="the scene's file: written there when missing, else reused as it is (writing a "
+                        "196-megapixel scene takes minutes)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -178,12 +192,15 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-geo-") as folder:
-        scene = os.path.join(folder, "scene.tif")
+        scene = args.scene or os.path.join(folder, "scene.tif")
         tiny = os.path.join(folder, "tiny.tif")
         t0 = time.perf_counter()
-        valid = write_scene(Path(scene), args.height, args.width)
+        if os.path.exists(scene):
+            valid, made = count_valid(scene, args.height, args.width), None
+        else:
+            valid = write_scene(Path(scene), args.height, args.width)
+            made = round(time.perf_counter() - t0, 2)
         write_scene(Path(tiny), 96, 128, seed=1)
-        made = time.perf_counter() - t0
         ours = run_child("segment", scene, tiny, folder, args.memory_limit)
         base = run_child("baseline", os.path.join(folder, "labels.tif"))
     seconds = ours["seconds"]
@@ -193,7 +210,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": os.cpu_count(), "numba_threads": os.environ.get("NUMBA_NUM_THREADS", "default")},
         "scene": {"height": args.height, "width": args.width, "megapixels": round(args.height * args.width / 1e6, 2),
-                  "bands": 4, "dtype": "uint16", "valid_pixels": valid, "seconds_to_write": round(made, 2)},
+                  "bands": 4, "dtype": "uint16", "valid_pixels": valid, "seconds_to_write": made},
         "memory_limit": args.memory_limit,
         "segshift": ours,
         "baseline_rasterio_shapes_whole_array": base,

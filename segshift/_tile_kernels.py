@@ -66,24 +66,15 @@ def filter_block(planes, stride, pad, bounds, height, width, i0, i1, j0, j1, hs,
 
 
 @numba.njit(**JIT)
-def component_stats(labels, n, row0):
-    """Per label of an (h, w) int32 label map (labels 0..n-1) whose first row
-    is image row row0: area, bounding box (x_min, y_min, x_max, y_max,
-    maxima exclusive) and the sums of x and of y (exact, int64).
-    Returns (areas (n,), boxes (n, 4), sums (n, 2)), all int64."""
-    areas = np.zeros(n, dtype=np.int64)
-    boxes = np.empty((n, 4), dtype=np.int64)
-    sums = np.zeros((n, 2), dtype=np.int64)
-    for k in range(n):
-        boxes[k, 0] = 1 << 62
-        boxes[k, 1] = 1 << 62
-        boxes[k, 2] = -1
-        boxes[k, 3] = -1
+def label_stats(labels, row0, boxes, sums):
+    """Add an (h, w) strip of final labels, whose first row is image row
+    row0, to each label's bounding box (x_min, y_min, x_max, y_max, maxima
+    exclusive; start from (2**62, 2**62, -1, -1)) and its sums of x and of y
+    (exact, int64). boxes: (n, 4) int64; sums: (n, 2) int64."""
     for y in range(labels.shape[0]):
         gy = row0 + y
         for x in range(labels.shape[1]):
             k = labels[y, x]
-            areas[k] += 1
             sums[k, 0] += x
             sums[k, 1] += gy
             if x < boxes[k, 0]:
@@ -94,7 +85,50 @@ def component_stats(labels, n, row0):
                 boxes[k, 2] = x + 1
             if gy + 1 > boxes[k, 3]:
                 boxes[k, 3] = gy + 1
-    return areas, boxes, sums
+
+
+@numba.njit(**JIT)
+def add_at(out, index, start, values):
+    """out[index[start + k]] += values[k] for every k (integers: any order is exact)."""
+    for k in range(values.shape[0]):
+        out[index[start + k]] += values[k]
+
+
+@numba.njit(**JIT)
+def first_rows(number, start, rows, out, next_number):
+    """Of the members start, start + 1, ... of sets numbered in order of their
+    smallest member (``number``), give each set the row of ``rows`` of its
+    smallest member: out[number[start + k]] = rows[k] for each k whose set
+    is met for the first time (number == next_number, counted on). Returns
+    the next set number not yet met."""
+    for k in range(rows.shape[0]):
+        if number[start + k] == next_number:
+            for c in range(rows.shape[1]):
+                out[next_number, c] = rows[k, c]
+            next_number += 1
+    return next_number
+
+
+@numba.njit(**JIT)
+def joined_means(number, m, areas, modes):
+    """Areas and area-weighted mean modes of the m sets of ``number`` (each
+    member's set), with the arithmetic and order of
+    segshift._region_kernels.join_regions. Returns ((m,) int64, (m, c) float64)."""
+    channels = modes.shape[1]
+    total = np.zeros(m)
+    sums = np.zeros((m, channels))
+    for i in range(number.shape[0]):
+        j = number[i]
+        w = float(areas[i])
+        total[j] += w
+        for c in range(channels):
+            sums[j, c] += w * modes[i, c]
+    new_areas = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        new_areas[j] = np.int64(total[j])
+        for c in range(channels):
+            sums[j, c] = sums[j, c] / total[j]
+    return new_areas, sums
 
 
 @numba.njit(**JIT)
@@ -160,33 +194,33 @@ def union(parent, pairs):
 
 @numba.njit(**JIT)
 def number_sets(parent):
-    """Number the sets of a union-find forest by their smallest member:
-    (n,) int64 set number of each member, numbered from 0 in order."""
+    """Number the sets of a union-find forest (in which a member's parent is
+    never above it, as union leaves it) by their smallest member, in place:
+    parent[i] becomes the number of i's set, from 0 in order. Returns the
+    number of sets."""
     n = parent.shape[0]
-    out = np.empty(n, dtype=np.int64)
+    for i in range(n):  # every parent is below its child: one step reaches the root
+        parent[i] = parent[parent[i]]
     count = 0
     for i in range(n):
-        # parents are below their children: the root's number is known
-        r = i
-        while parent[r] != r:
-            r = parent[r]
-        parent[i] = r
-        if r == i:
-            out[i] = count
+        r = parent[i]
+        if r == i:  # a root, not yet numbered (numbers never exceed their root)
+            parent[i] = count
             count += 1
-        else:
-            out[i] = out[r]
-    return out
+        else:  # its root, below it, already holds the set's number
+            parent[i] = parent[r]
+    return count
 
 
 @numba.njit(**JIT)
-def add_modes(labels, offset, component_label, modes, sums):
+def add_modes(labels, offsets, component_label, modes, sums):
     """Add every pixel's mode to its region's sum, in raster order (as
     numpy.bincount does over the whole image). labels: (h, w) int32 strip
-    component of each pixel, offset: the strip's first component id;
-    component_label: (n,) int64; modes: (h, w, c) float32; sums: (m, c)
-    float64."""
+    component of each pixel, offsets: (h,) int64 the first component id of
+    each row's strip; component_label: (n,) int64; modes: (h, w, c) float32;
+    sums: (m, c) float64."""
     for y in range(labels.shape[0]):
+        offset = offsets[y]
         for x in range(labels.shape[1]):
             r = component_label[offset + labels[y, x]]
             for k in range(modes.shape[2]):

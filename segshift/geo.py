@@ -115,6 +115,28 @@ def _rasterio():
     return rasterio
 
 
+#: GDAL's block cache during a run: this fraction of the memory limit, within the bounds below.
+CACHE_FRACTION = 1 / 16
+CACHE_BOUNDS = (16 * 2**20, 256 * 2**20)
+
+
+def _block_cache(memory_limit):
+    """GDAL's block cache bounded by the memory limit while a run reads and writes (its
+    default is 5 % of the physical memory, well above a small limit); a smaller
+    ``GDAL_CACHEMAX`` already set is kept. Memory only: the results do not depend on it."""
+    from rasterio.env import get_gdal_config
+
+    from .tiled import parse_memory
+    from .writers import default_memory_limit
+
+    limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
+    cache = int(min(max(limit * CACHE_FRACTION, CACHE_BOUNDS[0]), CACHE_BOUNDS[1]))
+    current = get_gdal_config("GDAL_CACHEMAX")
+    if isinstance(current, int) and current > 0:  # bytes (a number below 100000 would be megabytes)
+        cache = min(cache, current if current >= 100000 else current * 2**20)
+    return _rasterio().Env(GDAL_CACHEMAX=cache)
+
+
 def geo_available() -> bool:
     """Whether the ``segshift[geo]`` extra (rasterio, pyogrio, shapely) can be imported."""
     import importlib.util
@@ -610,6 +632,7 @@ def segment_raster(
     if polygons is not None:
         vectors.require()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_block_cache(memory_limit))
         reader = stack.enter_context(GeoRaster(path, band_scale="none"))
         hs = check_positive("spatial_radius", map_length_to_pixels(spatial_radius, reader.grid, "spatial_radius"))
         min_pixels = map_area_to_pixels(min_size, reader.grid, "min_size")

@@ -34,16 +34,23 @@ How it stays exact:
    connected regions are numbered by their first pixel in raster order;
    their modes (the first pixel's with EDISON's numerics, else the mean
    summed in raster order), areas and adjacency are those of the whole
-   image. Fusing and pruning then run on that region graph, which is small
-   even when the image is not, with the code of the untiled run.
+   image. That graph can have a region for every few pixels (a noisy scene
+   at a small radius), so it is never held whole: its edges go to a scratch
+   file, and the first fusing pass reads them in chunks, with the untiled
+   pass's test, grouping and arithmetic. The graph it leaves is small (a
+   region for hundreds of pixels), and the second pass and pruning run on it
+   with the code of the untiled run.
 3. Outputs are written tile by tile (labels as a tiled BigTIFF of uint32 or
    a ``.npy`` memory map; mode colours as a tiled TIFF), each to a temporary
    file renamed into place at the end.
 
 Memory: one block with its margins, one strip of modes and labels, and the
-region table (a few tens of bytes per region); per-pixel intermediate data
-(the connected component of each pixel) goes to a temporary file beside the
-outputs (4 bytes a pixel, 16 with the mean modes of ``compat=None``).
+region graph: while the first fusing pass runs, 8 bytes per strip component
+and 24 + 8 x bands bytes per connected region (its area, mode and group),
+a few tens of bytes per region after it. Per-pixel intermediate data (the
+strip component of each pixel, and its mode with ``compat=None``) and the
+graph's areas and edges go to temporary files beside the outputs (4 bytes a
+pixel, 4 more a band with the mean modes, and about 40 bytes a component).
 """
 
 from __future__ import annotations
@@ -110,6 +117,8 @@ BLOCK_ROWS = _fk.TILE_ROWS
 BLOCK_COLS = _fk.TILE_COLS
 #: Largest block side chosen automatically.
 MAX_BLOCK = 2048
+#: Edges (pairs) the region stage reads from its scratch file at a time.
+EDGE_CHUNK = 1 << 20
 #: Side of the tiles of written TIFF files.
 OUTPUT_TILE = 256
 #: What a window reader's ``read_bands`` returns for a masked pixel (in every
@@ -468,27 +477,30 @@ def _check_bands(bands, raster: Raster) -> list[int]:
 
 
 class _Graph:
-    """What the strips leave for the region stage."""
+    """What the strips leave for the region stage: the union-find of strip
+    components joined across seams in memory (8 bytes a component), the rest
+    in files read back strip by strip or in chunks."""
 
-    def __init__(self, scratch: Path, height: int, width: int, keep_modes: bool) -> None:
-        self.labels_file = scratch / "components.i32"
-        self.modes_file = scratch / "modes.f32" if keep_modes else None
+    def __init__(self, scratch: Path, height: int, width: int, keep_modes: bool, keep_seeds: bool) -> None:
+        self.labels_file = scratch / "components.i32"  # strip component of each pixel
+        self.modes_file = scratch / "modes.f32" if keep_modes else None  # mode of each pixel
+        self.areas_file = scratch / "areas.i64"  # area of each strip component
+        self.edges_file = scratch / "edges.i64"  # pairs of touching strip components
+        self.seeds_file = scratch / "seeds.f32" if keep_seeds else None  # mode of each one's first pixel
         self.row_offset = np.zeros(height, dtype=np.int64)
-        self.parent = np.empty(1024, dtype=np.int64)
+        # component ids (never more than the pixels) in 4 bytes where they fit
+        self.ids = np.int32 if height * width < 2**31 else np.int64
+        self.parent = np.empty(1024, dtype=self.ids)
         self.count = 0
-        self.areas: list = []
-        self.boxes: list = []
-        self.sums: list = []
-        self.seeds: list = []
-        self.edges: list = []
+        self.final: NDArray[np.int64] | None = None
 
     def add(self, n: int) -> int:
         offset = self.count
         if offset + n > len(self.parent):
-            grown = np.empty(max(2 * len(self.parent), offset + n), dtype=np.int64)
+            grown = np.empty(max(2 * len(self.parent), offset + n), dtype=self.ids)
             grown[:offset] = self.parent[:offset]
             self.parent = grown
-        self.parent[offset:offset + n] = np.arange(offset, offset + n)
+        self.parent[offset:offset + n] = np.arange(offset, offset + n, dtype=self.ids)
         self.count += n
         return offset
 
@@ -562,15 +574,17 @@ class _Run:
 
     def filter_and_connect(self, scratch: Path, keep_modes: bool = False) -> _Graph:
         height, width, rows, cols = self.height, self.width, self.rows, self.cols
-        graph = _Graph(scratch, height, width, keep_modes=keep_modes or self.compat != "edison")
+        edison = self.compat == "edison"
+        graph = _Graph(scratch, height, width, keep_modes=keep_modes or not edison, keep_seeds=edison)
         blocks = [(i0, min(i0 + rows, height), j0, min(j0 + cols, width))
                   for i0 in range(0, height, rows) for j0 in range(0, width, cols)]
         done = 0
         previous = None
         strip = None
         with contextlib.ExitStack() as stack:
-            labels_out = stack.enter_context(open(graph.labels_file, "wb"))
-            modes_out = stack.enter_context(open(graph.modes_file, "wb")) if graph.modes_file else None
+            files = {name: stack.enter_context(open(path, "wb")) for name, path in
+                     [("labels", graph.labels_file), ("modes", graph.modes_file), ("areas", graph.areas_file),
+                      ("edges", graph.edges_file), ("seeds", graph.seeds_file)] if path is not None}
             # the next block is read and converted while this one is filtered
             pool = stack.enter_context(ThreadPoolExecutor(1))
             ahead = pool.submit(self._window, *blocks[0], self.margin)
@@ -586,35 +600,33 @@ class _Run:
                 if self.progress is not None:
                     self.progress(done, height * width)
                 if j1 == width:
-                    previous = self._connect_strip(graph, strip, i0, previous, labels_out, modes_out)
+                    previous = self._connect_strip(graph, strip, i0, previous, files)
                     strip = None
         return graph
 
     # -- regions -------------------------------------------------------------------
-    def _connect_strip(self, graph: _Graph, strip, i0, previous, labels_out, modes_out):
+    def _connect_strip(self, graph: _Graph, strip, i0, previous, files):
         labels, first = _rk.connect_close(strip, _regions.AGREE)  # any number of bands
         _interrupt.check()  # it stops early on Ctrl-C
         n = len(first)
         offset = graph.add(n)
         graph.row_offset[i0:i0 + strip.shape[0]] = offset
-        areas, boxes, sums = _tk.component_stats(labels, n, i0)
-        graph.areas.append(areas)
-        graph.boxes.append(boxes)
-        graph.sums.append(sums)
-        graph.seeds.append(strip.reshape(-1, self.channels)[first])
+        files["areas"].write(np.bincount(labels.ravel(), minlength=n).astype(np.int64).tobytes())
+        if "seeds" in files:
+            files["seeds"].write(np.ascontiguousarray(strip.reshape(-1, self.channels)[first]).tobytes())
         edges = _rk.adjacent_pairs(labels)
         if len(edges):  # each pair once (as one int64 key: a sort of one column)
             keys = np.unique(edges[:, 0] * n + edges[:, 1])
             edges = np.stack([keys // n, keys % n], axis=1) + offset
-        graph.edges.append(edges)
+            files["edges"].write(np.ascontiguousarray(edges, dtype=np.int64).tobytes())
         ids = labels[0].astype(np.int64) + offset
         if previous is not None:
             joins, touches = _tk.seam_pairs(previous[0], previous[1], strip[0], ids, _regions.AGREE)
             _tk.union(graph.parent, joins)
-            graph.edges.append(touches)
-        labels_out.write(labels.tobytes())
-        if modes_out is not None:
-            modes_out.write(strip.tobytes())
+            files["edges"].write(np.ascontiguousarray(touches, dtype=np.int64).tobytes())
+        files["labels"].write(labels.tobytes())
+        if "modes" in files:
+            files["modes"].write(strip.tobytes())
         return strip[-1].copy(), labels[-1].astype(np.int64) + offset
 
     def _strips(self, graph: _Graph, rows: int):
@@ -631,56 +643,109 @@ class _Run:
                     modes = np.frombuffer(mf.read(h * width * c * 4), dtype=np.float32).reshape(h, width, c)
                 yield y0, local, graph.row_offset[y0:y0 + h], modes
 
+    def _edges(self, graph: _Graph, component, masked):
+        """The edges between connected regions (a < b), read in chunks, in the order the strips
+        wrote them; edges of masked regions left out (masked pixels form regions of their own
+        that join nothing: no valid region is fused or pruned into them, nor they into one)."""
+        with open(graph.edges_file, "rb") as f:
+            while True:
+                pairs = np.fromfile(f, dtype=np.int64, count=2 * EDGE_CHUNK).reshape(-1, 2)
+                if not len(pairs):
+                    return
+                edges = component[pairs]
+                edges = edges[edges[:, 0] != edges[:, 1]]
+                edges = np.sort(edges, axis=1)
+                if masked is not None:
+                    edges = edges[~(masked[edges[:, 0]] | masked[edges[:, 1]])]
+                yield np.ascontiguousarray(edges)
+
+    def _chunks(self, path: Path, dtype, columns: int):
+        """(first row, rows) of a file of ``columns``-wide rows, a chunk at a time."""
+        start = 0
+        with open(path, "rb") as f:
+            while True:
+                rows = np.fromfile(f, dtype=dtype, count=columns * EDGE_CHUNK).reshape(-1, columns)
+                if not len(rows):
+                    return
+                yield start, rows
+                start += len(rows)
+
     def regions(self, graph: _Graph, min_pixels: int, band_order) -> dict:
+        """Connect, fuse and prune the region graph the strips left, as the untiled run does.
+
+        The region graph before fusing can have a region for every few pixels; it is never
+        held whole. Its first fusing pass joins regions over the edges read in chunks from
+        the scratch file; only the graph after that pass (a region for every few hundred
+        pixels on a photo or a scene) is held, and the rest runs on it with the untiled
+        run's code. Each step is the untiled step's arithmetic in the untiled order, so
+        the labels are those of :func:`segshift._regions.fuse_regions` on the whole graph.
+        """
         from . import _render as render
 
-        parent = graph.parent[:graph.count]
-        component = _tk.number_sets(parent)  # the connected region of each strip component
-        n0 = int(component.max()) + 1 if len(component) else 0  # the last piece may join an earlier region
-        roots = np.flatnonzero(parent == np.arange(len(parent)))
-        areas_c = np.concatenate(graph.areas)
-        areas = np.bincount(component, weights=areas_c, minlength=n0).astype(np.int64)
-        if self.compat == "edison":
-            modes = np.concatenate(graph.seeds)[roots].astype(np.float64)
-        else:
-            sums = np.zeros((n0, self.channels))
-            for y0, local, offset, strip_modes in self._strips(graph, self.rows):
-                # rows of one strip share its offset
-                _tk.add_modes(local, int(offset[0]), component, strip_modes, sums)
-            modes = sums / areas[:, None]
-        edges = np.concatenate(graph.edges) if graph.edges else np.empty((0, 2), dtype=np.int64)
-        edges = component[edges]
-        edges = edges[edges[:, 0] != edges[:, 1]]
-        edges = np.sort(edges, axis=1)
+        component = graph.parent[:graph.count].copy()  # without the room left for more
+        graph.parent = None
+        n0 = _tk.number_sets(component)  # in place: the connected region of each strip component
+        areas = np.zeros(n0, dtype=graph.ids)  # a region's pixels fit where its id does
+        for start, rows in self._chunks(graph.areas_file, np.int64, 1):
+            _tk.add_at(areas, component, start, rows[:, 0])
+        if graph.seeds_file is not None:  # EDISON's numerics: the mode of a region's first pixel
+            modes = np.empty((n0, self.channels))
+            met = 0
+            for start, rows in self._chunks(graph.seeds_file, np.float32, self.channels):
+                met = _tk.first_rows(component, start, rows, modes, met)
+        else:  # the mean of its pixels' modes, summed in raster order
+            modes = np.zeros((n0, self.channels))
+            for y0, local, offsets, strip_modes in self._strips(graph, BLOCK_ROWS * 8):
+                _tk.add_modes(local, offsets, component, strip_modes, modes)
+            modes /= areas[:, None]
+        masked = None
         if self.multiband:
-            # masked pixels (MASKED in every band) form regions of their own that join nothing: without
-            # their edges no valid region is fused or pruned into them, nor they into one
             masked = modes[:, 0] >= MASKED_MIN
-            if masked.any():
-                edges = edges[~(masked[edges[:, 0]] | masked[edges[:, 1]])]
-        regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes, areas,
-                                   np.ascontiguousarray(edges, dtype=np.int64))
-        regions = _regions.fuse_regions(regions, self.hr, bright=not self.multiband)
+            masked = masked if masked.any() else None
+        bright = not self.multiband
+        # the first fusing pass (segshift._regions.fuse_regions) over the edges in chunks
+        group = np.arange(n0, dtype=graph.ids)
+        limit2 = 0.25 * self.hr * self.hr
+        joined = False
+        for edges in self._edges(graph, component, masked):
+            close = _rk.close_pairs(edges, modes, limit2, bright)
+            if len(close):
+                _tk.union(group, close)
+                joined = True
+            _interrupt.check()
+        if joined:
+            m = _tk.number_sets(group)  # in place: the region of each connected region after the pass
+            sizes, means = _tk.joined_means(group, m, areas, modes)
+            del modes, areas
+            edges = [pairs[pairs[:, 0] != pairs[:, 1]] for pairs in
+                     (group[e] for e in self._edges(graph, component, masked))]
+            regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), group, means, sizes, _concat(edges))
+            regions = _regions.fuse_regions(regions, self.hr, passes=1, bright=bright)
+        else:  # nothing fuses (nor would a second pass): the whole graph is needed to prune
+            edges = _concat(list(self._edges(graph, component, masked)))
+            regions = _regions.Regions(np.zeros((0, 0), dtype=np.int32), np.arange(n0, dtype=np.int64), modes,
+                                       areas.astype(np.int64), edges)
         regions = _regions.prune_regions(regions, min_pixels)
         final = regions.region_label[component]  # final label of each strip component
+        del component, group
         graph.final = final
         n = len(regions.areas)
-        boxes_c = np.concatenate(graph.boxes)
-        sums_c = np.concatenate(graph.sums)
         bbox = np.empty((n, 4), dtype=np.int64)
-        bbox[:, :2] = np.iinfo(np.int64).max
+        bbox[:, :2] = 1 << 62
         bbox[:, 2:] = -1
-        np.minimum.at(bbox[:, 0], final, boxes_c[:, 0])
-        np.minimum.at(bbox[:, 1], final, boxes_c[:, 1])
-        np.maximum.at(bbox[:, 2], final, boxes_c[:, 2])
-        np.maximum.at(bbox[:, 3], final, boxes_c[:, 3])
-        centroid = np.stack([np.bincount(final, weights=sums_c[:, k], minlength=n) for k in range(2)], axis=1)
-        centroid /= np.maximum(regions.areas, 1)[:, None]
+        sums = np.zeros((n, 2), dtype=np.int64)
+        for y0, labels in _label_rows(self, graph, BLOCK_ROWS * 8):
+            _tk.label_stats(labels, y0, bbox, sums)
+        centroid = sums / np.maximum(regions.areas, 1)[:, None]
         if self.multiband:
             rgb = stretch_bands(regions.modes[:, band_order])
         else:
             rgb = render.luv_to_rgb8(regions.modes, compat=self.compat)
         return dict(areas=regions.areas, modes=regions.modes, rgb=rgb, bbox=bbox, centroid=centroid, connected=n0)
+
+
+def _concat(edges: list) -> NDArray[np.int64]:
+    return np.ascontiguousarray(np.concatenate(edges) if edges else np.empty((0, 2), dtype=np.int64), dtype=np.int64)
 
 
 def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:
@@ -970,8 +1035,8 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
             colours = table["modes"]
             if mean:  # segshift._segment.mean_modes, in the same order
                 sums = np.zeros((len(table["areas"]), 3))
-                for _, local, offset, strip_modes in run._strips(graph, run.rows):  # one offset a strip
-                    _tk.add_modes(local, int(offset[0]), graph.final, strip_modes, sums)
+                for _, local, offsets, strip_modes in run._strips(graph, BLOCK_ROWS * 8):
+                    _tk.add_modes(local, offsets, graph.final, strip_modes, sums)
                 colours = sums / np.maximum(table["areas"], 1)[:, None]
     except BaseException:
         scratch.cleanup()

@@ -103,6 +103,22 @@ def test_smaller_tiles_than_the_window_and_other_kernels(tmp_path):
     np.testing.assert_array_equal(labels, reference.labels)
 
 
+@pytest.mark.parametrize("compat", ["edison", None])
+def test_region_graph_read_in_chunks_equals_untiled(tmp_path, monkeypatch, compat):
+    # the region stage reads the pre-fuse edges from its scratch file in chunks: chunks of 5
+    # pairs (edges of one region split between chunks), a range radius at which nothing
+    # fuses (the whole graph is then pruned), and the defaults, all as the untiled run
+    image = photo_crop("coffee.jpg", 110, 150, 60, 140)  # 200 to 5000 connected regions
+    monkeypatch.setattr(tiled, "EDGE_CHUNK", 5)
+    for params in (DEFAULT, (10, 0.05, 30), EDISON):
+        reference = untiled(image, params, compat=compat)
+        table, labels, modes = run_tiled(tmp_path, image, params, compat=compat, tile_size=32)
+        np.testing.assert_array_equal(labels, reference.labels)
+        np.testing.assert_array_equal(table.areas, reference.areas)
+        np.testing.assert_array_equal(table.modes, reference.modes_luv)
+        assert table.connected > table.n_regions
+
+
 def test_in_memory_run_and_labels_tiff(tmp_path):
     image = photo_crop("astronaut.jpg", 120, 130)
     reference = untiled(image, EDISON)
