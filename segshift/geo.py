@@ -734,7 +734,9 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
 
     rasterio = _rasterio()
     dest = dict(outputs)
-    labels_all = np.load(labels_npy, mmap_mode="r")
+    from .writers import NpyRows
+
+    labels_all = NpyRows(labels_npy)
     width = reader.width
     pending: list[tuple[Path, Path]] = []
     stats = vectors.BandStats(n, source.bands)
@@ -784,7 +786,7 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
                                                              nodata=nodata, **profile))
             pending.append((modes_tmp, dest["modes"]))
         for y0, y1 in reader.rows(GEOTIFF_TILE):
-            strip = label_of[np.asarray(labels_all[y0:y1])]
+            strip = label_of[labels_all.read(y0, y1)]
             window = reader._window(y0, y1, 0, width)
             if label_ds is not None:
                 label_ds.write(strip, 1, window=window)

@@ -790,12 +790,9 @@ def _write_labels(run: _Run, graph: _Graph, dest: Path, table: dict) -> None:
     if dest.suffix.lower() == ".npy":
         if len(table["areas"]) > np.iinfo(np.int32).max:
             raise OutputError(f"{dest}: too many regions for int32 labels; write a .tif instead")
-        with writers.atomic_path(dest) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int32, shape=(run.height, run.width))
-            for y0, labels in _label_rows(run, graph, BLOCK_ROWS * 8):
-                out[y0:y0 + len(labels)] = labels
-            out.flush()
-            del out
+        with writers.atomic_open(dest, "wb") as handle:
+            writers.write_npy_strips(handle, np.int32, (run.height, run.width),
+                                     (labels for _, labels in _label_rows(run, graph, BLOCK_ROWS * 8)))
         return
     with writers.atomic_path(dest) as tmp:
         _write_tiff(tmp, run, graph, lambda labels: labels.astype(np.uint32), 1, np.uint32, photometric="minisblack")

@@ -366,6 +366,54 @@ def write_atomic(path: PathLike, data: bytes | str) -> Path:
     return Path(path)
 
 
+def write_npy_strips(handle: IO[bytes], dtype, shape: tuple[int, int], strips) -> None:
+    """A ``.npy`` array of ``shape`` written to ``handle`` strip by strip, through the file.
+
+    Not through a memory map: the written pages of a map count as the
+    process's resident memory until it is closed, so a large array written
+    through one would hold its whole size however small the strips. Raises
+    ValueError if the strips do not hold exactly ``shape[0]`` rows.
+    """
+    dtype = np.dtype(dtype)
+    np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": False, "shape": tuple(shape)})
+    rows = 0
+    for strip in strips:
+        strip = np.ascontiguousarray(strip, dtype=dtype)
+        if strip.shape[1:] != tuple(shape[1:]):
+            raise ValueError(f"a strip of shape {strip.shape} in an array of shape {shape}")
+        handle.write(strip.tobytes())
+        rows += len(strip)
+    if rows != shape[0]:
+        raise ValueError(f"{rows} rows written of {shape[0]}")
+
+
+class NpyRows:
+    """Rows of a 2-D ``.npy`` file, read through the file (no memory map, whose read pages count as
+    the process's resident memory while it is open). ``read(y0, y1)`` returns rows y0..y1-1."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(handle)
+            self.offset = handle.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{self.path}: not a C-ordered 2-D array")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+
+    def read(self, y0: int, y1: int) -> NDArray:
+        width = self.shape[1]
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset + y0 * width * self.dtype.itemsize)
+            rows = np.fromfile(handle, dtype=self.dtype, count=(y1 - y0) * width)
+        if len(rows) != (y1 - y0) * width:
+            raise ValueError(f"{self.path}: rows {y0}..{y1 - 1} are past its end")
+        return rows.reshape(y1 - y0, width)
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[str]:
     """A temporary file name beside ``path``, renamed onto it when the block succeeds.
@@ -850,15 +898,9 @@ def _write_rows(path: PathLike, ext: str, rows: Rows, budget: int, *, text: Mapp
     if ext in WHOLE_IMAGE_FORMATS:
         _check_whole(path, ext, rows.height, rows.width, budget)
     if ext == ".npy":
-        with atomic_path(path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=rows.dtype, shape=rows.shape)
-            try:
-                for y0, strip in rows.strips(rows.strip_rows(budget)):
-                    out[y0:y0 + len(strip)] = strip
-                    del strip
-                out.flush()
-            finally:
-                del out
+        with atomic_open(path, "wb") as handle:
+            write_npy_strips(handle, rows.dtype, rows.shape,
+                             (strip for _, strip in rows.strips(rows.strip_rows(budget))))
         return Path(path)
     if ext in (".tif", ".tiff"):  # tifffile wants a file with a name
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
