@@ -781,7 +781,7 @@ def _scene_settings(
     for name, value in (("image_format", image_format), ("labels_format", labels_format)):
         exts.append(".tif" if isinstance(value, _PhotoDefault) else _check_ext(value, rasters, name))
     exts.append(_check_ext(vector_format, VECTOR_FORMATS, "vector_format"))
-    geo._rasterio()  # the extra, or one line saying how to install it
+    geo.require()  # the extra, or one line saying how to install it
     if "polygons" in kinds:
         from . import vectors
 
@@ -791,7 +791,7 @@ def _scene_settings(
     if spatial_radius is None or (isinstance(spatial_radius, str) and spatial_radius.strip().lower() == "auto"):
         spatial_radius = defaults_geo["spatial_radius"]
     if isinstance(spatial_radius, str):
-        _check_unit(spatial_radius, "spatial_radius", ("px", "pixel", "pixels", "deg", *geo._LENGTHS))
+        geo.check_units(spatial_radius, "spatial_radius", "length")
     else:
         spatial_radius = check_positive("spatial_radius", spatial_radius)
     range_radius = check_positive("range_radius", defaults_geo["range_radius"] if range_radius is None
@@ -799,7 +799,7 @@ def _scene_settings(
     if min_size is None:
         min_size = defaults_geo["min_size"]
     if isinstance(min_size, str):
-        _check_unit(min_size, "min_size", ("px", "pixel", "pixels", *geo._AREAS))
+        geo.check_units(min_size, "min_size", "area")
     else:
         min_size = check_positive("min_size", min_size, integer=True, allow_zero=True)
     if band_scale is None:
@@ -828,15 +828,6 @@ def _scene_settings(
                        band_scale=band_scale, kernel=model.kernel, compat=model.compat, cog=bool(cog),
                        memory_limit=memory_limit)
     return task_params, kinds, (exts[0], exts[1], exts[2])
-
-
-def _check_unit(value: str, what: str, units: Iterable[str]) -> None:
-    """A number with one of ``units`` (checked here, before any scene: every scene would fail alike)."""
-    from . import geo
-
-    _, unit = geo._split_unit(value, what)
-    if unit not in tuple(units):
-        raise ParameterError(f"{what}: unknown unit {unit!r} in {value!r} (use {', '.join(units)})")
 
 
 def _run_locked(
@@ -1361,9 +1352,10 @@ def _warm_up_scenes(params: Mapping[str, Any]) -> None:
 
     import numpy as np
 
-    from .geo import _rasterio, geo_available, segment_raster
+    from .geo import geo_available, require, segment_raster
 
-    rasterio = _rasterio()
+    require()
+    import rasterio
     from rasterio.transform import from_origin
 
     data = np.random.default_rng(0).integers(100, 900, size=(2, 24, 24)).astype(np.uint16)

@@ -70,6 +70,8 @@ __all__ = [
     "map_length_to_pixels",
     "map_area_to_pixels",
     "scratch_prefix",
+    "check_units",
+    "require",
 ]
 
 #: The defaults of :func:`segment_raster`: a 5-pixel spatial radius, half a
@@ -135,6 +137,26 @@ def _block_cache(memory_limit):
     if isinstance(current, int) and current > 0:  # bytes (a number below 100000 would be megabytes)
         cache = min(cache, current if current >= 100000 else current * 2**20)
     return _rasterio().Env(GDAL_CACHEMAX=cache)
+
+
+def require() -> None:
+    """Raise MissingDependencyError (one line: how to install the extra) unless rasterio can be imported."""
+    _rasterio()
+
+
+def check_units(value, what: str, kind: str) -> None:
+    """Check a ``kind`` ("length" or "area") given as pixels or with a unit, before any raster is open
+    (a folder of scenes checks its settings once, not in every scene).
+
+    Raises
+    ------
+    ParameterError
+        Not a number with an optional unit, or an unknown unit (the message lists the known ones).
+    """
+    units = ("px", "pixel", "pixels", *(("deg", *_LENGTHS) if kind == "length" else _AREAS))
+    _, unit = _split_unit(value, what)
+    if unit not in units:
+        raise ParameterError(f"{what}: unknown unit {unit!r} in {value!r} (use {', '.join(units)})")
 
 
 def geo_available() -> bool:

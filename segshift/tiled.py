@@ -311,8 +311,10 @@ def segment_blocks(
     The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
     (every pixel climbs to its mode, radii in pixels; regions connected,
     fused and pruned) on blocks read lazily from the file, in memory bounded
-    by ``memory_limit`` plus the table of regions. The label map equals the
-    untiled one pixel for pixel (see :mod:`segshift.tiled` for how).
+    by ``memory_limit`` plus the region graph (8 bytes a strip component and
+    24 + 8 x bands bytes a connected region while the first fusing pass
+    runs, a few tens of bytes a region after it; see :mod:`segshift.tiled`).
+    The label map equals the untiled one pixel for pixel.
 
     Parameters
     ----------
@@ -335,8 +337,8 @@ def segment_blocks(
         Write every pixel painted with its region's mode colour, a tiled
         RGB TIFF (``.tif``/``.tiff``).
     memory_limit : int or str, optional
-        Bytes (or a size such as ``"2GB"``) the run may use besides the
-        region table; default a quarter of the physical memory.
+        Bytes (or a size such as ``"2GB"``) the run's blocks and strips may
+        use, besides the region graph; default a quarter of the physical memory.
     tile_size : int, optional
         Process in blocks of this side (rounded up to 32 rows and 64
         columns) even when the image would fit in memory.
