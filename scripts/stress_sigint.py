@@ -124,7 +124,7 @@ def _at_import(stderr: str) -> bool:
     if "Traceback" not in stderr:
         return False
     frames = re.findall(r'File "([^"]*)", line \d+, in (\S+)', stderr)
-    return not any(path.endswith("cli.py") and name == "main" for path, name in frames)
+    return not any(path.endswith(os.path.join("cli", "__init__.py")) and name == "main" for path, name in frames)
 
 
 def run_once(args: list[str], out: Path, moment: float | None) -> dict:

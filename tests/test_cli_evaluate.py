@@ -232,7 +232,7 @@ def test_one_setting_has_no_ods_lines_and_json_to_stdout(capsys, dataset):
 
 
 def test_progress_bar_on_a_terminal_only(capsys, dataset, monkeypatch):
-    import segshift.cli as cli
+    import segshift.cli._evaluate as cli  # the command that draws the bar
 
     images, truth = dataset
     monkeypatch.setattr(cli, "_isatty", lambda stream: True)

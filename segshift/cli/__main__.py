@@ -1,0 +1,5 @@
+"""``python -m segshift.cli``: the ``segshift`` program."""
+
+from . import run
+
+run()
