@@ -181,3 +181,14 @@ def test_params_validate_normalise_and_show_what_runs():
     with pytest.raises(ValueError, match="region_colour must be one of mean, seed"):
         Params(region_colour="first")
     assert dict(**Params(range_radius=9))["range_radius"] == 9.0
+
+
+def test_every_subpackage_is_installed():
+    # pip installs only the packages pyproject.toml lists: a new subpackage left out would
+    # work from a checkout and be missing from an installed segshift
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("segshift",) + p.parent.relative_to(PACKAGE).parts)
+             for p in PACKAGE.rglob("__init__.py")}
+    assert found == listed, f"pyproject.toml packages: add {sorted(found - listed)}, drop {sorted(listed - found)}"
