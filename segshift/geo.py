@@ -44,7 +44,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import writers
 from .errors import ImageError, ImageReadError, MissingDependencyError, OutputError, ParameterError
 
 __all__ = [
@@ -666,8 +666,7 @@ def segment_raster(
             source = stack.enter_context(GeoRaster(stats_from, band_scale="none"))
             _check_same_grid(reader, source)
         folder = Path(outputs[0][1]).parent if outputs else None
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=scratch_prefix(outputs, "geo"),
-                                                                       dir=folder)))
+        scratch = Path(stack.enter_context(writers.ScratchFolder(scratch_prefix(outputs, "geo"), folder)))
         table = segment_blocks(
             reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy",
             memory_limit=memory_limit, tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True,
@@ -772,8 +771,8 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
     t_vec = 0.0
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
-            prefix=scratch_prefix(outputs, "out"), dir=Path(outputs[0][1]).parent if outputs else None)))
+        tmpdir = Path(stack.enter_context(writers.ScratchFolder(
+            scratch_prefix(outputs, "out"), Path(outputs[0][1]).parent if outputs else None)))
         label_ds = modes_ds = None
         profile = dict(driver="GTiff", width=width, height=reader.height, crs=reader._crs,
                        transform=reader.transform, tiled=True, blockxsize=GEOTIFF_TILE, blockysize=GEOTIFF_TILE,

@@ -422,7 +422,7 @@ def segment_blocks(
             rows, cols = -(-height // BLOCK_ROWS) * BLOCK_ROWS, -(-width // BLOCK_COLS) * BLOCK_COLS
         run = _Run(raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress)
         folder = Path(outputs[0]).parent if outputs else None
-        with tempfile.TemporaryDirectory(prefix=".segshift-", dir=folder) as scratch:
+        with writers.ScratchFolder(".segshift-", folder) as scratch:
             graph = run.filter_and_connect(Path(scratch))
             table = run.regions(graph, min_pixels, band_order)
             _write_outputs(run, graph, table, labels_path, modes_path)
@@ -971,7 +971,7 @@ def segment_streamed(
     rows = tile_size if tile_size is not None else max(1, (limit // 2) // (width * STREAM_BYTES_PER_PIXEL))
     how = f"tiled: {why}, in strips of {rows} rows"
     log.info(how)
-    scratch = tempfile.TemporaryDirectory(prefix=".segshift-", dir=scratch_dir)
+    scratch = writers.ScratchFolder(".segshift-", scratch_dir)
     allocate = _allocator(scratch, (height, width))
 
     def read(y0: int, y1: int) -> NDArray[np.float32]:
@@ -1021,7 +1021,7 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
     rows, cols = block_shape(height, width, limit, margin, tile_size, raster.bands)
     how = f"tiled: {why}, in blocks of {rows}x{cols}"
     log.info(how)
-    scratch = tempfile.TemporaryDirectory(prefix=".segshift-", dir=scratch_dir)
+    scratch = writers.ScratchFolder(".segshift-", scratch_dir)
     try:
         run = _Run(raster, hs, hr, check_kernel(p.kernel), p.tol, p.max_iter, p.compat, margin, rows, cols, progress)
         with tempfile.TemporaryDirectory(prefix="graph-", dir=scratch.name) as work:

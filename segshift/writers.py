@@ -42,7 +42,9 @@ import csv
 import io
 import json
 import os
+import re
 import struct
+import sys
 import tempfile
 import threading
 import zlib
@@ -83,6 +85,8 @@ __all__ = [
     "remove_temp_files",
     "remove_stale_temp_files",
     "temp_name_pattern",
+    "ScratchFolder",
+    "remove_abandoned_scratch",
     "default_memory_limit",
     "Rows",
     "array_rows",
@@ -504,6 +508,126 @@ def remove_stale_temp_files(paths: Sequence[PathLike]) -> int:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
                 removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------- #
+# Scratch folders
+# --------------------------------------------------------------------------- #
+
+#: The file in each scratch folder that its run holds locked while it lives.
+SCRATCH_LOCK = ".segshift-lock"
+#: Names of scratch folders: ``.segshift-XXXX`` or ``.NAME.segshift-STAGE-XXXX``.
+_SCRATCH_NAME = re.compile(r"^\.(?:.+\.)?segshift-")
+
+
+class ScratchFolder:
+    """A temporary folder for a run's scratch data, which a later run can tell is abandoned.
+
+    Like :class:`tempfile.TemporaryDirectory` (``name``, ``cleanup()``, a
+    context manager that yields the name, removed when garbage-collected),
+    and the run holds a lock on a file inside it for as long as it lives.
+    A run killed outright (``kill -9``, out of memory, a power cut) cannot
+    remove its folder, but the kernel releases its lock, so the next run
+    that makes a scratch folder in the same place removes it
+    (:func:`remove_abandoned_scratch`) and a live run's folder is never
+    touched. Scratch of large images can take gigabytes, so none is left to
+    pile up.
+
+    Parameters
+    ----------
+    prefix : str
+        The folder's name prefix; it must match ``.segshift-`` or
+        ``.NAME.segshift-`` for later runs to recognise it.
+    dir : path-like, optional
+        Where to make it (default: the system's temporary folder).
+    """
+
+    def __init__(self, prefix: str = ".segshift-", dir: PathLike | None = None) -> None:
+        import weakref
+
+        folder = Path(dir) if dir is not None else Path(tempfile.gettempdir())
+        remove_abandoned_scratch(folder)
+        try:
+            self.name = tempfile.mkdtemp(prefix=prefix, dir=folder)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot make a scratch folder ({exc.strerror or exc})") from None
+        self._fd = _hold_lock(os.path.join(self.name, SCRATCH_LOCK))
+        self._finalizer = weakref.finalize(self, _remove_scratch, self.name, self._fd)
+
+    def cleanup(self) -> None:
+        """Remove the folder (and release its lock); again is a no-op."""
+        self._finalizer()
+
+    def __enter__(self) -> str:
+        return self.name
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"<ScratchFolder {self.name!r}>"
+
+
+def _hold_lock(path: str) -> int | None:
+    """Create ``path`` and hold an exclusive lock on it; its descriptor (None where there are no file locks)."""
+    if sys.platform == "win32":  # pragma: no cover - no flock; such folders are never taken for abandoned
+        return None
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a file system without locks: the folder stays unlocked, and is never swept
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return None
+    return fd
+
+
+def _remove_scratch(name: str, fd: int | None) -> None:
+    import shutil
+
+    shutil.rmtree(name, ignore_errors=True)  # before the lock goes, so no sweep sees it half-removed
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def remove_abandoned_scratch(folder: PathLike) -> int:
+    """Remove the scratch folders in ``folder`` whose run has ended without removing them.
+
+    A folder is abandoned when its lock file (:data:`SCRATCH_LOCK`) exists and
+    no process holds it: the run that made it was killed. Folders being made
+    (no lock file yet) and folders of live runs are left alone, so two runs in
+    one place are safe. Returns how many were removed.
+    """
+    if sys.platform == "win32":  # pragma: no cover
+        return 0
+    import fcntl
+    import shutil
+
+    try:
+        with os.scandir(folder) as listing:
+            candidates = [e.path for e in listing if _SCRATCH_NAME.match(e.name) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    removed = 0
+    for path in candidates:
+        try:
+            fd = os.open(os.path.join(path, SCRATCH_LOCK), os.O_RDWR)
+        except OSError:  # no lock file: being made, or not ours
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # held: a live run
+                continue
+            shutil.rmtree(path, ignore_errors=True)  # while holding the lock: no one else sweeps it meanwhile
+            removed += not os.path.exists(path)
+        finally:
+            os.close(fd)
     return removed
 
 

@@ -135,3 +135,39 @@ def test_npy_strips_written_and_read_through_the_file(tmp_path):
         rows.read(5, 8)
     with open(tmp_path / "b.npy", "wb") as handle, pytest.raises(ValueError, match="6 rows written of 7"):
         writers.write_npy_strips(handle, np.int32, array.shape, [array[:6]])
+
+
+def test_scratch_of_a_killed_run_is_removed_by_the_next_and_a_live_one_kept(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = ("import sys\nfrom segshift import writers\n"
+             "s = writers.ScratchFolder('.out.tif.segshift-geo-', sys.argv[1])\n"
+             "open(s.name + '/labels.npy', 'wb').write(b'x' * 1000)\n"
+             "print(s.name, flush=True)\nsys.stdin.read()\n")
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-c", child, str(tmp_path)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=env, text=True)
+        return proc, Path(proc.stdout.readline().strip())  # the folder exists, its lock held
+
+    live, live_dir = start()
+    killed, killed_dir = start()
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    foreign = tmp_path / ".segshift-not-a-scratch-folder"  # no lock file: not ours, or being made
+    foreign.mkdir()
+    assert killed_dir.is_dir() and live_dir.is_dir()
+    with writers.ScratchFolder(".segshift-", tmp_path) as mine:  # the next run
+        assert not killed_dir.exists(), "the killed run's scratch is left"
+        assert live_dir.is_dir() and (live_dir / "labels.npy").exists(), "a live run's scratch was removed"
+        assert foreign.is_dir() and Path(mine).is_dir()
+    assert not Path(mine).exists()
+    live.stdin.close()  # the live run ends normally and removes its own
+    assert live.wait(timeout=60) == 0
+    assert not live_dir.exists()
+    assert writers.remove_abandoned_scratch(tmp_path) == 0 and foreign.is_dir()
