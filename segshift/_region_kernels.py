@@ -26,6 +26,39 @@ def _find(parent, i):
     return i
 
 
+@numba.njit(**JIT)
+def union(parent, pairs):
+    """Join the sets of each pair (union-find; the smaller root wins, so a
+    set's root is its smallest member)."""
+    for k in range(pairs.shape[0]):
+        a = _find(parent, pairs[k, 0])
+        b = _find(parent, pairs[k, 1])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+
+
+@numba.njit(**JIT)
+def number_sets(parent):
+    """Number the sets of a union-find forest (in which a member's parent is
+    never above it, as union leaves it) by their smallest member, in place:
+    parent[i] becomes the number of i's set, from 0 in order. Returns the
+    number of sets."""
+    n = parent.shape[0]
+    for i in range(n):  # every parent is below its child: one step reaches the root
+        parent[i] = parent[parent[i]]
+    count = 0
+    for i in range(n):
+        r = parent[i]
+        if r == i:  # a root, not yet numbered (numbers never exceed their root)
+            parent[i] = count
+            count += 1
+        else:  # its root, below it, already holds the set's number
+            parent[i] = parent[r]
+    return count
+
+
 @numba.njit(inline="always", **JIT)
 def _agree(modes, y, x, ny, nx, threshold):
     """Whether the modes of pixels (y, x) and (ny, nx) differ by < threshold in every channel."""
@@ -205,24 +238,9 @@ def join_regions(pairs, region_label, areas, modes, edges):
     one new region (duplicates may remain).
     """
     n = areas.shape[0]
-    parent = np.arange(n)
-    for k in range(pairs.shape[0]):
-        a = _find(parent, pairs[k, 0])
-        b = _find(parent, pairs[k, 1])
-        if a < b:
-            parent[b] = a
-        elif b < a:
-            parent[a] = b
-    # A root is the smallest member of its group, and comes before the others.
-    new = np.empty(n, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        r = _find(parent, i)
-        if r == i:
-            new[i] = m
-            m += 1
-        else:
-            new[i] = new[r]
+    new = np.arange(n)
+    union(new, pairs)
+    m = number_sets(new)  # numbered by their smallest member, in order
     channels = modes.shape[1]
     total = np.zeros(m)
     sums = np.zeros((m, channels))

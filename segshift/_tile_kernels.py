@@ -174,45 +174,6 @@ def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
 
 
 @numba.njit(**JIT)
-def union(parent, pairs):
-    """Join the sets of each pair (union-find; the smaller root wins, so a
-    set's root is its smallest member)."""
-    for k in range(pairs.shape[0]):
-        a = pairs[k, 0]
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        b = pairs[k, 1]
-        while parent[b] != b:
-            parent[b] = parent[parent[b]]
-            b = parent[b]
-        if a < b:
-            parent[b] = a
-        elif b < a:
-            parent[a] = b
-
-
-@numba.njit(**JIT)
-def number_sets(parent):
-    """Number the sets of a union-find forest (in which a member's parent is
-    never above it, as union leaves it) by their smallest member, in place:
-    parent[i] becomes the number of i's set, from 0 in order. Returns the
-    number of sets."""
-    n = parent.shape[0]
-    for i in range(n):  # every parent is below its child: one step reaches the root
-        parent[i] = parent[parent[i]]
-    count = 0
-    for i in range(n):
-        r = parent[i]
-        if r == i:  # a root, not yet numbered (numbers never exceed their root)
-            parent[i] = count
-            count += 1
-        else:  # its root, below it, already holds the set's number
-            parent[i] = parent[r]
-    return count
-
-
-@numba.njit(**JIT)
 def add_modes(labels, offsets, component_label, modes, sums):
     """Add every pixel's mode to its region's sum, in raster order (as
     numpy.bincount does over the whole image). labels: (h, w) int32 strip

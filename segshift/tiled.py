@@ -624,7 +624,7 @@ class _Run:
         ids = labels[0].astype(np.int64) + offset
         if previous is not None:
             joins, touches = _tk.seam_pairs(previous[0], previous[1], strip[0], ids, _regions.AGREE)
-            _tk.union(graph.parent, joins)
+            _rk.union(graph.parent, joins)
             files["edges"].write(np.ascontiguousarray(touches, dtype=np.int64).tobytes())
         files["labels"].write(labels.tobytes())
         if "modes" in files:
@@ -686,7 +686,7 @@ class _Run:
 
         component = graph.parent[:graph.count].copy()  # without the room left for more
         graph.parent = None
-        n0 = _tk.number_sets(component)  # in place: the connected region of each strip component
+        n0 = _rk.number_sets(component)  # in place: the connected region of each strip component
         areas = np.zeros(n0, dtype=graph.ids)  # a region's pixels fit where its id does
         for start, rows in self._chunks(graph.areas_file, np.int64, 1):
             _tk.add_at(areas, component, start, rows[:, 0])
@@ -712,11 +712,11 @@ class _Run:
         for edges in self._edges(graph, component, masked):
             close = _rk.close_pairs(edges, modes, limit2, bright)
             if len(close):
-                _tk.union(group, close)
+                _rk.union(group, close)
                 joined = True
             _interrupt.check()
         if joined:
-            m = _tk.number_sets(group)  # in place: the region of each connected region after the pass
+            m = _rk.number_sets(group)  # in place: the region of each connected region after the pass
             sizes, means = _tk.joined_means(group, m, areas, modes)
             del modes, areas
             edges = [pairs[pairs[:, 0] != pairs[:, 1]] for pairs in
