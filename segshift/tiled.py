@@ -56,6 +56,7 @@ pixel, 4 more a band with the mean modes, and about 40 bytes a component).
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import math
@@ -80,7 +81,7 @@ from . import _regions as _regions
 from . import writers
 from .writers import default_memory_limit
 from ._hierarchy import Hierarchy
-from .errors import ImageError, OutputError, ParameterError
+from .errors import ImageError, OutputError, ParameterError, SegshiftError
 from ._meanshift import _check_convergence, check_compat, check_kernel, check_positive
 from ._raster import Raster, open_raster
 from ._pipeline import DEFAULTS, WORKING_RADIUS, check_min_size, min_size_pixels
@@ -422,7 +423,7 @@ def segment_blocks(
             rows, cols = -(-height // BLOCK_ROWS) * BLOCK_ROWS, -(-width // BLOCK_COLS) * BLOCK_COLS
         run = _Run(raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress)
         folder = Path(outputs[0]).parent if outputs else None
-        with writers.ScratchFolder(".segshift-", folder) as scratch:
+        with writers.ScratchFolder(".segshift-", folder) as scratch, _scratch_space(scratch):
             graph = run.filter_and_connect(Path(scratch))
             table = run.regions(graph, min_pixels, band_order)
             _write_outputs(run, graph, table, labels_path, modes_path)
@@ -436,6 +437,27 @@ def segment_blocks(
         seconds=time.perf_counter() - start, tiled=tiled, block=(rows, cols), refiltered=run.refiltered,
         connected=table["connected"],
     )
+
+
+#: Errors of a full disk (or quota, or file size limit).
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextlib.contextmanager
+def _scratch_space(folder):
+    """A full disk while the scratch data is written becomes one line naming the folder."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, SegshiftError) or exc.errno not in _DISK_FULL:
+            raise
+        where = Path(folder).parent
+        while writers.is_scratch_name(where.name):  # the folder the user chose, not a scratch folder in it
+            where = where.parent
+        raise OutputError(
+            f"{where}: no room for the run's scratch data ({exc.strerror}); it takes about "
+            "4 bytes a pixel, 4 more a band with compat=None"
+        ) from None
 
 
 def _is_window_reader(obj) -> bool:
@@ -1024,7 +1046,7 @@ def _fixed_full_resolution(raster, spatial_radius, p, limit, tile_size, scratch_
     scratch = writers.ScratchFolder(".segshift-", scratch_dir)
     try:
         run = _Run(raster, hs, hr, check_kernel(p.kernel), p.tol, p.max_iter, p.compat, margin, rows, cols, progress)
-        with tempfile.TemporaryDirectory(prefix="graph-", dir=scratch.name) as work:
+        with tempfile.TemporaryDirectory(prefix="graph-", dir=scratch.name) as work, _scratch_space(work):
             graph = run.filter_and_connect(Path(work), keep_modes=mean)
             table = run.regions(graph, min_pixels, [0, 1, 2])
             labels = _allocator(scratch, (height, width))(np.int32)

@@ -569,6 +569,11 @@ class ScratchFolder:
         return f"<ScratchFolder {self.name!r}>"
 
 
+def is_scratch_name(name: str) -> bool:
+    """Whether a file or folder name is that of a scratch folder (:class:`ScratchFolder`)."""
+    return bool(_SCRATCH_NAME.match(name))
+
+
 def _hold_lock(path: str) -> int | None:
     """Create ``path`` and hold an exclusive lock on it; its descriptor (None where there are no file locks)."""
     if sys.platform == "win32":  # pragma: no cover - no flock; such folders are never taken for abandoned
@@ -610,7 +615,7 @@ def remove_abandoned_scratch(folder: PathLike) -> int:
 
     try:
         with os.scandir(folder) as listing:
-            candidates = [e.path for e in listing if _SCRATCH_NAME.match(e.name) and e.is_dir(follow_symlinks=False)]
+            candidates = [e.path for e in listing if is_scratch_name(e.name) and e.is_dir(follow_symlinks=False)]
     except OSError:
         return 0
     removed = 0

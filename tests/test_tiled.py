@@ -214,6 +214,35 @@ def test_failed_write_leaves_no_partial_output(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["c.tif"]
 
 
+def test_a_full_disk_for_the_scratch_data_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import errno
+
+    image = photo_crop("coffee.jpg", 100, 140)
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, image, tile=(64, 64))
+    out = tmp_path / "out"
+    out.mkdir()
+    real = tiled._Run._connect_strip
+    calls = []
+
+    def full_disk(self, graph, strip, i0, previous, files):
+        calls.append(i0)
+        if len(calls) % 2 == 0:  # the second strip's scratch no longer fits
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, graph, strip, i0, previous, files)
+
+    monkeypatch.setattr(tiled._Run, "_connect_strip", full_disk)
+    with pytest.raises(OutputError, match=r"out: no room for the run's scratch data \(No space left on device\)"):
+        tiled.segment_blocks(path, *DEFAULT, labels_path=out / "labels.tif", tile_size=64)
+    assert list(out.iterdir()) == []  # no output, no scratch folder
+    calls.clear()
+    # the command line: exit 1 with that line, nothing left (a radius in pixels at full resolution, in blocks)
+    assert main(["segment", str(path), "-o", str(out / "m.tif"), "--labels", str(out / "l.tif"), "-s", "10",
+                 "--scale", "fixed", "--resolution", "full", "--tile-size", "64", "-q"]) == 1
+    assert "no room for the run's scratch data" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
 def test_memory_limit_and_block_shape():
     assert tiled.parse_memory("2GB") == 2 * 10**9
     assert tiled.parse_memory("1.5GiB") == 3 * 2**29
