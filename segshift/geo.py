@@ -511,7 +511,21 @@ def open_geo(path, *, band_scale="none") -> GeoRaster:
 
 
 def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """One line of why GDAL failed. rasterio's "Read failed. See previous exception for details." holds
+    the reason in its chain of causes: GDAL's message and, last, the driver's (which byte was missing)."""
+    text = " ".join(str(exc).split())
+    if "previous exception" in text or not text:
+        chain = []
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and len(chain) < 8:
+            chain.append(" ".join(str(cause).split()))
+            cause = cause.__cause__
+        chain = [c for c in chain if c]
+        if chain:
+            text = re.sub(r"^[^,:]+, (band \d+: )", r"\1", chain[0])  # the file is named already
+            if len(chain) > 1 and chain[-1] not in text:
+                text += f" ({chain[-1]})"
+    return text or type(exc).__name__
 
 
 # --------------------------------------------------------------------------- #

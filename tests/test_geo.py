@@ -19,7 +19,7 @@ from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from segshift import geo, vectors
-from segshift.errors import MissingDependencyError, OutputError, ParameterError
+from segshift.errors import ImageReadError, MissingDependencyError, OutputError, ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 UTM = "EPSG:32631"
@@ -389,6 +389,27 @@ def test_bad_outputs_and_inputs_are_refused_before_any_work(utm, tmp_path):
     with pytest.raises(Exception, match="cannot read as a raster"):
         (tmp_path / "junk.tif").write_bytes(b"not a tiff")
         geo.segment_raster(tmp_path / "junk.tif")
+
+
+def test_a_truncated_raster_fails_with_the_drivers_reason_and_leaves_nothing(tmp_path):
+    # compressed tiles, cut short: GDAL says which read failed and why, not "see previous exception"
+    rng = np.random.default_rng(4)
+    data = rng.integers(100, 60000, size=(2, 300, 300)).astype(np.uint16)
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=300, height=300, count=2, dtype="uint16", crs=UTM,
+                       transform=from_origin(600000, 5000000, 10, 10), tiled=True, blockxsize=64, blockysize=64,
+                       compress="deflate") as ds:
+        ds.write(data)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ImageReadError) as info:
+        geo.segment_raster(cut, labels=out / "labels.tif", polygons=out / "p.gpkg", band_scale="none")
+    message = str(info.value)
+    assert "\n" not in message and "cannot read rows" in message and "previous exception" not in message
+    assert "TIFF" in message  # the driver's own words
+    assert list(out.iterdir()) == []
 
 
 def test_outputs_are_all_or_none(utm, tmp_path, monkeypatch):
