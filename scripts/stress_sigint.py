@@ -1,7 +1,8 @@
 """Ctrl-C at random moments of many ``segshift`` runs: exit status, latency, leftovers.
 
 For each kind of run (one photo exact at full resolution, the same photo
-tiled, a batch in worker processes, a batch in this process) the script
+tiled, a batch in worker processes, a batch in this process; with
+``--only geo``, a georeferenced scene in blocks with its polygons) the script
 first times one run to the end (with the kernels in the on-disk cache),
 then starts RUNS more and sends each one
 SIGINT at a moment drawn uniformly (seeded) from the start of the process
@@ -18,6 +19,7 @@ Those runs are counted apart ("during_startup").
 Usage::
 
     python scripts/stress_sigint.py [--runs 12] [--seed 0] [--out docs/benchmarks/stress_sigint.json]
+    python scripts/stress_sigint.py --only geo --out docs/benchmarks/stress_sigint_geo.json
 """
 
 from __future__ import annotations
@@ -71,14 +73,25 @@ def crops(folder: Path, n: int, rng: np.random.Generator, width: int = 280, heig
             im.convert("RGB").crop((x, y, x + width, y + height)).save(folder / f"img{i:02d}.png")
 
 
-def kinds(work: Path) -> dict[str, tuple[list[str], Path]]:
+def scene(path: Path, size: int) -> Path:
+    """A 4-band uint16 georeferenced scene (scripts/bench_geo.py's) of size x size pixels."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_geo import write_scene
+
+    write_scene(path, size, size)
+    return path
+
+
+def kinds(work: Path, only: list[str] | None = None) -> dict[str, tuple[list[str], Path]]:
     """name -> (arguments, output folder)."""
+    out = work / "out"
+    if only == ["geo"]:  # needs segshift[geo]; the other kinds do not
+        return {"geo": geo_kind(work, out)}
     photo = mosaic(work / "photo.png", 1600, 1200)
     # the block-wise filter (margins climbed again) is slower: a smaller photo
     small = mosaic(work / "small.png", 960, 720)
     crops(work / "photos", 16, np.random.default_rng(1))
-    out = work / "out"
-    return {
+    found = {
         "single_full_resolution": (["segment", str(photo), "-o", str(out / "x.png"), "--labels",
                                     str(out / "x.labels.png"), "--stats", str(out / "x.json"),
                                     "--resolution", "full"], out),
@@ -87,6 +100,16 @@ def kinds(work: Path) -> dict[str, tuple[list[str], Path]]:
         "batch_2_jobs": (["batch", str(work / "photos"), str(out), "--jobs", "2", "--stats"], out),
         "batch_in_process": (["batch", str(work / "photos"), str(out), "--jobs", "1", "--stats"], out),
     }
+    if only and "geo" in only:
+        found["geo"] = geo_kind(work, out)
+    return found
+
+
+def geo_kind(work: Path, out: Path) -> tuple[list[str], Path]:
+    """A georeferenced scene in blocks, its GeoTIFFs and polygons (segshift[geo])."""
+    path = scene(work / "scene.tif", 1500)
+    return (["segment", str(path), "-o", str(out / "x.tif"), "--labels", str(out / "x.labels.tif"),
+             "--polygons", str(out / "x.gpkg"), "--memory-limit", "64MB"], out)
 
 
 def damaged(folder: Path) -> list[str]:
@@ -113,6 +136,10 @@ def damaged(folder: Path) -> list[str]:
                 tifffile.imread(path)
             elif path.suffix == ".json":
                 json.loads(path.read_text())
+            elif path.suffix == ".gpkg":
+                import pyogrio
+
+                pyogrio.read_info(path)
         except Exception:  # noqa: BLE001 (whatever fails to decode is damaged)
             bad.append(name)
     return bad
@@ -195,7 +222,7 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="stress-sigint-") as tmp:
         work = Path(tmp)
-        for name, (args, out) in kinds(work).items():
+        for name, (args, out) in kinds(work, options.only).items():
             if options.only and name not in options.only:
                 continue
             full = run_once(args, out, None)  # (run the tests first: the kernels are then in the cache)
