@@ -33,6 +33,17 @@ from segshift import _interrupt
 from segshift._meanshift import filter_image
 from segshift._segment import segment
 
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own SIGINT handler during each test, as in a terminal: pytest started in the
+    background (``cmd &``) inherits SIGINT ignored, and interruptible() then does nothing by design."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT and pseudo-terminals are POSIX")
 
 ROOT = Path(__file__).resolve().parent.parent
