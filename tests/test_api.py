@@ -191,4 +191,6 @@ def test_every_subpackage_is_installed():
     listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(("segshift",) + p.parent.relative_to(PACKAGE).parts)
              for p in PACKAGE.rglob("__init__.py")}
-    assert found == listed, f"pyproject.toml packages: add {sorted(found - listed)}, drop {sorted(listed - found)}"
+    assert found <= listed, f"pyproject.toml packages: add {sorted(found - listed)}"
+    for name in listed - found:  # folders of data only (templates)
+        assert (PACKAGE.parent / name.replace(".", "/")).is_dir(), f"pyproject.toml packages: drop {name}"
