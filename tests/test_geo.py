@@ -194,6 +194,49 @@ def test_tiled_equals_untiled_for_labels_and_polygons(utm, tmp_path):
         np.testing.assert_array_equal(tiled_cols[name], whole_cols[name])
 
 
+@pytest.mark.parametrize("kind", ["cog", "vrt", "jp2"])
+def test_other_formats_gdal_reads_give_the_same_segments(utm, tmp_path, kind):
+    # the same scene as a Cloud-Optimised GeoTIFF, a VRT over the GeoTIFF and a lossless JPEG 2000:
+    # the same grid, CRS, mask and labels as the GeoTIFF, read in windows (blocks of 64)
+    with rasterio.open(utm["path"]) as src:
+        data, profile = src.read(), src.profile
+    if kind == "cog":
+        path = tmp_path / "scene.cog.tif"
+        with rasterio.open(path, "w", **dict(profile, driver="COG", blocksize=64)) as ds:
+            ds.write(data)
+    elif kind == "jp2":
+        with rasterio.Env() as env:
+            drivers = env.drivers()
+        if "JP2OpenJPEG" not in drivers:
+            pytest.skip("this GDAL has no JPEG 2000 driver")
+        path = tmp_path / "scene.jp2"
+        profile = {k: v for k, v in profile.items() if k not in ("tiled", "blockxsize", "blockysize", "interleave",
+                                                                "compress")}
+        with rasterio.open(path, "w", **dict(profile, driver="JP2OpenJPEG", QUALITY=100, REVERSIBLE="YES")) as ds:
+            ds.write(data)
+        with rasterio.open(path) as ds:
+            assert np.array_equal(ds.read(), data), "the JPEG 2000 is not lossless"
+    else:
+        path = tmp_path / "scene.vrt"
+        bands = "".join(
+            f'<VRTRasterBand dataType="UInt16" band="{b}"><NoDataValue>{NODATA}</NoDataValue>'
+            f'<SimpleSource><SourceFilename relativeToVRT="0">{utm["path"]}</SourceFilename>'
+            f'<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>'
+            for b in range(1, data.shape[0] + 1))
+        with rasterio.open(utm["path"]) as src:
+            srs, gt = src.crs.to_wkt(), src.transform.to_gdal()
+        path.write_text(f'<VRTDataset rasterXSize="{data.shape[2]}" rasterYSize="{data.shape[1]}">'
+                        f'<SRS>{srs}</SRS><GeoTransform>{", ".join(map(repr, gt))}</GeoTransform>{bands}'
+                        "</VRTDataset>")
+    out = geo.segment_raster(path, spatial_radius="50m", range_radius=0.5, min_size=12, tile_size=64,
+                             labels=tmp_path / "labels.tif")
+    assert out.params["tiled"] and out.n_regions == utm["out"].n_regions
+    labels, meta = read_labels(tmp_path / "labels.tif")
+    reference, reference_meta = read_labels(utm["folder"] / "labels.tif")
+    np.testing.assert_array_equal(labels, reference)
+    assert meta["crs"] == reference_meta["crs"] and meta["transform"] == reference_meta["transform"]
+
+
 def test_polygons_are_never_split_at_a_strip_edge(tmp_path):
     # one segment crossing many 256-row strips: one polygon, no vertex left on the seams
     height, width = 700, 64
