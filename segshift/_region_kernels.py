@@ -227,6 +227,29 @@ def close_pairs(edges, modes, limit2, bright):
 
 
 @numba.njit(**JIT)
+def joined_means(number, m, areas, modes):
+    """Areas and area-weighted mean modes of the m sets of ``number`` (each
+    member's set), summed in member order: a joined region's mode (see
+    join_regions). areas: (n,) int; modes: (n, c) float64. Returns ((m,)
+    int64, (m, c) float64)."""
+    channels = modes.shape[1]
+    total = np.zeros(m)
+    sums = np.zeros((m, channels))
+    for i in range(number.shape[0]):
+        j = number[i]
+        w = float(areas[i])
+        total[j] += w
+        for c in range(channels):
+            sums[j, c] += w * modes[i, c]
+    new_areas = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        new_areas[j] = np.int64(total[j])
+        for c in range(channels):
+            sums[j, c] = sums[j, c] / total[j]
+    return new_areas, sums
+
+
+@numba.njit(**JIT)
 def join_regions(pairs, region_label, areas, modes, edges):
     """Join the regions connected by ``pairs``, transitively (union-find).
 
@@ -241,20 +264,7 @@ def join_regions(pairs, region_label, areas, modes, edges):
     new = np.arange(n)
     union(new, pairs)
     m = number_sets(new)  # numbered by their smallest member, in order
-    channels = modes.shape[1]
-    total = np.zeros(m)
-    sums = np.zeros((m, channels))
-    for i in range(n):
-        j = new[i]
-        w = float(areas[i])
-        total[j] += w
-        for c in range(channels):
-            sums[j, c] += w * modes[i, c]
-    new_areas = np.empty(m, dtype=np.int64)
-    for j in range(m):
-        new_areas[j] = np.int64(total[j])
-        for c in range(channels):
-            sums[j, c] = sums[j, c] / total[j]
+    new_areas, sums = joined_means(new, m, areas, modes)
     new_label = np.empty_like(region_label)
     for i in range(region_label.shape[0]):
         new_label[i] = new[region_label[i]]

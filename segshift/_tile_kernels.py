@@ -110,28 +110,6 @@ def first_rows(number, start, rows, out, next_number):
 
 
 @numba.njit(**JIT)
-def joined_means(number, m, areas, modes):
-    """Areas and area-weighted mean modes of the m sets of ``number`` (each
-    member's set), with the arithmetic and order of
-    segshift._region_kernels.join_regions. Returns ((m,) int64, (m, c) float64)."""
-    channels = modes.shape[1]
-    total = np.zeros(m)
-    sums = np.zeros((m, channels))
-    for i in range(number.shape[0]):
-        j = number[i]
-        w = float(areas[i])
-        total[j] += w
-        for c in range(channels):
-            sums[j, c] += w * modes[i, c]
-    new_areas = np.empty(m, dtype=np.int64)
-    for j in range(m):
-        new_areas[j] = np.int64(total[j])
-        for c in range(channels):
-            sums[j, c] = sums[j, c] / total[j]
-    return new_areas, sums
-
-
-@numba.njit(**JIT)
 def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
     """What joins the last row of one strip to the first row of the next.
 

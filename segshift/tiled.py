@@ -739,7 +739,7 @@ class _Run:
             _interrupt.check()
         if joined:
             m = _rk.number_sets(group)  # in place: the region of each connected region after the pass
-            sizes, means = _tk.joined_means(group, m, areas, modes)
+            sizes, means = _rk.joined_means(group, m, areas, modes)
             del modes, areas
             edges = [pairs[pairs[:, 0] != pairs[:, 1]] for pairs in
                      (group[e] for e in self._edges(graph, component, masked))]

@@ -152,20 +152,25 @@ def _cmd_segment_tiled(args: argparse.Namespace) -> int:
     log.debug("%s: %dx%d, %d regions in %.2f s (tiled in blocks of %dx%d)", args.input, *table.shape[::-1],
               table.n_regions, table.seconds, *table.block)
     if args.stats is not None:
-        data = writers.encode_stats(table.as_stats(source=args.input))
-        if args.stats == "-":
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            try:
-                writers.write_atomic(args.stats, data)
-            except BaseException:
-                for dest in (output, args.labels):  # all the outputs or none of them
-                    if dest is not None:
-                        with contextlib.suppress(OSError):
-                            os.unlink(dest)
-                raise
+        _write_stats(args.stats, writers.encode_stats(table.as_stats(source=args.input)),
+                     written=[dest for dest in (output, args.labels) if dest is not None])
     return EXIT_OK
+
+
+def _write_stats(dest: str, data: bytes, *, written: list[str]) -> None:
+    """The statistics JSON to ``dest`` (``-``: stdout), written last: if it fails, the outputs
+    ``written`` before it are removed, so that a run leaves all its outputs or none."""
+    if dest == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        writers.write_atomic(dest, data)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
@@ -355,15 +360,4 @@ def _report_geo(args: argparse.Namespace, result: Any) -> None:
             "seconds": result.seconds, "outputs": result.outputs, "crs": result.grid.crs_wkt,
             "transform": list(result.grid.transform), "width": result.grid.width, "height": result.grid.height,
         }
-        data = writers.encode_stats(summary)
-        if args.stats == "-":
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            try:
-                writers.write_atomic(args.stats, data)
-            except BaseException:
-                for dest in result.outputs.values():  # all the outputs or none of them
-                    with contextlib.suppress(OSError):
-                        os.unlink(dest)
-                raise
+        _write_stats(args.stats, writers.encode_stats(summary), written=list(result.outputs.values()))
