@@ -7,8 +7,9 @@ nodata border) as a tiled, compressed UTM GeoTIFF, then in fresh processes:
 1. ``segshift.geo.segment_raster`` with a memory limit: the label raster,
    the polygons (GeoPackage) with their band statistics; its seconds split
    into segmentation (mean shift and regions), the other outputs (label
-   raster, statistics) and the polygons, and the process's peak resident
-   memory (VmHWM);
+   raster, statistics) and the polygons, the process's peak resident
+   memory (VmHWM), and the peak size of its scratch data on disk (polled
+   every 0.2 s) beside the size of the outputs;
 2. the baseline for polygonising: ``rasterio.features.shapes`` over the
    whole label array (read whole), each polygon made a shapely geometry, in
    a process of its own (its seconds and peak memory).
@@ -27,6 +28,7 @@ command, the machine and the date.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -100,17 +102,45 @@ def peak_rss() -> int:
     return -1
 
 
+def scratch_bytes(folder: str) -> int:
+    """Bytes on disk of the scratch folders and temporary files (names starting with a dot) in folder."""
+    total = 0
+    with os.scandir(folder) as entries:
+        hidden = [e.path for e in entries if e.name.startswith(".")]
+    for path in hidden:
+        for root, _, files in os.walk(path) if os.path.isdir(path) else [(os.path.dirname(path), [],
+                                                                            [os.path.basename(path)])]:
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.stat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
 def child_segment(scene: str, tiny: str, out: str, memory_limit: str) -> dict:
+    import threading
+
     from segshift import geo
 
     geo.segment_raster(tiny, polygons=os.path.join(out, "tiny.gpkg"), overwrite=True)  # warm-up
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:  # the scratch's peak on disk, polled
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], scratch_bytes(out))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     start = time.perf_counter()
     result = geo.segment_raster(scene, labels=os.path.join(out, "labels.tif"),
                                 polygons=os.path.join(out, "segments.gpkg"), memory_limit=memory_limit,
                                 overwrite=True)
     wall = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    outputs = sum(os.path.getsize(os.path.join(out, name)) for name in ("labels.tif", "segments.gpkg"))
     return dict(seconds=result.seconds, wall=round(wall, 3), n_regions=result.n_regions, params=result.params,
-                peak_rss=peak_rss())
+                peak_rss=peak_rss(), peak_scratch_bytes=peak[0], output_bytes=outputs)
 
 
 def child_numerics(scene: str, tiny: str, repeat: int) -> dict:

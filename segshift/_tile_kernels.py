@@ -152,6 +152,77 @@ def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
 
 
 @numba.njit(**JIT)
+def strip_sums(labels, modes, flags, n, masked_min):
+    """Of a strip's components (labels (h, w), n of them) and its modes (h, w, c)
+    float32: the sum of each component's modes, in raster order, float64 (rows
+    of the components flagged deferred stay 0), and the modes of the pixels of
+    deferred components that are not masked (first band below masked_min), in
+    raster order: ((n, c) float64, (k, c) float32)."""
+    channels = modes.shape[2]
+    sums = np.zeros((n, channels))
+    count = 0
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            k = labels[y, x]
+            if flags[k] & 1:
+                if modes[y, x, 0] < masked_min:
+                    count += 1
+            else:
+                for b in range(channels):
+                    sums[k, b] += np.float64(modes[y, x, b])
+    deferred = np.empty((count, channels), dtype=np.float32)
+    j = 0
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            if flags[labels[y, x]] & 1 and modes[y, x, 0] < masked_min:
+                for b in range(channels):
+                    deferred[j, b] = modes[y, x, b]
+                j += 1
+    return sums, deferred
+
+
+@numba.njit(**JIT)
+def place_sums(component, flags, start, sums, out):
+    """out[component[p]] = sums[p - start] for the strip components p = start, start + 1, ...
+    that are not deferred (each is its connected region alone)."""
+    for k in range(sums.shape[0]):
+        p = start + k
+        if not flags[p] & 1:
+            r = component[p]
+            for b in range(sums.shape[1]):
+                out[r, b] = sums[k, b]
+
+
+@numba.njit(**JIT)
+def count_deferred(labels, offsets, flags):
+    """How many pixels of an (h, w) strip of strip components (each row's first id in offsets)
+    belong to deferred, unmasked components."""
+    count = 0
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            f = flags[offsets[y] + labels[y, x]]
+            if f & 1 and not f & 2:
+                count += 1
+    return count
+
+
+@numba.njit(**JIT)
+def add_deferred(labels, offsets, component, flags, pixels, sums):
+    """Add the modes ``pixels`` (k, c), in raster order, of the deferred unmasked pixels of an
+    (h, w) strip of strip components to their connected regions' sums (m, c) float64."""
+    j = 0
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            p = offsets[y] + labels[y, x]
+            f = flags[p]
+            if f & 1 and not f & 2:
+                r = component[p]
+                for b in range(sums.shape[1]):
+                    sums[r, b] += np.float64(pixels[j, b])
+                j += 1
+
+
+@numba.njit(**JIT)
 def add_modes(labels, offsets, component_label, modes, sums):
     """Add every pixel's mode to its region's sum, in raster order (as
     numpy.bincount does over the whole image). labels: (h, w) int32 strip

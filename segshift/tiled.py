@@ -45,12 +45,15 @@ How it stays exact:
    file renamed into place at the end.
 
 Memory: one block with its margins, one strip of modes and labels, and the
-region graph: while the first fusing pass runs, 8 bytes per strip component
+region graph: while the first fusing pass runs, 9 bytes per strip component
 and 24 + 8 x bands bytes per connected region (its area, mode and group),
-a few tens of bytes per region after it. Per-pixel intermediate data (the
-strip component of each pixel, and its mode with ``compat=None``) and the
-graph's areas and edges go to temporary files beside the outputs (4 bytes a
-pixel, 4 more a band with the mean modes, and about 40 bytes a component).
+a few tens of bytes per region after it. The strip component of each pixel
+(4 bytes a pixel) and the graph's areas and edges (about 40 bytes a strip
+component) go to temporary files beside the outputs; with ``compat=None``
+so do each strip component's sum of modes (8 bytes a band) and the modes of
+the pixels whose region a seam may join (4 bytes a band each: the regions
+that cross or touch the seams between strips, a small share of a scene),
+never every pixel's mode.
 """
 
 from __future__ import annotations
@@ -118,6 +121,10 @@ BLOCK_ROWS = _fk.TILE_ROWS
 BLOCK_COLS = _fk.TILE_COLS
 #: Largest block side chosen automatically.
 MAX_BLOCK = 2048
+#: Flags of a strip component: its pixels' modes are summed once the seams have joined it (_Graph).
+DEFERRED = np.uint8(1)
+#: Flags of a strip component: masked pixels.
+MASKED_PIECE = np.uint8(2)
 #: Edges (pairs) the region stage reads from its scratch file at a time.
 EDGE_CHUNK = 1 << 20
 #: Side of the tiles of written TIFF files.
@@ -456,7 +463,7 @@ def _scratch_space(folder):
             where = where.parent
         raise OutputError(
             f"{where}: no room for the run's scratch data ({exc.strerror}); it takes about "
-            "4 bytes a pixel, 4 more a band with compat=None"
+            "4 bytes a pixel and some 50 bytes a connected region"
         ) from None
 
 
@@ -502,8 +509,17 @@ def _check_bands(bands, raster: Raster) -> list[int]:
 
 class _Graph:
     """What the strips leave for the region stage: the union-find of strip
-    components joined across seams in memory (8 bytes a component), the rest
-    in files read back strip by strip or in chunks."""
+    components joined across seams and their flags in memory (9 bytes a
+    component), the rest in files read back strip by strip or in chunks.
+
+    The mean mode of a connected region (``compat=None``) is the sum of its
+    pixels' modes in raster order. A strip component that cannot be joined
+    to another strip (it touches neither seam of its strip through a join)
+    is its region alone, so its strip sums it, in that order, and only its
+    sum is kept; the pixels of the others ("deferred") keep their modes, in
+    raster order, to be summed once the seams have joined them. Masked
+    pixels are never summed: their regions' mode is the masked value.
+    """
 
     def __init__(self, scratch: Path, height: int, width: int, keep_modes: bool, keep_seeds: bool) -> None:
         self.labels_file = scratch / "components.i32"  # strip component of each pixel
@@ -511,20 +527,29 @@ class _Graph:
         self.areas_file = scratch / "areas.i64"  # area of each strip component
         self.edges_file = scratch / "edges.i64"  # pairs of touching strip components
         self.seeds_file = scratch / "seeds.f32" if keep_seeds else None  # mode of each one's first pixel
+        means = not keep_seeds
+        self.sums_file = scratch / "sums.f64" if means else None  # each one's sum of modes (0: deferred)
+        self.deferred_file = scratch / "deferred.f32" if means else None  # modes of deferred pixels
         self.row_offset = np.zeros(height, dtype=np.int64)
         # component ids (never more than the pixels) in 4 bytes where they fit
         self.ids = np.int32 if height * width < 2**31 else np.int64
         self.parent = np.empty(1024, dtype=self.ids)
+        self.flags = np.zeros(1024, dtype=np.uint8)  # DEFERRED, MASKED_PIECE
         self.count = 0
-        self.final: NDArray[np.int64] | None = None
+        self.final: NDArray | None = None
 
     def add(self, n: int) -> int:
         offset = self.count
         if offset + n > len(self.parent):
-            grown = np.empty(max(2 * len(self.parent), offset + n), dtype=self.ids)
+            size = max(2 * len(self.parent), offset + n)
+            grown = np.empty(size, dtype=self.ids)
             grown[:offset] = self.parent[:offset]
             self.parent = grown
+            flags = np.zeros(size, dtype=np.uint8)
+            flags[:offset] = self.flags[:offset]
+            self.flags = flags
         self.parent[offset:offset + n] = np.arange(offset, offset + n, dtype=self.ids)
+        self.flags[offset:offset + n] = 0
         self.count += n
         return offset
 
@@ -599,7 +624,7 @@ class _Run:
     def filter_and_connect(self, scratch: Path, keep_modes: bool = False) -> _Graph:
         height, width, rows, cols = self.height, self.width, self.rows, self.cols
         edison = self.compat == "edison"
-        graph = _Graph(scratch, height, width, keep_modes=keep_modes or not edison, keep_seeds=edison)
+        graph = _Graph(scratch, height, width, keep_modes=keep_modes, keep_seeds=edison)
         blocks = [(i0, min(i0 + rows, height), j0, min(j0 + cols, width))
                   for i0 in range(0, height, rows) for j0 in range(0, width, cols)]
         done = 0
@@ -608,7 +633,8 @@ class _Run:
         with contextlib.ExitStack() as stack:
             files = {name: stack.enter_context(open(path, "wb")) for name, path in
                      [("labels", graph.labels_file), ("modes", graph.modes_file), ("areas", graph.areas_file),
-                      ("edges", graph.edges_file), ("seeds", graph.seeds_file)] if path is not None}
+                      ("edges", graph.edges_file), ("seeds", graph.seeds_file), ("sums", graph.sums_file),
+                      ("deferred", graph.deferred_file)] if path is not None}
             # the next block is read and converted while this one is filtered
             pool = stack.enter_context(ThreadPoolExecutor(1))
             ahead = pool.submit(self._window, *blocks[0], self.margin)
@@ -644,6 +670,7 @@ class _Run:
             edges = np.stack([keys // n, keys % n], axis=1) + offset
             files["edges"].write(np.ascontiguousarray(edges, dtype=np.int64).tobytes())
         ids = labels[0].astype(np.int64) + offset
+        joins = None
         if previous is not None:
             joins, touches = _tk.seam_pairs(previous[0], previous[1], strip[0], ids, _regions.AGREE)
             _rk.union(graph.parent, joins)
@@ -651,12 +678,24 @@ class _Run:
         files["labels"].write(labels.tobytes())
         if "modes" in files:
             files["modes"].write(strip.tobytes())
+        if "sums" in files:
+            flags = graph.flags[offset:offset + n]
+            if i0 + strip.shape[0] < self.height:  # the next strip may join what touches this one's last row
+                flags[np.unique(labels[-1])] = DEFERRED
+            if joins is not None and len(joins):  # joined to the strip above
+                flags[joins[:, 1] - offset] = DEFERRED
+            masked_min = MASKED_MIN if self.multiband else np.inf
+            flags[strip.reshape(-1, self.channels)[first, 0] >= masked_min] |= MASKED_PIECE
+            sums, deferred = _tk.strip_sums(labels, strip, flags, n, masked_min)
+            files["sums"].write(sums.tobytes())
+            files["deferred"].write(deferred.tobytes())
         return strip[-1].copy(), labels[-1].astype(np.int64) + offset
 
-    def _strips(self, graph: _Graph, rows: int):
-        """(y0, component ids (h, w) int64[, modes]) of the strips of ``rows`` rows, from the scratch files."""
+    def _strips(self, graph: _Graph, rows: int, *, modes: bool = True):
+        """(y0, strip components (h, w) int32, each row's first component id (h,), modes (h, w, c)
+        or None) of the strips of ``rows`` rows, from the scratch files; ``modes`` False: None."""
         width = self.width
-        with open(graph.labels_file, "rb") as lf, (open(graph.modes_file, "rb") if graph.modes_file
+        with open(graph.labels_file, "rb") as lf, (open(graph.modes_file, "rb") if graph.modes_file and modes
                                                    else contextlib.nullcontext()) as mf:
             for y0 in range(0, self.height, rows):
                 h = min(rows, self.height - y0)
@@ -694,6 +733,27 @@ class _Run:
                 yield start, rows
                 start += len(rows)
 
+    def _mean_modes(self, graph: _Graph, component, n0: int, areas) -> NDArray[np.float64]:
+        """Each connected region's mean mode: the sums of the components no seam joins, then the
+        deferred pixels' modes added in raster order; masked regions get the masked value."""
+        flags = graph.flags[:graph.count]
+        modes = np.zeros((n0, self.channels))
+        for start, rows in self._chunks(graph.sums_file, np.float64, self.channels):
+            _tk.place_sums(component, flags, start, rows, modes)
+        c = self.channels
+        with open(graph.deferred_file, "rb") as values:
+            for y0, local, offsets, _ in self._strips(graph, BLOCK_ROWS * 8, modes=False):
+                count = _tk.count_deferred(local, offsets, flags)
+                pixels = np.fromfile(values, dtype=np.float32, count=count * c).reshape(count, c)
+                if len(pixels) != count:
+                    raise AssertionError("the deferred modes end early")
+                _tk.add_deferred(local, offsets, component, flags, pixels, modes)
+        modes /= areas[:, None]
+        masked = np.zeros(n0, dtype=np.bool_)
+        masked[component[(flags & MASKED_PIECE) != 0]] = True
+        modes[masked] = MASKED
+        return modes
+
     def regions(self, graph: _Graph, min_pixels: int, band_order) -> dict:
         """Connect, fuse and prune the region graph the strips left, as the untiled run does.
 
@@ -717,11 +777,8 @@ class _Run:
             met = 0
             for start, rows in self._chunks(graph.seeds_file, np.float32, self.channels):
                 met = _tk.first_rows(component, start, rows, modes, met)
-        else:  # the mean of its pixels' modes, summed in raster order
-            modes = np.zeros((n0, self.channels))
-            for y0, local, offsets, strip_modes in self._strips(graph, BLOCK_ROWS * 8):
-                _tk.add_modes(local, offsets, component, strip_modes, modes)
-            modes /= areas[:, None]
+        else:  # the mean of its pixels' modes, summed in raster order (see _Graph)
+            modes = self._mean_modes(graph, component, n0, areas)
         masked = None
         if self.multiband:
             masked = modes[:, 0] >= MASKED_MIN
@@ -787,7 +844,7 @@ def stretch_bands(modes: NDArray[np.floating]) -> NDArray[np.uint8]:
 
 def _label_rows(run: _Run, graph: _Graph, rows: int):
     """(y0, final labels (h, w) int64) of strips of ``rows`` rows."""
-    for y0, local, offset, _ in run._strips(graph, rows):
+    for y0, local, offset, _ in run._strips(graph, rows, modes=False):
         yield y0, graph.final[local + offset[:, None]]
 
 

@@ -108,8 +108,19 @@ def test_region_graph_read_in_chunks_equals_untiled(tmp_path, monkeypatch, compa
     # the region stage reads the pre-fuse edges from its scratch file in chunks: chunks of 5
     # pairs (edges of one region split between chunks), a range radius at which nothing
     # fuses (the whole graph is then pruned), and the defaults, all as the untiled run
+    # With compat=None no pixel's mode is kept but those of regions a seam may join ("deferred"),
+    # summed in raster order once the seams have joined them: the same means as the whole image's.
     image = photo_crop("coffee.jpg", 110, 150, 60, 140)  # 200 to 5000 connected regions
     monkeypatch.setattr(tiled, "EDGE_CHUNK", 5)
+    seen = []
+    real = tiled._Run.regions
+
+    def spy(self, graph, *args):
+        flags = graph.flags[:graph.count]
+        seen.append((graph.modes_file, int((flags & tiled.DEFERRED).sum()), len(flags)))
+        return real(self, graph, *args)
+
+    monkeypatch.setattr(tiled._Run, "regions", spy)
     for params in (DEFAULT, (10, 0.05, 30), EDISON):
         reference = untiled(image, params, compat=compat)
         table, labels, modes = run_tiled(tmp_path, image, params, compat=compat, tile_size=32)
@@ -117,6 +128,10 @@ def test_region_graph_read_in_chunks_equals_untiled(tmp_path, monkeypatch, compa
         np.testing.assert_array_equal(table.areas, reference.areas)
         np.testing.assert_array_equal(table.modes, reference.modes_luv)
         assert table.connected > table.n_regions
+        modes_file, deferred, pieces = seen.pop()
+        assert modes_file is None  # no per-pixel modes in the scratch
+        if compat is None:
+            assert 0 < deferred < pieces  # some components summed in their strip, some after the seams
 
 
 def test_in_memory_run_and_labels_tiff(tmp_path):
