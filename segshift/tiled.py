@@ -319,7 +319,7 @@ def segment_blocks(
     The full-resolution, fixed-scale mean shift of :func:`segshift.segment`
     (every pixel climbs to its mode, radii in pixels; regions connected,
     fused and pruned) on blocks read lazily from the file, in memory bounded
-    by ``memory_limit`` plus the region graph (8 bytes a strip component and
+    by ``memory_limit`` plus the region graph (9 bytes a strip component and
     24 + 8 x bands bytes a connected region while the first fusing pass
     runs, a few tens of bytes a region after it; see :mod:`segshift.tiled`).
     The label map equals the untiled one pixel for pixel.
@@ -723,7 +723,7 @@ class _Run:
                 yield np.ascontiguousarray(edges)
 
     def _chunks(self, path: Path, dtype, columns: int):
-        """(first row, rows) of a file of ``columns``-wide rows, a chunk at a time."""
+        """(first row, rows) of a file of ``columns``-wide rows, EDGE_CHUNK rows at a time."""
         start = 0
         with open(path, "rb") as f:
             while True:
