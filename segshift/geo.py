@@ -681,21 +681,25 @@ def segment_raster(
             _check_same_grid(reader, source)
         folder = Path(outputs[0][1]).parent if outputs else None
         scratch = Path(stack.enter_context(writers.ScratchFolder(scratch_prefix(outputs, "geo"), folder)))
+        done: dict[str, Any] = {}
+
+        def write(table, strips) -> None:  # the outputs, in one pass over the label map as the run makes it
+            done["segment"] = time.perf_counter() - start
+            masked = table.modes[:, 0] >= MASKED_MIN
+            label_of = np.zeros(len(masked), dtype=np.uint32)
+            n = int((~masked).sum())
+            label_of[~masked] = np.arange(1, n + 1, dtype=np.uint32)  # raster order of first pixels, kept
+            areas = np.zeros(n + 1, dtype=np.int64)
+            areas[label_of[~masked]] = table.areas[~masked]
+            modes_units = table.modes.astype(np.float64)[~masked] * (reader.scale / reader.steps) + reader.offset
+            done["n"], done["label_of"] = n, label_of
+            done["written"] = _write_all(reader, source, strips, label_of, areas, modes_units, outputs, cog, table, n)
+
         table = segment_blocks(
-            reader, hs, range_radius * reader.steps, min_pixels, labels_path=scratch / "labels.npy",
-            memory_limit=memory_limit, tile_size=tile_size, kernel=kernel, compat=compat, overwrite=True,
-            progress=progress,
+            reader, hs, range_radius * reader.steps, min_pixels, memory_limit=memory_limit, tile_size=tile_size,
+            kernel=kernel, compat=compat, progress=progress, scratch_dir=scratch, read_labels=write,
         )
-        seg_seconds = time.perf_counter() - start
-        masked = table.modes[:, 0] >= MASKED_MIN
-        label_of = np.zeros(len(masked), dtype=np.uint32)
-        n = int((~masked).sum())
-        label_of[~masked] = np.arange(1, n + 1, dtype=np.uint32)  # raster order of first pixels, kept
-        areas = np.zeros(n + 1, dtype=np.int64)
-        areas[label_of[~masked]] = table.areas[~masked]
-        modes_units = table.modes.astype(np.float64)[~masked] * (reader.scale / reader.steps) + reader.offset
-        written = _write_all(reader, source, scratch / "labels.npy", label_of, areas, modes_units, outputs, cog,
-                             table, n)
+        seg_seconds, n, label_of, written = done["segment"], done["n"], done["label_of"], done["written"]
     attributes, vec_seconds, out_seconds = written
     seconds = dict(segment=round(seg_seconds, 4), outputs=round(out_seconds, 4), vectors=round(vec_seconds, 4),
                    total=round(time.perf_counter() - start, 4))
@@ -761,17 +765,14 @@ def _check_same_grid(reader: GeoRaster, other: GeoRaster) -> None:
         raise ParameterError(f"stats_from: {other.path} has another CRS than {reader.path}; it must be on the same grid")
 
 
-def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of, areas, modes_units, outputs, cog,
-               table, n):
-    """One pass over the labels: the label and mode rasters, the band statistics, the polygons; then the
-    vector file. Every output goes to a temporary file renamed into place at the end: all or none."""
+def _write_all(reader: GeoRaster, source: GeoRaster, strips, label_of, areas, modes_units, outputs, cog, table, n):
+    """One pass over the labels (``strips``: (y0, labels) of the tiled run, in order): the label and mode
+    rasters, the band statistics, the polygons; then the vector file. Every output goes to a temporary
+    file renamed into place at the end: all or none."""
     from . import vectors
 
     rasterio = _rasterio()
     dest = dict(outputs)
-    from .writers import NpyRows
-
-    labels_all = NpyRows(labels_npy)
     width = reader.width
     pending: list[tuple[Path, Path]] = []
     stats = vectors.BandStats(n, source.bands)
@@ -820,8 +821,9 @@ def _write_all(reader: GeoRaster, source: GeoRaster, labels_npy: Path, label_of,
                 modes_ds = stack.enter_context(rasterio.open(modes_tmp, "w", count=reader.bands, dtype=dtype,
                                                              nodata=nodata, **profile))
             pending.append((modes_tmp, dest["modes"]))
-        for y0, y1 in reader.rows(GEOTIFF_TILE):
-            strip = label_of[labels_all.read(y0, y1)]
+        for y0, labels in strips:
+            y1 = y0 + len(labels)
+            strip = label_of[labels]
             window = reader._window(y0, y1, 0, width)
             if label_ds is not None:
                 label_ds.write(strip, 1, window=window)

@@ -66,7 +66,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,6 +308,8 @@ def segment_blocks(
     overwrite: bool = False,
     margin: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scratch_dir=None,
+    read_labels: Callable[[RegionTable, Iterator[tuple[int, NDArray[np.int32]]]], None] | None = None,
 ) -> RegionTable:
     """Segment an image file of any size, block by block, with mean shift at its fixed scale at full resolution.
 
@@ -364,6 +366,16 @@ def segment_blocks(
         again from a larger window; a small margin only costs those redos.
     progress : callable, optional
         Called as ``progress(done, total)`` in pixels filtered.
+    scratch_dir : str or path-like, optional
+        Where the scratch data goes (default: beside the first output, else
+        the system's temporary folder).
+    read_labels : callable, optional
+        Called once the regions are known, as ``read_labels(table, strips)``:
+        ``strips`` yields ``(y0, labels)``, the label map (int32, labels
+        from 0 as in ``table``) in consecutive strips of whole rows, read
+        from the scratch data. A way to consume the label map (write it in
+        another form, gather statistics, trace polygons) without a copy of
+        it on disk; what it raises, ``segment_blocks`` raises.
 
     Returns
     -------
@@ -429,21 +441,29 @@ def segment_blocks(
         else:
             rows, cols = -(-height // BLOCK_ROWS) * BLOCK_ROWS, -(-width // BLOCK_COLS) * BLOCK_COLS
         run = _Run(raster, hs, hr, kernel_id, tol, max_iter, compat, margin, rows, cols, progress)
-        folder = Path(outputs[0]).parent if outputs else None
-        with writers.ScratchFolder(".segshift-", folder) as scratch, _scratch_space(scratch):
-            graph = run.filter_and_connect(Path(scratch))
-            table = run.regions(graph, min_pixels, band_order)
-            _write_outputs(run, graph, table, labels_path, modes_path)
-    params = dict(
-        spatial_radius=None if relative else spatial_radius, range_radius=range_radius, min_size=min_size, kernel=kernel.lower(),
-        compat=compat, bands=None if not raster.multiband else [b + 1 for b in band_order],
-    )
-    return RegionTable(
-        shape=(height, width), areas=table["areas"], modes=table["modes"].astype(np.float32),
-        modes_rgb=table["rgb"], bbox=table["bbox"], centroid=table["centroid"], params=params,
-        seconds=time.perf_counter() - start, tiled=tiled, block=(rows, cols), refiltered=run.refiltered,
-        connected=table["connected"],
-    )
+        params = dict(
+            spatial_radius=None if relative else spatial_radius, range_radius=range_radius, min_size=min_size,
+            kernel=kernel.lower(), compat=compat, bands=None if not raster.multiband else [b + 1 for b in band_order],
+        )
+        if scratch_dir is not None:
+            folder = Path(scratch_dir)
+        else:
+            folder = Path(outputs[0]).parent if outputs else None
+        with writers.ScratchFolder(".segshift-", folder) as scratch:
+            with _scratch_space(scratch):
+                graph = run.filter_and_connect(Path(scratch))
+                table = run.regions(graph, min_pixels, band_order)
+                _write_outputs(run, graph, table, labels_path, modes_path)
+            result = RegionTable(
+                shape=(height, width), areas=table["areas"], modes=table["modes"].astype(np.float32),
+                modes_rgb=table["rgb"], bbox=table["bbox"], centroid=table["centroid"], params=params,
+                seconds=time.perf_counter() - start, tiled=tiled, block=(rows, cols), refiltered=run.refiltered,
+                connected=table["connected"],
+            )
+            if read_labels is not None:
+                read_labels(result, ((y0, labels.astype(np.int32, copy=False))
+                                     for y0, labels in _label_rows(run, graph, BLOCK_ROWS * 8)))
+    return result
 
 
 #: Errors of a full disk (or quota, or file size limit).

@@ -134,6 +134,35 @@ def test_region_graph_read_in_chunks_equals_untiled(tmp_path, monkeypatch, compa
             assert 0 < deferred < pieces  # some components summed in their strip, some after the seams
 
 
+def test_read_labels_gets_the_label_map_in_strips_and_its_errors_propagate(tmp_path):
+    image = photo_crop("chelsea.jpg", 300, 200)
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, image, tile=(64, 64))
+    got = []
+
+    def read(table, strips):
+        got.append(table)
+        got.extend(strips)
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    table = tiled.segment_blocks(path, *DEFAULT, labels_path=tmp_path / "l.npy", tile_size=64, read_labels=read,
+                                 scratch_dir=scratch)
+    assert got[0] is table
+    starts = [y0 for y0, _ in got[1:]]
+    assert starts[0] == 0 and starts == sorted(starts) and all(s.dtype == np.int32 for _, s in got[1:])
+    np.testing.assert_array_equal(np.concatenate([s for _, s in got[1:]]), np.load(tmp_path / "l.npy"))
+    assert list(scratch.iterdir()) == []  # the scratch went
+
+    def fail(table, strips):
+        next(iter(strips))
+        raise ValueError("the consumer failed")
+
+    with pytest.raises(ValueError, match="the consumer failed"):
+        tiled.segment_blocks(path, *DEFAULT, tile_size=64, read_labels=fail, scratch_dir=scratch)
+    assert list(scratch.iterdir()) == []
+
+
 def test_in_memory_run_and_labels_tiff(tmp_path):
     image = photo_crop("astronaut.jpg", 120, 130)
     reference = untiled(image, EDISON)
