@@ -392,32 +392,6 @@ def write_npy_strips(handle: IO[bytes], dtype, shape: tuple[int, int], strips) -
         raise ValueError(f"{rows} rows written of {shape[0]}")
 
 
-class NpyRows:
-    """Rows of a 2-D ``.npy`` file, read through the file (no memory map, whose read pages count as
-    the process's resident memory while it is open). ``read(y0, y1)`` returns rows y0..y1-1."""
-
-    def __init__(self, path: PathLike) -> None:
-        self.path = Path(path)
-        with open(self.path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = read_header(handle)
-            self.offset = handle.tell()
-        if fortran or len(shape) != 2:
-            raise ValueError(f"{self.path}: not a C-ordered 2-D array")
-        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
-        self.dtype = np.dtype(dtype)
-
-    def read(self, y0: int, y1: int) -> NDArray:
-        width = self.shape[1]
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset + y0 * width * self.dtype.itemsize)
-            rows = np.fromfile(handle, dtype=self.dtype, count=(y1 - y0) * width)
-        if len(rows) != (y1 - y0) * width:
-            raise ValueError(f"{self.path}: rows {y0}..{y1 - 1} are past its end")
-        return rows.reshape(y1 - y0, width)
-
-
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[str]:
     """A temporary file name beside ``path``, renamed onto it when the block succeeds.
