@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,36 @@ def cli_taking_ctrl_c(*args: str) -> list[str]:
     start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
              "sys.argv[0] = 'segshift'; runpy.run_module('segshift.cli', run_name='__main__')")
     return [sys.executable, "-c", start, *args]
+
+
+# --------------------------------------------------------------------------- #
+# Headless Chromium (the report and documentation tests)
+# --------------------------------------------------------------------------- #
+
+CHROMIUM = os.environ.get("SEGSHIFT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def missing_tool(reason: str) -> None:
+    """Skip, or fail where the tools are required (CI sets SEGSHIFT_REQUIRE_BROWSER=1)."""
+    if os.environ.get("SEGSHIFT_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium through Playwright, one for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_tool("the browser tests need Playwright: pip install '.[test]'")
+    if not Path(CHROMIUM).is_file():
+        missing_tool(f"the browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

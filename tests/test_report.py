@@ -16,7 +16,6 @@ import re
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,11 +28,6 @@ from segshift.cli import main
 from segshift.report import write_batch_report, write_evaluation_report
 from segshift.report._html import url
 
-CHROMIUM = os.environ.get("SEGSHIFT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 
 # Names that would run script if a report put them into its HTML unescaped.
 # ("/" cannot be in a file name, so no closing </script>; an opening one would still run.)
@@ -91,25 +85,6 @@ def evaluation(tmp_path_factory):
     return result, report
 
 
-def _missing(reason: str) -> None:
-    """Skip, or fail where a browser is required (CI sets SEGSHIFT_REQUIRE_BROWSER=1)."""
-    if os.environ.get("SEGSHIFT_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the browser tests need Playwright: pip install '.[test]'")
-    if not Path(CHROMIUM).is_file():
-        _missing(f"the browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 class Visit:
