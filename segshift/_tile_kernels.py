@@ -151,30 +151,35 @@ def seam_pairs(upper_modes, upper_ids, lower_modes, lower_ids, threshold):
     return joins[:nj].copy(), touches[:nt].copy()
 
 
+@numba.njit(inline="always", **JIT)
+def _deferred(flag):
+    """Whether a strip component's modes are summed after the seams (DEFERRED, not MASKED_PIECE)."""
+    return flag & 1 and not flag & 2
+
+
 @numba.njit(**JIT)
-def strip_sums(labels, modes, flags, n, masked_min):
-    """Of a strip's components (labels (h, w), n of them) and its modes (h, w, c)
-    float32: the sum of each component's modes, in raster order, float64 (rows
-    of the components flagged deferred stay 0), and the modes of the pixels of
-    deferred components that are not masked (first band below masked_min), in
-    raster order: ((n, c) float64, (k, c) float32)."""
+def strip_sums(labels, modes, flags, n):
+    """Of a strip's components (labels (h, w), n of them, their flags) and its
+    modes (h, w, c) float32: the sum of each component's modes, in raster
+    order, float64 (rows of deferred components stay 0), and the modes of the
+    pixels of deferred unmasked components, in raster order: ((n, c)
+    float64, (k, c) float32)."""
     channels = modes.shape[2]
     sums = np.zeros((n, channels))
     count = 0
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):
             k = labels[y, x]
-            if flags[k] & 1:
-                if modes[y, x, 0] < masked_min:
-                    count += 1
-            else:
+            if _deferred(flags[k]):
+                count += 1
+            elif not flags[k] & 1:
                 for b in range(channels):
                     sums[k, b] += np.float64(modes[y, x, b])
     deferred = np.empty((count, channels), dtype=np.float32)
     j = 0
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):
-            if flags[labels[y, x]] & 1 and modes[y, x, 0] < masked_min:
+            if _deferred(flags[labels[y, x]]):
                 for b in range(channels):
                     deferred[j, b] = modes[y, x, b]
                 j += 1
@@ -200,8 +205,7 @@ def count_deferred(labels, offsets, flags):
     count = 0
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):
-            f = flags[offsets[y] + labels[y, x]]
-            if f & 1 and not f & 2:
+            if _deferred(flags[offsets[y] + labels[y, x]]):
                 count += 1
     return count
 
@@ -214,8 +218,7 @@ def add_deferred(labels, offsets, component, flags, pixels, sums):
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):
             p = offsets[y] + labels[y, x]
-            f = flags[p]
-            if f & 1 and not f & 2:
+            if _deferred(flags[p]):
                 r = component[p]
                 for b in range(sums.shape[1]):
                     sums[r, b] += np.float64(pixels[j, b])

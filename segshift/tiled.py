@@ -704,9 +704,9 @@ class _Run:
                 flags[np.unique(labels[-1])] = DEFERRED
             if joins is not None and len(joins):  # joined to the strip above
                 flags[joins[:, 1] - offset] = DEFERRED
-            masked_min = MASKED_MIN if self.multiband else np.inf
-            flags[strip.reshape(-1, self.channels)[first, 0] >= masked_min] |= MASKED_PIECE
-            sums, deferred = _tk.strip_sums(labels, strip, flags, n, masked_min)
+            if self.multiband:  # a component is masked or not throughout: its first pixel says which
+                flags[strip.reshape(-1, self.channels)[first, 0] >= MASKED_MIN] |= MASKED_PIECE
+            sums, deferred = _tk.strip_sums(labels, strip, flags, n)
             files["sums"].write(sums.tobytes())
             files["deferred"].write(deferred.tobytes())
         return strip[-1].copy(), labels[-1].astype(np.int64) + offset
