@@ -82,27 +82,33 @@ def scene(path: Path, size: int) -> Path:
     return path
 
 
+#: The kinds run by default; "geo" (segshift[geo]) runs when asked for with --only.
+PHOTO_KINDS = ("single_full_resolution", "tiled", "batch_2_jobs", "batch_in_process")
+
+
 def kinds(work: Path, only: list[str] | None = None) -> dict[str, tuple[list[str], Path]]:
-    """name -> (arguments, output folder)."""
+    """name -> (arguments, output folder) of the kinds asked for (default: the photo kinds); only their
+    inputs are made."""
     out = work / "out"
-    if only == ["geo"]:  # needs segshift[geo]; the other kinds do not
-        return {"geo": geo_kind(work, out)}
-    photo = mosaic(work / "photo.png", 1600, 1200)
-    # the block-wise filter (margins climbed again) is slower: a smaller photo
-    small = mosaic(work / "small.png", 960, 720)
-    crops(work / "photos", 16, np.random.default_rng(1))
-    found = {
-        "single_full_resolution": (["segment", str(photo), "-o", str(out / "x.png"), "--labels",
-                                    str(out / "x.labels.png"), "--stats", str(out / "x.json"),
-                                    "--resolution", "full"], out),
-        "tiled": (["segment", str(small), "-o", str(out / "x.tif"), "--labels", str(out / "x.labels.tif"),
-                   "--tile-size", "64", "--scale", "fixed", "--resolution", "full"], out),
-        "batch_2_jobs": (["batch", str(work / "photos"), str(out), "--jobs", "2", "--stats"], out),
-        "batch_in_process": (["batch", str(work / "photos"), str(out), "--jobs", "1", "--stats"], out),
-    }
-    if only and "geo" in only:
+    wanted = only or list(PHOTO_KINDS)
+    found = {}
+    if any(name in PHOTO_KINDS for name in wanted):
+        photo = mosaic(work / "photo.png", 1600, 1200)
+        # the block-wise filter (margins climbed again) is slower: a smaller photo
+        small = mosaic(work / "small.png", 960, 720)
+        crops(work / "photos", 16, np.random.default_rng(1))
+        found = {
+            "single_full_resolution": (["segment", str(photo), "-o", str(out / "x.png"), "--labels",
+                                        str(out / "x.labels.png"), "--stats", str(out / "x.json"),
+                                        "--resolution", "full"], out),
+            "tiled": (["segment", str(small), "-o", str(out / "x.tif"), "--labels", str(out / "x.labels.tif"),
+                       "--tile-size", "64", "--scale", "fixed", "--resolution", "full"], out),
+            "batch_2_jobs": (["batch", str(work / "photos"), str(out), "--jobs", "2", "--stats"], out),
+            "batch_in_process": (["batch", str(work / "photos"), str(out), "--jobs", "1", "--stats"], out),
+        }
+    if "geo" in wanted:
         found["geo"] = geo_kind(work, out)
-    return found
+    return {name: found[name] for name in found if name in wanted}
 
 
 def geo_kind(work: Path, out: Path) -> tuple[list[str], Path]:
